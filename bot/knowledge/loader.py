@@ -1,0 +1,472 @@
+"""Load knowledge/ into a KnowledgeBase, reporting every problem as `path:line: message`.
+
+The loader never raises on bad knowledge: it collects problems, skips the items
+that have them, and still builds what it can so `check` can report coverage.
+Callers that serve readers refuse a result with problems (see LoadResult.ok).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.knowledge.article import Article, fold, parse_article
+from bot.knowledge.model import (
+    Citation,
+    Event,
+    Fact,
+    KnowledgeBase,
+    Origin,
+    Person,
+    QAEntry,
+    Story,
+    Term,
+)
+
+ARTICLE_FILE = "article.txt"
+STORY_FILE = "story.yaml"
+PEOPLE_FILE = "people.yaml"
+TERMS_FILE = "terms.yaml"
+TIMELINE_FILE = "timeline.yaml"
+QA_GLOB = "qa*.yaml"  # qa.yaml, plus qa-discord.yaml and any other qa-*.yaml
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    kb: KnowledgeBase | None
+    problems: tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.kb is not None and not self.problems
+
+
+# --- YAML that remembers where each value was written -----------------------
+
+
+class _Map(dict):
+    line: int = 0
+    key_lines: dict[Any, int]
+
+
+class _Seq(list):
+    line: int = 0
+
+
+class _Str(str):
+    line: int = 0
+
+
+class _MarkedLoader(yaml.SafeLoader):
+    """A safe loader whose maps, lists and strings carry their 1-based line."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.duplicate_keys: list[tuple[Any, int]] = []
+
+
+def _construct_map(loader: _MarkedLoader, node: yaml.MappingNode) -> _Map:
+    loader.flatten_mapping(node)
+    out = _Map()
+    out.line = node.start_mark.line + 1
+    out.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str | int | float | bool) and key is not None:
+            key = str(key)
+        line = key_node.start_mark.line + 1
+        if key in out:
+            loader.duplicate_keys.append((key, line))
+        out[key] = loader.construct_object(value_node, deep=True)
+        out.key_lines[key] = line
+    return out
+
+
+def _construct_seq(loader: _MarkedLoader, node: yaml.SequenceNode) -> _Seq:
+    out = _Seq(loader.construct_object(child, deep=True) for child in node.value)
+    out.line = node.start_mark.line + 1
+    return out
+
+
+def _construct_str(loader: _MarkedLoader, node: yaml.ScalarNode) -> _Str:
+    out = _Str(loader.construct_scalar(node))
+    out.line = node.start_mark.line + 1
+    return out
+
+
+_MarkedLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+_MarkedLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+_MarkedLoader.add_constructor("tag:yaml.org,2002:str", _construct_str)
+
+
+def _line(value: Any, default: int) -> int:
+    return getattr(value, "line", default) or default
+
+
+# --- reading one file ---------------------------------------------------------
+
+
+class _FileReader:
+    """Reads typed fields out of one YAML file, recording a Problem for each mistake."""
+
+    def __init__(self, path: Path, display: str, problems: list[Problem]) -> None:
+        self.path = path
+        self.display = display
+        self.problems = problems
+
+    def problem(self, line: int, message: str) -> None:
+        self.problems.append(Problem(self.display, line, message))
+
+    def load(self) -> Any:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.problem(1, f"cannot read file: {exc}")
+            return None
+        loader = _MarkedLoader(text)
+        try:
+            data = loader.get_single_data()
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = mark.line + 1 if mark else 1
+            self.problem(line, f"invalid YAML: {exc.problem or exc.context}")
+            return None
+        except yaml.YAMLError as exc:
+            self.problem(1, f"invalid YAML: {exc}")
+            return None
+        finally:
+            loader.dispose()
+        for key, line in loader.duplicate_keys:
+            self.problem(line, f"duplicate key {key!r}: only the last value would count")
+        return data
+
+    def items(self, data: Any, what: str) -> list[_Map]:
+        """The file's top-level list of mappings (an empty file is an empty list)."""
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            self.problem(_line(data, 1), f"expected a list of {what} at the top of the file")
+            return []
+        out = []
+        for item in data:
+            if isinstance(item, _Map):
+                out.append(item)
+            else:
+                self.problem(_line(item, _line(data, 1)), f"each {what} must be a mapping of fields")
+        return out
+
+    def text(self, m: _Map, key: str, *, required: bool = True) -> str | None:
+        line = m.key_lines.get(key, m.line)
+        if key not in m or m[key] is None:
+            if required:
+                self.problem(m.line, f"missing field {key!r}")
+            return None
+        value = m[key]
+        if not isinstance(value, str):
+            self.problem(line, f"field {key!r} must be text, not {type(value).__name__}")
+            return None
+        if not value.strip():
+            self.problem(line, f"field {key!r} is empty")
+            return None
+        return value.strip()
+
+    def ident(self, m: _Map) -> str | None:
+        value = self.text(m, "id")
+        if value is not None and not _ID.match(value):
+            self.problem(m.key_lines["id"], f"id {value!r} must be lower-case letters, digits and dashes")
+            return None
+        return value
+
+    def texts(self, m: _Map, key: str) -> list[str]:
+        """An optional list of non-empty strings."""
+        if key not in m or m[key] is None:
+            return []
+        value = m[key]
+        line = m.key_lines.get(key, m.line)
+        if not isinstance(value, list):
+            self.problem(line, f"field {key!r} must be a list")
+            return []
+        out = []
+        for item in value:
+            if isinstance(item, str) and item.strip():
+                out.append(item)
+            else:
+                self.problem(_line(item, line), f"each item of {key!r} must be non-empty text")
+        return out
+
+    def citations(self, m: _Map, article: Article | None, *, key: str = "citations") -> tuple[Citation, ...]:
+        """A required, non-empty list of {paragraph, quote}, each checked against the article."""
+        line = m.key_lines.get(key, m.line)
+        value = m.get(key)
+        if value is None:
+            self.problem(m.line, f"missing field {key!r}")
+            return ()
+        if not isinstance(value, list) or not value:
+            self.problem(line, f"field {key!r} must be a non-empty list of {{paragraph, quote}}")
+            return ()
+        out = []
+        for item in value:
+            item_line = _line(item, line)
+            if not isinstance(item, _Map):
+                self.problem(item_line, "a citation must be a mapping with 'paragraph' and 'quote'")
+                continue
+            number = item.get("paragraph")
+            if not isinstance(number, int) or isinstance(number, bool):
+                self.problem(item.key_lines.get("paragraph", item_line), "citation 'paragraph' must be a number")
+                continue
+            quote = self.text(item, "quote")
+            if quote is None:
+                continue
+            if article is not None:
+                why = article.verify_quote(number, quote)
+                if why:
+                    self.problem(item.key_lines.get("quote", item_line), why)
+                    continue
+            out.append(Citation(number, quote))
+        return tuple(out) if len(out) == len(value) else ()
+
+    def fact(self, m: Any, article: Article | None, line: int, what: str) -> Fact | None:
+        """A {text, citations} mapping."""
+        if not isinstance(m, _Map):
+            self.problem(_line(m, line), f"{what} must be a mapping with 'text' and 'citations'")
+            return None
+        before = len(self.problems)
+        text = self.text(m, "text")
+        cites = self.citations(m, article)
+        if len(self.problems) > before or text is None:
+            return None
+        return Fact(text, cites)
+
+    def facts(self, m: _Map, article: Article | None) -> tuple[Fact, ...] | None:
+        value = m.get("facts")
+        if value is None:
+            return ()
+        line = m.key_lines.get("facts", m.line)
+        if not isinstance(value, list):
+            self.problem(line, "field 'facts' must be a list")
+            return None
+        out = [self.fact(item, article, line, "each fact") for item in value]
+        if any(f is None for f in out):
+            return None
+        return tuple(f for f in out if f is not None)
+
+
+# --- the knowledge directory ---------------------------------------------------
+
+
+def load_knowledge(directory: Path | str) -> LoadResult:
+    """Load and validate every knowledge file under `directory`. Never raises for bad knowledge."""
+    root = Path(directory)
+    problems: list[Problem] = []
+
+    def reader(name: str | Path) -> _FileReader:
+        path = root / name
+        return _FileReader(path, _display(path), problems)
+
+    if not root.is_dir():
+        problems.append(Problem(str(root), 0, "knowledge directory not found"))
+        return LoadResult(None, tuple(problems))
+
+    known = {STORY_FILE, PEOPLE_FILE, TERMS_FILE, TIMELINE_FILE}
+    for path in sorted(root.glob("*.y*ml")):
+        if path.name not in known and not path.match(QA_GLOB):
+            problems.append(Problem(_display(path), 1, "unknown knowledge file (expected story, people, "
+                                    "terms, timeline or qa*.yaml)"))
+
+    story = _load_story(reader(STORY_FILE))
+    article = _load_article(reader(ARTICLE_FILE), story)
+    people = _load_people(reader(PEOPLE_FILE), article)
+    terms = _load_terms(reader(TERMS_FILE), article)
+    person_ids = {p.id for p in people}
+    term_ids = {t.id for t in terms}
+    timeline = _load_timeline(reader(TIMELINE_FILE), article, person_ids)
+    qa: list[QAEntry] = []
+    for path in sorted(root.glob(QA_GLOB)):
+        qa.extend(_load_qa(reader(path.name), article, person_ids, term_ids))
+    _check_unique_phrasings(qa, problems)
+    _check_unique_ids(qa, problems)
+
+    if story is None or article is None:
+        return LoadResult(None, tuple(problems))
+    kb = KnowledgeBase(story, article, tuple(qa), tuple(people), tuple(terms), tuple(timeline))
+    return LoadResult(kb, tuple(problems))
+
+
+def _display(path: Path) -> str:
+    """Paths relative to the working directory when possible: shorter, and clickable in editors."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _load_story(r: _FileReader) -> Story | None:
+    if not r.path.exists():
+        r.problem(0, "missing story file")
+        return None
+    data = r.load()
+    if not isinstance(data, _Map):
+        if data is not None or not r.problems:
+            r.problem(_line(data, 1), "story file must be a mapping with title, summary, lead_section, headings")
+        return None
+    before = len(r.problems)
+    title = r.text(data, "title")
+    summary = r.text(data, "summary")
+    lead = r.text(data, "lead_section")
+    headings = r.texts(data, "headings")
+    if len(r.problems) > before or title is None or summary is None or lead is None:
+        return None
+    return Story(title, summary, lead, tuple(headings))
+
+
+def _load_article(r: _FileReader, story: Story | None) -> Article | None:
+    try:
+        text = r.path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        r.problem(0, f"cannot read the article: {exc}")
+        return None
+    headings = list(story.headings) if story else []
+    lines = {fold(line) for line in text.splitlines()}
+    for heading in headings:
+        if fold(heading) not in lines:
+            r.problem(1, f"heading {heading!r} from {STORY_FILE} is not a line of the article")
+    article = parse_article(text, headings, story.lead_section if story else "Story")
+    if not article.paragraphs:
+        r.problem(1, "the article has no paragraphs")
+        return None
+    return article
+
+
+def _named(r: _FileReader, m: _Map, article: Article | None, fact_key: str) -> tuple | None:
+    """Shared fields of people and terms: id, name, aliases, a cited lead fact, facts."""
+    before = len(r.problems)
+    ident = r.ident(m)
+    name = r.text(m, "name")
+    aliases = r.texts(m, "aliases")
+    lead = r.fact(m.get(fact_key), article, m.key_lines.get(fact_key, m.line), f"field {fact_key!r}")
+    if fact_key not in m:
+        r.problem(m.line, f"missing field {fact_key!r}")
+    facts = r.facts(m, article)
+    if len(r.problems) > before or ident is None or name is None or lead is None or facts is None:
+        return None
+    return ident, name, tuple(aliases), lead, facts, Origin(r.display, m.line)
+
+
+def _load_people(r: _FileReader, article: Article | None) -> list[Person]:
+    out: list[Person] = []
+    for m in r.items(r.load(), "people"):
+        fields = _named(r, m, article, "role")
+        if fields:
+            out.append(Person(*fields))
+    _check_names(r, out, "person")
+    return out
+
+
+def _load_terms(r: _FileReader, article: Article | None) -> list[Term]:
+    out: list[Term] = []
+    for m in r.items(r.load(), "terms"):
+        fields = _named(r, m, article, "definition")
+        if fields:
+            out.append(Term(*fields))
+    _check_names(r, out, "term")
+    return out
+
+
+def _check_names(r: _FileReader, items: Iterable[Person | Term], what: str) -> None:
+    """Ids unique, and no name or alias pointing at two different items."""
+    ids: dict[str, int] = {}
+    names: dict[str, str] = {}
+    for item in items:
+        if item.id in ids:
+            r.problem(item.origin.line, f"duplicate {what} id {item.id!r} (first at line {ids[item.id]})")
+        ids.setdefault(item.id, item.origin.line)
+        for name in item.names:
+            key = fold(name)
+            if names.setdefault(key, item.id) != item.id:
+                r.problem(item.origin.line, f"name {name!r} is used by both {names[key]!r} and {item.id!r}")
+
+
+def _refs(r: _FileReader, m: _Map, key: str, known: set[str], what: str) -> tuple[str, ...] | None:
+    refs = r.texts(m, key)
+    bad = [ref for ref in refs if ref not in known]
+    for ref in bad:
+        r.problem(m.key_lines.get(key, m.line), f"unknown {what} {ref!r} (not in {what} ids)")
+    return None if bad else tuple(refs)
+
+
+def _load_timeline(r: _FileReader, article: Article | None, person_ids: set[str]) -> list[Event]:
+    out: list[Event] = []
+    seen: dict[str, int] = {}
+    for m in r.items(r.load(), "events"):
+        before = len(r.problems)
+        ident = r.ident(m)
+        when = r.text(m, "when")
+        text = r.text(m, "text")
+        cites = r.citations(m, article)
+        people = _refs(r, m, "people", person_ids, "person")
+        if ident in seen:
+            r.problem(m.line, f"duplicate event id {ident!r} (first at line {seen[ident]})")
+        if len(r.problems) > before or None in (ident, when, text, people):
+            continue
+        seen[ident] = m.line
+        out.append(Event(ident, when, text, cites, people, Origin(r.display, m.line)))
+    return out
+
+
+def _load_qa(r: _FileReader, article: Article | None, person_ids: set[str], term_ids: set[str]) -> list[QAEntry]:
+    out: list[QAEntry] = []
+    for m in r.items(r.load(), "Q&A entries"):
+        before = len(r.problems)
+        ident = r.ident(m)
+        question = r.text(m, "question")
+        phrasings = r.texts(m, "phrasings")
+        answer = r.text(m, "answer")
+        cites = r.citations(m, article)
+        people = _refs(r, m, "people", person_ids, "person")
+        terms = _refs(r, m, "terms", term_ids, "term")
+        if len(r.problems) > before or None in (ident, question, answer, people, terms):
+            continue
+        out.append(QAEntry(ident, question, tuple(p.strip() for p in phrasings), answer, cites,
+                           people, terms, Origin(r.display, m.line)))
+    return out
+
+
+def phrasing_key(text: str) -> str:
+    """Two phrasings that differ only in case, punctuation or spacing are the same question."""
+    return " ".join(re.sub(r"[^\w\s]", " ", fold(text)).split())
+
+
+def _check_unique_ids(qa: list[QAEntry], problems: list[Problem]) -> None:
+    seen: dict[str, QAEntry] = {}
+    for entry in qa:
+        first = seen.setdefault(entry.id, entry)
+        if first is not entry:
+            problems.append(Problem(entry.origin.path, entry.origin.line,
+                                    f"duplicate Q&A id {entry.id!r} (first at {first.origin})"))
+
+
+def _check_unique_phrasings(qa: list[QAEntry], problems: list[Problem]) -> None:
+    owner: dict[str, QAEntry] = {}
+    for entry in qa:
+        for phrasing in dict.fromkeys(phrasing_key(q) for q in entry.questions):
+            first = owner.setdefault(phrasing, entry)
+            if first is not entry:
+                problems.append(Problem(entry.origin.path, entry.origin.line,
+                                        f"question {phrasing!r} is under both {first.id!r} ({first.origin}) "
+                                        f"and {entry.id!r}"))
