@@ -1,0 +1,169 @@
+"""Command line: ask | chat | check | run | sync | gaps. A thin face over the engine.
+
+discord.py is imported only by `run` and `sync`, so `ask` and `check` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TextIO
+
+from bot.config import Settings, SettingsError
+from bot.engine import Answer, Engine, load_engine
+from bot.knowledge import load_knowledge
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    knowledge = Path(getattr(args, "knowledge", None) or settings.knowledge_dir)
+    command = args.command
+    if command is None:
+        if settings.token:
+            command = "run"
+        else:
+            print("DISCORD_TOKEN is not set, so here is the console chat instead of Discord "
+                  "(set it in .env to run the bot).", file=sys.stderr)
+            command = "chat"
+    if command == "check":
+        return check(knowledge, sys.stdout)
+    if command == "ask":
+        return ask(knowledge, args.question, as_json=args.json, explain=args.explain, out=sys.stdout)
+    if command == "chat":
+        return chat(knowledge)
+    if command == "gaps":
+        from bot.gaps import print_gaps
+
+        return print_gaps(settings, sys.stdout)
+    from bot.discord import runner  # only now: discord.py is heavy and the other commands never need it
+
+    return runner.sync(settings) if command == "sync" else runner.run(settings)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Answers questions about the story, cited.")
+    sub = parser.add_subparsers(dest="command")
+    p_ask = sub.add_parser("ask", help="answer a question (or '-' to read one per line from stdin)")
+    p_ask.add_argument("question", nargs="+", help="the question, or '-' for stdin")
+    p_ask.add_argument("--json", action="store_true", help="one JSON object per question")
+    p_ask.add_argument("--explain", action="store_true", help="show the top candidates and their scores")
+    sub.add_parser("chat", help="ask questions in an interactive console")
+    sub.add_parser("check", help="validate the knowledge files")
+    sub.add_parser("run", help="run the Discord bot (needs DISCORD_TOKEN)")
+    sub.add_parser("sync", help="sync slash commands with Discord now")
+    sub.add_parser("gaps", help="print the questions readers asked that the bot could not answer")
+    for p in (p_ask, sub.choices["chat"], sub.choices["check"]):
+        p.add_argument("--knowledge", metavar="DIR", help="knowledge directory (default: KNOWLEDGE_DIR or knowledge/)")
+    return parser
+
+
+def _engine_or_report(knowledge: Path) -> Engine | None:
+    engine, problems = load_engine(knowledge)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if engine is None:
+        print(f"the knowledge in {knowledge} has problems; run `python -m bot check` for the full list",
+              file=sys.stderr)
+    return engine
+
+
+def check(knowledge: Path, out: TextIO) -> int:
+    """Validate every knowledge file; print each problem and the coverage line last."""
+    result = load_knowledge(knowledge)
+    for problem in result.problems:
+        print(problem, file=out)
+    if result.kb is None:
+        print("paragraphs covered: 0/0", file=out)
+        return EXIT_PROBLEMS
+    kb = result.kb
+    total = len(kb.article)
+    cited = kb.cited_paragraphs()
+    missing = [n for n in range(1, total + 1) if n not in cited]
+    print(f"{len(kb.qa)} Q&A entries, {len(kb.people)} people, {len(kb.terms)} terms, "
+          f"{len(kb.timeline)} timeline events; {len(result.problems)} problem(s)", file=out)
+    if missing:
+        print("not cited by any entry: " + ", ".join(f"¶{n}" for n in missing), file=out)
+    print(f"paragraphs covered: {total - len(missing)}/{total}", file=out)
+    return EXIT_PROBLEMS if result.problems else EXIT_OK
+
+
+def ask(knowledge: Path, question: list[str], *, as_json: bool, explain: bool, out: TextIO) -> int:
+    engine = _engine_or_report(knowledge)
+    if engine is None:
+        return EXIT_PROBLEMS
+    questions: Iterable[str] = [" ".join(question)]
+    if question == ["-"]:
+        questions = (line.rstrip("\r\n") for line in sys.stdin)
+    for text in questions:
+        answer = engine.ask(text)
+        if as_json:
+            out.write(json.dumps(answer.to_dict(), ensure_ascii=False) + "\n")
+        else:
+            out.write(format_answer(answer) + "\n")
+            if explain:
+                out.write(format_explain(engine, text) + "\n")
+        out.flush()
+    return EXIT_OK
+
+
+def format_answer(answer: Answer) -> str:
+    """Plain text for the console: the answer, its sources, and suggestions when it declined."""
+    lines = [answer.text or ""]
+    lines += [f"  ¶{c.paragraph} — “{c.quote}”" for c in answer.citations]
+    if answer.answered:
+        lines.append(f"  (confidence {answer.confidence:.2f}, from {answer.source})")
+    elif answer.suggestions:
+        lines.append("  You could ask: " + " | ".join(answer.suggestions))
+    return "\n".join(lines)
+
+
+def format_explain(engine: Engine, text: str) -> str:
+    lines = ["  score  recall  prec  ratio  type  source                     matched phrasing"]
+    for m in engine.explain(text):
+        lines.append(f"  {m.score:5.3f}  {m.recall:6.3f}  {m.precision:4.2f}  {m.ratio:5.2f}  "
+                     f"{'ok' if m.typed else 'no':>4}  {m.doc.source:<26} {m.key[:70]}")
+    return "\n".join(lines)
+
+
+def chat(knowledge: Path) -> int:
+    """An interactive console over the engine, with readline history when available."""
+    engine = _engine_or_report(knowledge)
+    if engine is None:
+        return EXIT_PROBLEMS
+    history = Path.home() / ".story_bot_history"
+    try:
+        import readline
+
+        with contextlib.suppress(OSError):
+            readline.read_history_file(history)
+    except ImportError:  # readline is missing on some platforms; the console still works
+        readline = None  # type: ignore[assignment]
+    print(f"Ask me about: {engine.kb.story.title}\nEmpty line or Ctrl-D to quit.")
+    try:
+        while True:
+            try:
+                text = input("you> ").strip()
+            except EOFError:
+                print()
+                break
+            if not text or text.lower() in {"quit", "exit"}:
+                break
+            print(format_answer(engine.ask(text)))
+    except KeyboardInterrupt:
+        print()
+    finally:
+        if readline is not None:
+            with contextlib.suppress(OSError):
+                readline.write_history_file(history)
+    return EXIT_OK

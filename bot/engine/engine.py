@@ -1,0 +1,121 @@
+"""Engine.ask: a question in, an Answer out, cited from the story or honestly declined."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TypeVar
+
+from rapidfuzz import fuzz, process
+
+from bot.engine.answer import DOESNT_SAY, Answer
+from bot.engine.index import Index, Match, build_docs
+from bot.engine.text import clean, content_terms, question_type
+from bot.knowledge.loader import Problem, load_knowledge
+from bot.knowledge.model import Event, KnowledgeBase, Person, Term
+
+log = logging.getLogger(__name__)
+T = TypeVar("T", Person, Term)
+
+# Below this score the engine says the story doesn't say; calibrated with benchmarks/calibrate.py.
+ANSWER_THRESHOLD = 0.55
+SUGGESTION_FLOOR = 0.2  # a suggestion must be at least this close to what was asked
+NAME_CUTOFF = 70  # rapidfuzz WRatio for /who and /what lookups
+MAX_QUESTION = 4000  # longer messages are cut: nobody asks a 4,000-character question
+
+
+class Engine:
+    """Answers questions from one KnowledgeBase. Immutable after construction; safe to share."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        self.index = Index(build_docs(kb))
+        self._people_names = [(n, p) for p in kb.people for n in p.names]
+        self._term_names = [(n, t) for t in kb.terms for n in t.names]
+
+    def ask(self, text: str) -> Answer:
+        """Answer `text`. Never raises: a failure inside becomes a logged abstention."""
+        question = text if isinstance(text, str) else ""
+        try:
+            return self._ask(question[:MAX_QUESTION])
+        except Exception:  # the engine's promise: any string gets an Answer
+            log.exception("engine failed on a question; answering that the story doesn't say")
+            return Answer(question, False, DOESNT_SAY, 0.0)
+
+    def explain(self, text: str, limit: int = 8) -> list[Match]:
+        """The top candidates and their signals, for moderators debugging a miss."""
+        return self.index.search(self.index.query(text, question_type(text)))[:limit]
+
+    def _ask(self, question: str) -> Answer:
+        matches = self.explain(question, limit=10)
+        best = matches[0] if matches else None
+        if best is None or best.score < ANSWER_THRESHOLD:
+            return Answer(question, False, DOESNT_SAY, best.score if best else 0.0,
+                          suggestions=self._suggestions(matches))
+        return Answer(question, True, best.doc.answer, min(best.score, 1.0), best.doc.citations,
+                      best.doc.source, ())
+
+    def _suggestions(self, matches: list[Match], limit: int = 3) -> tuple[str, ...]:
+        titles: list[str] = []
+        for m in matches:
+            if m.score >= SUGGESTION_FLOOR and m.doc.title and m.doc.title not in titles:
+                titles.append(m.doc.title)
+        return tuple(titles[:limit])
+
+    # --- lookups for /who, /what, /when and autocomplete ------------------------------
+
+    def find_person(self, name: str) -> Person | None:
+        return _find(name, self._people_names)
+
+    def find_term(self, name: str) -> Term | None:
+        return _find(name, self._term_names)
+
+    def complete_people(self, current: str, limit: int = 25) -> list[tuple[str, str]]:
+        return _complete(current, self._people_names, limit)
+
+    def complete_terms(self, current: str, limit: int = 25) -> list[tuple[str, str]]:
+        return _complete(current, self._term_names, limit)
+
+    def events(self, query: str | None = None) -> list[Event]:
+        """The timeline in story order; with a query, the events that share a word or a person with it."""
+        if not query or not query.strip():
+            return list(self.kb.timeline)
+        wanted = set(self.index.query(query, question_type(query)).terms)
+        out = []
+        for ev in self.kb.timeline:
+            names = " ".join(n for pid in ev.people if (p := self.kb.person(pid)) for n in p.names)
+            if wanted & set(content_terms(f"{ev.when} {ev.text} {names}")):
+                out.append(ev)
+        return out
+
+
+def _find(name: str, names: list[tuple[str, T]]) -> T | None:
+    cleaned = clean(name)
+    if not cleaned.strip():
+        return None
+    best = process.extractOne(cleaned, [n for n, _ in names], scorer=fuzz.WRatio, processor=clean,
+                              score_cutoff=NAME_CUTOFF)
+    return names[best[2]][1] if best else None
+
+
+def _complete(current: str, names: list[tuple[str, T]], limit: int) -> list[tuple[str, str]]:
+    """Autocomplete choices (display name, id), best first, one per item, names cut to 100 characters."""
+    cleaned = clean(current or "")
+    if cleaned.strip():
+        ranked = process.extract(cleaned, [n for n, _ in names], scorer=fuzz.WRatio, processor=clean,
+                                 limit=len(names), score_cutoff=50)
+        order = [names[i][1] for _, _, i in ranked]
+    else:
+        order = sorted({item.id: item for _, item in names}.values(), key=lambda item: item.name)
+    out: dict[str, str] = {}
+    for item in order:
+        out.setdefault(item.id, item.name[:100])
+    return [(display, ident) for ident, display in out.items()][:limit]
+
+
+def load_engine(directory: Path | str) -> tuple[Engine | None, tuple[Problem, ...]]:
+    """Load knowledge and build an Engine; None with the problems when the knowledge is not valid."""
+    result = load_knowledge(directory)
+    if not result.ok or result.kb is None:
+        return None, result.problems
+    return Engine(result.kb), ()

@@ -1,0 +1,148 @@
+"""How question text is cleaned, split into words and read for what it asks.
+
+Built on `bot.knowledge.fold`, so the engine, the validator and the tests compare
+text by the same rule; this module adds what matching needs on top of it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from enum import Enum
+
+from bot.knowledge.article import fold
+
+# Discord markup that carries no words: user/role/channel mentions, custom emoji, links.
+_MARKUP = re.compile(r"<a?:\w+:\d+>|<[@#][!&]?\d+>|https?://\S+|@(?:everyone|here)\b")
+_WORD = re.compile(r"[a-z0-9]+")
+_ABBREVIATION = re.compile(r"(?<![a-z])u\.\s?s\.(?:a\.)?|\busa\b")
+
+# Chat shorthand and spellings readers use, mapped to the words the story uses.
+# General English only: anything specific to the story belongs in the knowledge files.
+SHORTHAND: dict[str, str] = {
+    "wht": "what", "wat": "what", "whats": "what is", "abt": "about", "bc": "because", "cuz": "because",
+    "u": "you", "ur": "your", "r": "are", "ppl": "people", "govt": "government", "gov": "government",
+    "pm": "prime minister", "vp": "vice president", "evs": "electric vehicles", "ev": "electric vehicle",
+    "pct": "percent", "dec": "december", "jan": "january", "feb": "february", "whos": "who is", "wheres": "where is",
+    "whens": "when is", "hows": "how is", "didnt": "did not", "doesnt": "does not", "isnt": "is not",
+    "wasnt": "was not", "dont": "do not", "thx": "thanks", "pls": "please", "plz": "please",
+}
+
+# Function words and chat filler: they say how a question is asked, not what about.
+STOPWORDS: frozenset[str] = frozenset(
+    """
+    a about above after again against all also am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further had has
+    have having he her here hers herself him himself his how i if in into is it its itself just me more
+    most my myself no nor not of off on once only or other our ours ourselves out over own same she
+    should so some such than that the their theirs them themselves then there these they this those
+    through to too under until up very was we were what when where which while who whom whose why will
+    with would you your yours yourself yourselves
+    tell told say says said saying think thinks know knows mean means happen happened happening get got
+    go going does ask asked asking want wants please thanks thank hey hi hello yo ok okay so like really
+    bot question quick anyone someone something thing things one ones lol pls kind sort also actually
+    story article news report piece according per exactly much many
+    """.split()
+)
+
+
+class QuestionType(Enum):
+    WHO = "who"
+    WHEN = "when"
+    WHERE = "where"
+    WHY = "why"
+    NUMBER = "number"
+    YESNO = "yesno"
+    WHAT = "what"
+
+
+_YESNO_START = frozenset("did does do is are was were has have had can could will would should".split())
+
+
+def clean(text: str) -> str:
+    """Fold the text and drop Discord markup, control and zero-width characters."""
+    text = _MARKUP.sub(" ", text[:4000])
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(ch if unicodedata.category(ch)[0] not in "CM" else " " for ch in text)
+    text = fold(text)
+    text = _ABBREVIATION.sub(" us ", text)
+    return text.replace("%", " percent ").replace("'s ", " ").replace("’s ", " ")
+
+
+def words(text: str) -> list[str]:
+    """All words of the text, shorthand expanded, in order."""
+    out: list[str] = []
+    for word in _WORD.findall(clean(text)):
+        out.extend(SHORTHAND.get(word, word).split())
+    return out
+
+
+# Irregular past tenses readers and reporters use for the story's verbs.
+_IRREGULAR = {"met": "meet", "held": "hold", "gave": "give", "went": "go", "made": "make", "took": "take",
+              "spoke": "speak", "thought": "think", "led": "lead", "ate": "eat", "wrote": "write", "sent": "send",
+              "paid": "pay", "sought": "seek", "began": "begin", "won": "win", "hit": "hit"}
+
+
+def stem(word: str) -> str:
+    """A deliberately light stemmer: plurals, then -ing/-ed, then a final e, so 'meetings' meets 'meet'."""
+    if word in _IRREGULAR:
+        return _IRREGULAR[word]
+    if word.isdigit() or len(word) <= 3:
+        return word
+    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ches", "ch"), ("shes", "sh"), ("xes", "x"), ("s", "")):
+        if word.endswith(suffix) and not word.endswith("ss") and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)] + repl
+            break
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            if len(word) > 3 and word[-1] == word[-2] and (word[-1] in "bdgmnprt" or word.endswith("ell")):
+                word = word[:-1]
+            break
+    if word.endswith("e") and len(word) > 4:
+        word = word[:-1]
+    return word
+
+
+def content_terms(text: str) -> list[str]:
+    """Stemmed words that carry meaning, in order, without repeats."""
+    return list(dict.fromkeys(stem(w) for w in words(text) if w not in STOPWORDS))
+
+
+def question_type(text: str) -> QuestionType:
+    """What kind of answer the question wants, from its wording."""
+    ws = words(text)
+    if not ws:
+        return QuestionType.WHAT
+    joined = " ".join(ws)
+    if re.search(r"\b(how (many|much|big|large)|what (percent|percentage|share|number|amount|proportion))\b", joined):
+        return QuestionType.NUMBER
+    if re.search(r"\b(when|what (date|day|month|time)|which (date|day|month))\b", joined):
+        return QuestionType.WHEN
+    if re.search(r"\b(who|whom|whose)\b", joined):
+        return QuestionType.WHO
+    if re.search(r"\b(where|which (city|country|place|riding|province))\b", joined):
+        return QuestionType.WHERE
+    if re.search(r"\b(why|how come|what for|reason)\b", joined):
+        return QuestionType.WHY
+    if ws[0] in _YESNO_START:
+        return QuestionType.YESNO
+    return QuestionType.WHAT
+
+
+_DATE = re.compile(
+    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s*\d|\b(january|february|march|april|june|"
+    r"july|august|september|october|november|december|yesterday|today|tomorrow|week|year|decade|"
+    r"next day|following day|day before|later this year|late january|recently)\b"
+)
+_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|half|fourths|dozen)\b")
+
+
+def offers(text: str, kind: QuestionType) -> bool:
+    """Whether an answer text can serve a question of this kind (dates for when, numbers for how many)."""
+    folded = fold(text)
+    if kind is QuestionType.WHEN:
+        return bool(_DATE.search(folded))
+    if kind is QuestionType.NUMBER:
+        return bool(_NUMBER.search(folded))
+    return True
