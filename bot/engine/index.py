@@ -23,7 +23,10 @@ from bot.engine.text import QuestionType, content_terms, offers, stem, words
 from bot.knowledge.model import Citation, Fact, KnowledgeBase
 
 # Weights of the signals; calibrated with benchmarks/calibrate.py on tests/data/questions.yaml.
-W_RECALL, W_PRECISION, W_RATIO = 0.6, 0.25, 0.15
+# Recall multiplies the rest: a question whose main words the document never mentions is not answered
+# by it, however close the wording. Precision and the whole-wording ratio then rank the documents.
+RECALL_POWER = 1.0
+W_BASE, W_PRECISION, W_RATIO = 0.5, 0.3, 0.2
 ANSWER_ONLY = 0.7  # a question word found only in a document's answer counts for less than in its phrasing
 WRONG_TYPE = 0.7  # a "when" question whose answer holds no date, a "how many" with no number
 SHORTLIST = 30  # documents scored in full after the inverted-index pass
@@ -208,13 +211,14 @@ class Index:
             key_weight = sum(self.weight(t) for t in terms) or 1.0
             precision = in_key / key_weight
             ratio = fuzz.token_sort_ratio(q.wording, self.key_wording[k]) / 100
-            score = (W_RECALL * recall + W_PRECISION * precision + W_RATIO * ratio) * doc.prior
+            score = recall**RECALL_POWER * (W_BASE + W_PRECISION * precision + W_RATIO * ratio) * doc.prior
             if not typed:
                 score *= WRONG_TYPE
             if best is None or score > best.score:
                 best = Match(doc, score, self.key_text[k], recall, precision, ratio, typed)
         if best is None:  # a document reached only through its answer words
             in_answer = sum(w for t, w in weights.items() if t in answer_terms)
-            score = W_RECALL * ANSWER_ONLY * in_answer / total * doc.prior * (1.0 if typed else WRONG_TYPE)
-            best = Match(doc, score, doc.answer, ANSWER_ONLY * in_answer / total, 0.0, 0.0, typed)
+            recall = ANSWER_ONLY * in_answer / total
+            score = recall**RECALL_POWER * W_BASE * doc.prior * (1.0 if typed else WRONG_TYPE)
+            best = Match(doc, score, doc.answer, recall, 0.0, 0.0, typed)
         return best

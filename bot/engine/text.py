@@ -34,11 +34,11 @@ STOPWORDS: frozenset[str] = frozenset(
     a about above after again against all also am an and any are as at be because been before being
     below between both but by can could did do does doing down during each few for from further had has
     have having he her here hers herself him himself his how i if in into is it its itself just me more
-    most my myself no nor not of off on once only or other our ours ourselves out over own same she
+    most my myself no nor not of off on once only or other our ours ourselves out over same she
     should so some such than that the their theirs them themselves then there these they this those
     through to too under until up very was we were what when where which while who whom whose why will
     with would you your yours yourself yourselves
-    tell told say says said saying think thinks know knows mean means happen happened happening get got
+    think thinks know knows mean means happen happened happening get got
     go going does ask asked asking want wants please thanks thank hey hi hello yo ok okay so like really
     bot question quick anyone someone something thing things one ones lol pls kind sort also actually
     story article news report piece according per exactly much many
@@ -79,8 +79,8 @@ def words(text: str) -> list[str]:
 
 # Irregular past tenses readers and reporters use for the story's verbs.
 _IRREGULAR = {"met": "meet", "held": "hold", "gave": "give", "went": "go", "made": "make", "took": "take",
-              "spoke": "speak", "thought": "think", "led": "lead", "ate": "eat", "wrote": "write", "sent": "send",
-              "paid": "pay", "sought": "seek", "began": "begin", "won": "win", "hit": "hit"}
+              "spoke": "speak", "said": "say", "told": "tell", "thought": "think", "led": "lead", "ate": "eat",
+              "wrote": "write", "sent": "send", "paid": "pay", "sought": "seek", "began": "begin", "won": "win"}
 
 
 def stem(word: str) -> str:

@@ -115,6 +115,14 @@ _MarkedLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
 _MarkedLoader.add_constructor("tag:yaml.org,2002:str", _construct_str)
 
 
+def _kind(value: Any) -> str:
+    """A YAML-ish name for a value's type, for messages to people who write YAML, not Python."""
+    for types, name in ((dict, "a mapping"), (list, "a list"), (bool, "true/false"), ((int, float), "a number")):
+        if isinstance(value, types):
+            return name
+    return type(value).__name__
+
+
 def _line(value: Any, default: int) -> int:
     return getattr(value, "line", default) or default
 
@@ -179,7 +187,7 @@ class _FileReader:
             return None
         value = m[key]
         if not isinstance(value, str):
-            self.problem(line, f"field {key!r} must be text, not {type(value).__name__}")
+            self.problem(line, f"field {key!r} must be text, not {_kind(value)}")
             return None
         if not value.strip():
             self.problem(line, f"field {key!r} is empty")
@@ -297,10 +305,9 @@ def load_knowledge(directory: Path | str) -> LoadResult:
     term_ids = {t.id for t in terms}
     timeline = _load_timeline(reader(TIMELINE_FILE), article, person_ids)
     qa: list[QAEntry] = []
+    owners: dict[str, tuple[str, Origin]] = {}
     for path in sorted(root.glob(QA_GLOB)):
-        qa.extend(_load_qa(reader(path.name), article, person_ids, term_ids))
-    _check_unique_phrasings(qa, problems)
-    _check_unique_ids(qa, problems)
+        qa.extend(_load_qa(reader(path.name), article, person_ids, term_ids, owners))
 
     if story is None or article is None:
         return LoadResult(None, tuple(problems))
@@ -429,7 +436,9 @@ def _load_timeline(r: _FileReader, article: Article | None, person_ids: set[str]
     return out
 
 
-def _load_qa(r: _FileReader, article: Article | None, person_ids: set[str], term_ids: set[str]) -> list[QAEntry]:
+def _load_qa(r: _FileReader, article: Article | None, person_ids: set[str], term_ids: set[str],
+             owners: dict[str, tuple[str, Origin]]) -> list[QAEntry]:
+    """Q&A entries of one file; `owners` maps ids and phrasings seen so far (across files) to their entry."""
     out: list[QAEntry] = []
     for m in r.items(r.load(), "Q&A entries"):
         before = len(r.problems)
@@ -440,33 +449,28 @@ def _load_qa(r: _FileReader, article: Article | None, person_ids: set[str], term
         cites = r.citations(m, article)
         people = _refs(r, m, "people", person_ids, "person")
         terms = _refs(r, m, "terms", term_ids, "term")
+        origin = Origin(r.display, m.line)
+        if ident is not None:
+            if first := _claim(owners, f"id:{ident}", ident, origin):
+                r.problem(m.key_lines["id"], f"duplicate Q&A id {ident!r} (first at {first[1]})")
+            for text in dict.fromkeys(phrasing_key(q) for q in (question or "", *phrasings) if q):
+                if first := _claim(owners, f"q:{text}", ident, origin):
+                    line = _line(next((q for q in phrasings if phrasing_key(q) == text), None),
+                                 m.key_lines.get("question", m.line))
+                    r.problem(line, f"question {text!r} is under both {first[0]!r} ({first[1]}) and {ident!r}")
         if len(r.problems) > before or None in (ident, question, answer, people, terms):
             continue
         out.append(QAEntry(ident, question, tuple(p.strip() for p in phrasings), answer, cites,
-                           people, terms, Origin(r.display, m.line)))
+                           people, terms, origin))
     return out
+
+
+def _claim(owners: dict[str, tuple[str, Origin]], key: str, ident: str, origin: Origin) -> tuple[str, Origin] | None:
+    """Record that entry `ident` owns `key`; return the other owner when there is one already."""
+    owner = owners.setdefault(key, (ident, origin))
+    return None if owner == (ident, origin) else owner
 
 
 def phrasing_key(text: str) -> str:
     """Two phrasings that differ only in case, punctuation or spacing are the same question."""
     return " ".join(re.sub(r"[^\w\s]", " ", fold(text)).split())
-
-
-def _check_unique_ids(qa: list[QAEntry], problems: list[Problem]) -> None:
-    seen: dict[str, QAEntry] = {}
-    for entry in qa:
-        first = seen.setdefault(entry.id, entry)
-        if first is not entry:
-            problems.append(Problem(entry.origin.path, entry.origin.line,
-                                    f"duplicate Q&A id {entry.id!r} (first at {first.origin})"))
-
-
-def _check_unique_phrasings(qa: list[QAEntry], problems: list[Problem]) -> None:
-    owner: dict[str, QAEntry] = {}
-    for entry in qa:
-        for phrasing in dict.fromkeys(phrasing_key(q) for q in entry.questions):
-            first = owner.setdefault(phrasing, entry)
-            if first is not entry:
-                problems.append(Problem(entry.origin.path, entry.origin.line,
-                                        f"question {phrasing!r} is under both {first.id!r} ({first.origin}) "
-                                        f"and {entry.id!r}"))
