@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -10,7 +11,7 @@ from rapidfuzz import fuzz, process
 
 from bot.engine.answer import DOESNT_SAY, Answer
 from bot.engine.index import Index, Match, build_docs
-from bot.engine.text import clean, content_terms, question_type
+from bot.engine.text import Thesaurus, clean, content_terms, question_type
 from bot.knowledge.loader import Problem, load_knowledge
 from bot.knowledge.model import Event, KnowledgeBase, Person, Term
 
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T", Person, Term)
 
 # Below this score the engine says the story doesn't say; calibrated with benchmarks/calibrate.py.
-ANSWER_THRESHOLD = 0.55
+ANSWER_THRESHOLD = 0.6
 SUGGESTION_FLOOR = 0.2  # a suggestion must be at least this close to what was asked
 NAME_CUTOFF = 70  # rapidfuzz WRatio for /who and /what lookups
 MAX_QUESTION = 4000  # longer messages are cut: nobody asks a 4,000-character question
@@ -29,7 +30,8 @@ class Engine:
 
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
-        self.index = Index(build_docs(kb))
+        self.thesaurus = Thesaurus(kb.synonyms)
+        self.index = Index(build_docs(kb), self.thesaurus)
         self._people_names = [(n, p) for p in kb.people for n in p.names]
         self._term_names = [(n, t) for t in kb.terms for n in t.names]
 
@@ -37,7 +39,7 @@ class Engine:
         """Answer `text`. Never raises: a failure inside becomes a logged abstention."""
         question = text if isinstance(text, str) else ""
         try:
-            return self._ask(question[:MAX_QUESTION])
+            return replace(self._ask(question[:MAX_QUESTION]), question=question)
         except Exception:  # the engine's promise: any string gets an Answer
             log.exception("engine failed on a question; answering that the story doesn't say")
             return Answer(question, False, DOESNT_SAY, 0.0)
@@ -84,7 +86,7 @@ class Engine:
         out = []
         for ev in self.kb.timeline:
             names = " ".join(n for pid in ev.people if (p := self.kb.person(pid)) for n in p.names)
-            if wanted & set(content_terms(f"{ev.when} {ev.text} {names}")):
+            if wanted & set(content_terms(f"{ev.when} {ev.text} {names}", self.thesaurus)):
                 out.append(ev)
         return out
 

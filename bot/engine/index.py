@@ -11,6 +11,7 @@ full weight: that is what a near miss ("How tall is Vance?") looks like.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections import defaultdict
@@ -19,18 +20,21 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
-from bot.engine.text import QuestionType, content_terms, offers, stem, words
+from bot.engine.text import STOPWORDS, QuestionType, Thesaurus, names_in, offers, stem, words
 from bot.knowledge.model import Citation, Fact, KnowledgeBase
 
 # Weights of the signals; calibrated with benchmarks/calibrate.py on tests/data/questions.yaml.
 # Recall multiplies the rest: a question whose main words the document never mentions is not answered
 # by it, however close the wording. Precision and the whole-wording ratio then rank the documents.
-RECALL_POWER = 1.0
+RECALL_POWER = 2.0
 W_BASE, W_PRECISION, W_RATIO = 0.5, 0.3, 0.2
 ANSWER_ONLY = 0.7  # a question word found only in a document's answer counts for less than in its phrasing
 WRONG_TYPE = 0.7  # a "when" question whose answer holds no date, a "how many" with no number
-SHORTLIST = 30  # documents scored in full after the inverted-index pass
+SHORTLIST = 20  # documents scored in full after the inverted-index pass
 TYPO_CUTOFF = 82  # rapidfuzz ratio for correcting an unknown word to a known one
+# A question word a document does not explain counts at least this much against it, however common:
+# "What did Rubio *say* to Jivani?" is not answered by "Jivani met Rubio", though "say" is everywhere.
+UNMATCHED_FLOOR = 2.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,111 +118,118 @@ def build_docs(kb: KnowledgeBase) -> list[Doc]:
 class Index:
     """Inverted index over document phrasings and answers, with rarity weights."""
 
-    def __init__(self, docs: list[Doc]) -> None:
+    def __init__(self, docs: list[Doc], thesaurus: Thesaurus) -> None:
         self.docs = docs
+        self.thesaurus = thesaurus
         self.key_doc: list[int] = []
         self.key_text: list[str] = []
         self.key_wording: list[str] = []
         self.key_terms: list[frozenset[str]] = []
         self.answer_terms: list[frozenset[str]] = []
-        self.key_postings: dict[str, list[int]] = defaultdict(list)
-        self.answer_postings: dict[str, list[int]] = defaultdict(list)
+        self.doc_offers: list[frozenset[QuestionType]] = []
+        self.doc_names: list[frozenset[str]] = []
+        self.doc_keys: list[range] = []
+        self.doc_postings: dict[str, list[int]] = defaultdict(list)  # term -> documents using it anywhere
         vocabulary: set[str] = set()
         doc_freq: dict[str, int] = defaultdict(int)
         for d, doc in enumerate(docs):
             answer_side = " ".join([doc.answer, *(c.quote for c in doc.citations)])
-            answer_terms = frozenset(content_terms(answer_side))
+            self.doc_offers.append(frozenset(kind for kind in QuestionType if offers(answer_side, kind)))
+            self.doc_names.append(names_in(answer_side))
+            answer_words = words(answer_side)
+            answer_terms = frozenset(thesaurus.terms(answer_words))
             self.answer_terms.append(answer_terms)
-            for t in answer_terms:
-                self.answer_postings[t].append(d)
             seen = set(answer_terms)
+            first = len(self.key_doc)
             for key in doc.keys:
-                terms = frozenset(content_terms(key))
-                k = len(self.key_doc)
+                key_words = words(key)
+                terms = frozenset(thesaurus.terms(key_words))
                 self.key_doc.append(d)
                 self.key_text.append(key)
-                self.key_wording.append(" ".join(words(key)))
+                self.key_wording.append(" ".join(key_words))
                 self.key_terms.append(terms)
-                for t in terms:
-                    self.key_postings[t].append(k)
                 seen |= terms
-                vocabulary.update(words(key))
-            vocabulary.update(words(answer_side))
+                vocabulary.update(key_words)
+            self.doc_keys.append(range(first, len(self.key_doc)))
+            vocabulary.update(answer_words)
             for t in seen:
                 doc_freq[t] += 1
+                self.doc_postings[t].append(d)
         n = len(docs) or 1
         self.idf = {t: math.log((n + 1) / (df + 0.5)) for t, df in doc_freq.items()}
         self.unknown_weight = max(self.idf.values(), default=1.0)
-        self.vocabulary = sorted(w for w in vocabulary if len(w) >= 3 and not w.isdigit())
-        self.known_stems = set(self.idf)
+        self.key_weight = [sum(self.idf[t] for t in terms) or 1.0 for terms in self.key_terms]
+        vocabulary |= thesaurus.words
+        self.known_words = frozenset(vocabulary)
+        # Correction targets by first letter: readers misspell the middle of a name, rarely its start.
+        self.vocabulary: dict[str, list[str]] = defaultdict(list)
+        for w in sorted(vocabulary):
+            if len(w) >= 4 and not w.isdigit() and w not in STOPWORDS:
+                self.vocabulary[w[0]].append(w)
 
     def weight(self, term: str) -> float:
         return self.idf.get(term, self.unknown_weight)
 
     def query(self, text: str, kind: QuestionType) -> Query:
-        """The question's content terms, with misspelt words corrected to the nearest known word."""
-        terms: list[str] = []
-        unknown: list[str] = []
-        for term in content_terms(text):
-            if term not in self.known_stems and len(term) >= 4 and not term.isdigit():
-                best = process.extractOne(term, self.vocabulary, scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF)
-                if best is not None:
-                    term = stem(best[0])
-            if term not in self.known_stems:
-                unknown.append(term)
-            if term not in terms:
-                terms.append(term)
-        return Query(text, tuple(terms), " ".join(words(text)), kind, tuple(unknown))
+        """The question's content terms, each misspelt word first corrected to the nearest known word."""
+        ws = words(text)
+        corrected = [self._correct(w) for w in ws]
+        terms = tuple(self.thesaurus.terms(corrected))
+        unknown = tuple(t for t in terms if t not in self.idf)
+        return Query(text, terms, " ".join(ws), kind, unknown)
+
+    def _correct(self, word: str) -> str:
+        if word in self.known_words or word in STOPWORDS or len(word) < 4 or word.isdigit() or stem(word) in self.idf:
+            return word
+        best = process.extractOne(word, self.vocabulary.get(word[0], ()), scorer=fuzz.ratio,
+                                  score_cutoff=TYPO_CUTOFF)
+        return best[0] if best is not None else word
 
     def search(self, q: Query, limit: int = SHORTLIST) -> list[Match]:
         """Documents ranked by match score, best first (one Match per document)."""
         if not q.terms:
             return []
         weights = {t: self.weight(t) for t in q.terms}
-        total = sum(weights.values())
-        key_hits: dict[int, float] = defaultdict(float)
-        answer_hits: dict[int, float] = defaultdict(float)
+        # A cheap upper bound per document (question weight it holds anywhere); only the best are scored in full.
+        estimate: dict[int, float] = defaultdict(float)
         for t, w in weights.items():
-            for k in self.key_postings.get(t, ()):
-                key_hits[k] += w
-            for d in self.answer_postings.get(t, ()):
-                answer_hits[d] += w
-        estimate: dict[int, float] = dict.fromkeys(answer_hits, 0.0)
-        for d, hit in answer_hits.items():
-            estimate[d] = ANSWER_ONLY * hit
-        for k, hit in key_hits.items():
-            d = self.key_doc[k]
-            estimate[d] = max(estimate.get(d, 0.0), hit + ANSWER_ONLY * answer_hits.get(d, 0.0))
-        shortlist = sorted(estimate, key=estimate.__getitem__, reverse=True)[:limit]
-        keys_of: dict[int, list[int]] = defaultdict(list)
-        for k, d in enumerate(self.key_doc):
-            if d in estimate:
-                keys_of[d].append(k)
-        matches = [self._best_key(q, d, keys_of[d], weights, total) for d in shortlist]
+            for d in self.doc_postings.get(t, ()):
+                estimate[d] += w
+        shortlist = heapq.nlargest(limit, estimate, key=estimate.__getitem__)
+        matches = [self._best_key(q, d, weights) for d in shortlist]
         matches.sort(key=lambda m: m.score, reverse=True)
         return matches
 
-    def _best_key(self, q: Query, d: int, keys: list[int], weights: dict[str, float], total: float) -> Match:
+    def _best_key(self, q: Query, d: int, weights: dict[str, float]) -> Match:
+        """Score document `d` by its best phrasing. The wording ratio costs the most, so phrasings are
+        tried best bound first and the ratio is computed only where it can still change the winner."""
         doc = self.docs[d]
         answer_terms = self.answer_terms[d]
-        typed = offers(" ".join([doc.answer, *(c.quote for c in doc.citations)]), q.kind)
-        best: Match | None = None
-        for k in keys:
+        if q.kind is QuestionType.WHO:
+            typed = bool(self.doc_names[d].difference(q.terms))
+        else:
+            typed = q.kind in self.doc_offers[d]
+        factor = doc.prior * (1.0 if typed else WRONG_TYPE)
+        in_answer_all = {t: w for t, w in weights.items() if t in answer_terms}
+        candidates = []
+        for k in self.doc_keys[d]:
             terms = self.key_terms[k]
             in_key = sum(w for t, w in weights.items() if t in terms)
-            in_answer = sum(w for t, w in weights.items() if t not in terms and t in answer_terms)
-            recall = (in_key + ANSWER_ONLY * in_answer) / total
-            key_weight = sum(self.weight(t) for t in terms) or 1.0
-            precision = in_key / key_weight
+            in_answer = sum(w for t, w in in_answer_all.items() if t not in terms)
+            unmatched = sum(max(w, UNMATCHED_FLOOR) for t, w in weights.items()
+                            if t not in terms and t not in answer_terms)
+            recall = (in_key + ANSWER_ONLY * in_answer) / (in_key + in_answer + unmatched)
+            precision = in_key / self.key_weight[k]
+            bound = recall**RECALL_POWER * factor * (W_BASE + W_PRECISION * precision + W_RATIO)
+            candidates.append((bound, recall, precision, k))
+        best: Match | None = None
+        for bound, recall, precision, k in sorted(candidates, reverse=True):
+            if best is not None and bound <= best.score:
+                break
+            base = recall**RECALL_POWER * factor
             ratio = fuzz.token_sort_ratio(q.wording, self.key_wording[k]) / 100
-            score = recall**RECALL_POWER * (W_BASE + W_PRECISION * precision + W_RATIO * ratio) * doc.prior
-            if not typed:
-                score *= WRONG_TYPE
+            score = base * (W_BASE + W_PRECISION * precision + W_RATIO * ratio)
             if best is None or score > best.score:
                 best = Match(doc, score, self.key_text[k], recall, precision, ratio, typed)
-        if best is None:  # a document reached only through its answer words
-            in_answer = sum(w for t, w in weights.items() if t in answer_terms)
-            recall = ANSWER_ONLY * in_answer / total
-            score = recall**RECALL_POWER * W_BASE * doc.prior * (1.0 if typed else WRONG_TYPE)
-            best = Match(doc, score, doc.answer, recall, 0.0, 0.0, typed)
+        assert best is not None, "every document has at least one phrasing"
         return best

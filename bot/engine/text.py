@@ -9,12 +9,17 @@ from __future__ import annotations
 import re
 import unicodedata
 from enum import Enum
+from functools import lru_cache
 
 from bot.knowledge.article import fold
 
 # Discord markup that carries no words: user/role/channel mentions, custom emoji, links.
 _MARKUP = re.compile(r"<a?:\w+:\d+>|<[@#][!&]?\d+>|https?://\S+|@(?:everyone|here)\b")
 _WORD = re.compile(r"[a-z0-9]+")
+# Control, zero-width, bidirectional and variation-selector characters, and combining marks:
+# invisible in Discord, they must not split or hide words.
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u0300-\u036f\u200b-\u200f\u202a-\u202e\u2060-\u206f"
+                        "\ufe00-\ufe0f\ufeff]")
 _ABBREVIATION = re.compile(r"(?<![a-z])u\.\s?s\.(?:a\.)?|\busa\b")
 
 # Chat shorthand and spellings readers use, mapped to the words the story uses.
@@ -62,8 +67,7 @@ _YESNO_START = frozenset("did does do is are was were has have had can could wil
 def clean(text: str) -> str:
     """Fold the text and drop Discord markup, control and zero-width characters."""
     text = _MARKUP.sub(" ", text[:4000])
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(ch if unicodedata.category(ch)[0] not in "CM" else " " for ch in text)
+    text = _INVISIBLE.sub(" ", unicodedata.normalize("NFKC", text))
     text = fold(text)
     text = _ABBREVIATION.sub(" us ", text)
     return text.replace("%", " percent ").replace("'s ", " ").replace("’s ", " ")
@@ -83,6 +87,7 @@ _IRREGULAR = {"met": "meet", "held": "hold", "gave": "give", "went": "go", "made
               "wrote": "write", "sent": "send", "paid": "pay", "sought": "seek", "began": "begin", "won": "win"}
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A deliberately light stemmer: plurals, then -ing/-ed, then a final e, so 'meetings' meets 'meet'."""
     if word in _IRREGULAR:
@@ -104,9 +109,49 @@ def stem(word: str) -> str:
     return word
 
 
-def content_terms(text: str) -> list[str]:
-    """Stemmed words that carry meaning, in order, without repeats."""
-    return list(dict.fromkeys(stem(w) for w in words(text) if w not in STOPWORDS))
+class Thesaurus:
+    """The story's synonym groups (knowledge/synonyms.yaml): each word or phrase becomes its group's first.
+
+    Applied to questions and to the knowledge alike, so "tories" meets "Conservatives"
+    and "sit down" meets "meeting" without a phrasing for every variant.
+    """
+
+    def __init__(self, groups: tuple[tuple[str, ...], ...] = ()) -> None:
+        self.phrases: dict[tuple[str, ...], tuple[str, ...]] = {}
+        for group in groups:
+            canonical = tuple(stem(w) for w in words(group[0]))
+            for item in group[1:]:
+                key = tuple(stem(w) for w in words(item))
+                if key and key != canonical:
+                    self.phrases[key] = canonical
+        self.longest = max(map(len, self.phrases), default=0)
+        self.words = frozenset(w for group in groups for item in group for w in words(item))
+
+    def terms(self, ws: list[str]) -> list[str]:
+        """Content terms of a word list: synonyms replaced (longest phrase first), stop words dropped, stemmed."""
+        stems = [stem(w) for w in ws]
+        out: list[str] = []
+        i = 0
+        while i < len(ws):
+            for n in range(min(self.longest, len(ws) - i), 0, -1):
+                canonical = self.phrases.get(tuple(stems[i : i + n]))
+                if canonical is not None:
+                    out.extend(canonical)
+                    i += n
+                    break
+            else:
+                if ws[i] not in STOPWORDS:
+                    out.append(stems[i])
+                i += 1
+        return list(dict.fromkeys(out))
+
+
+PLAIN = Thesaurus()
+
+
+def content_terms(text: str | list[str], thesaurus: Thesaurus = PLAIN) -> list[str]:
+    """Stemmed words that carry meaning, in order, without repeats (from text, or its `words`)."""
+    return thesaurus.terms(words(text) if isinstance(text, str) else text)
 
 
 def question_type(text: str) -> QuestionType:
@@ -146,3 +191,16 @@ def offers(text: str, kind: QuestionType) -> bool:
     if kind is QuestionType.NUMBER:
         return bool(_NUMBER.search(folded))
     return True
+
+
+_MONTHS = frozenset("jan feb mar apr may jun jul aug sep oct nov dec".split())
+_NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b[A-Z][a-zA-Z]+")
+
+
+def names_in(text: str) -> frozenset[str]:
+    """Stems of the capitalised words inside sentences: the people and bodies an answer names.
+
+    A "who" question is served only by an answer that names someone the question does not.
+    """
+    found = (m.group().lower() for m in _NAME.finditer(text))
+    return frozenset(stem(w) for w in found if w[:3] not in _MONTHS)

@@ -31,6 +31,7 @@ class Paragraph:
     number: int
     text: str
     section: str
+    folded: str  # fold(text), kept because every quote check compares against it
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +57,7 @@ class Article:
         folded = fold(quote).strip(" \"'")
         if len(folded) < 3:
             return "quote is too short to check (at least 3 characters)"
-        if folded not in fold(para.text):
+        if folded not in para.folded:
             return f"quote is not in paragraph {number}: {quote!r}"
         return None
 
@@ -75,5 +76,5 @@ def parse_article(text: str, headings: list[str], lead_section: str) -> Article:
             section = heading_keys[fold(line)]
             sections.append(section)
             continue
-        paragraphs.append(Paragraph(len(paragraphs) + 1, line, section))
+        paragraphs.append(Paragraph(len(paragraphs) + 1, line, section, fold(line)))
     return Article(tuple(paragraphs), tuple(sections))

@@ -33,6 +33,7 @@ STORY_FILE = "story.yaml"
 PEOPLE_FILE = "people.yaml"
 TERMS_FILE = "terms.yaml"
 TIMELINE_FILE = "timeline.yaml"
+SYNONYMS_FILE = "synonyms.yaml"
 QA_GLOB = "qa*.yaml"  # qa.yaml, plus qa-discord.yaml and any other qa-*.yaml
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
@@ -73,7 +74,11 @@ class _Str(str):
     line: int = 0
 
 
-class _MarkedLoader(yaml.SafeLoader):
+# libyaml's parser when present (about ten times faster); its nodes carry the same marks.
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _MarkedLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     """A safe loader whose maps, lists and strings carry their 1-based line."""
 
     def __init__(self, stream: str) -> None:
@@ -291,11 +296,11 @@ def load_knowledge(directory: Path | str) -> LoadResult:
         problems.append(Problem(str(root), 0, "knowledge directory not found"))
         return LoadResult(None, tuple(problems))
 
-    known = {STORY_FILE, PEOPLE_FILE, TERMS_FILE, TIMELINE_FILE}
+    known = {STORY_FILE, PEOPLE_FILE, TERMS_FILE, TIMELINE_FILE, SYNONYMS_FILE}
     for path in sorted(root.glob("*.y*ml")):
         if path.name not in known and not path.match(QA_GLOB):
             problems.append(Problem(_display(path), 1, "unknown knowledge file (expected story, people, "
-                                    "terms, timeline or qa*.yaml)"))
+                                    "terms, timeline, synonyms or qa*.yaml)"))
 
     story = _load_story(reader(STORY_FILE))
     article = _load_article(reader(ARTICLE_FILE), story)
@@ -309,9 +314,10 @@ def load_knowledge(directory: Path | str) -> LoadResult:
     for path in sorted(root.glob(QA_GLOB)):
         qa.extend(_load_qa(reader(path.name), article, person_ids, term_ids, owners))
 
+    synonyms = _load_synonyms(reader(SYNONYMS_FILE)) if (root / SYNONYMS_FILE).exists() else ()
     if story is None or article is None:
         return LoadResult(None, tuple(problems))
-    kb = KnowledgeBase(story, article, tuple(qa), tuple(people), tuple(terms), tuple(timeline))
+    kb = KnowledgeBase(story, article, tuple(qa), tuple(people), tuple(terms), tuple(timeline), synonyms)
     return LoadResult(kb, tuple(problems))
 
 
@@ -434,6 +440,29 @@ def _load_timeline(r: _FileReader, article: Article | None, person_ids: set[str]
         seen[ident] = m.line
         out.append(Event(ident, when, text, cites, people, Origin(r.display, m.line)))
     return out
+
+
+def _load_synonyms(r: _FileReader) -> tuple[tuple[str, ...], ...]:
+    """Groups of words or phrases that mean the same in this story; a word may sit in one group only."""
+    data = r.load()
+    if data is None:
+        return ()
+    if not isinstance(data, list):
+        r.problem(_line(data, 1), "expected a list of synonym groups, each a list like [tariff, levy, duty]")
+        return ()
+    groups: list[tuple[str, ...]] = []
+    owner: dict[str, int] = {}
+    for group in data:
+        line = _line(group, _line(data, 1))
+        if not isinstance(group, list) or len(group) < 2 or not all(isinstance(w, str) and w.strip() for w in group):
+            r.problem(line, "a synonym group must be a list of at least two words or phrases")
+            continue
+        for word in group:
+            first = owner.setdefault(phrasing_key(word), line)
+            if first != line:
+                r.problem(_line(word, line), f"{word!r} is already in the synonym group at line {first}")
+        groups.append(tuple(w.strip() for w in group))
+    return tuple(groups)
 
 
 def _load_qa(r: _FileReader, article: Article | None, person_ids: set[str], term_ids: set[str],

@@ -102,6 +102,7 @@ class KnowledgeBase:
     people: tuple[Person, ...]
     terms: tuple[Term, ...]
     timeline: tuple[Event, ...]
+    synonyms: tuple[tuple[str, ...], ...] = ()  # groups of words readers use for the same thing
 
     def person(self, person_id: str) -> Person | None:
         return next((p for p in self.people if p.id == person_id), None)

@@ -1,0 +1,143 @@
+"""Engine speed and scale, in one run: load-and-index time, latency p50/p99, 10,000 entries, memory, start-up.
+
+    python -m benchmarks.bench [--entries 10000] [--out benchmarks/results.md]
+
+Targets on the 2-core reference machine: p99 under 1 ms on the story, under 10 ms at 10,000
+entries; knowledge load under 200 ms; `python -m bot ask --json -` start-up under 0.5 s.
+Measured here, reported in the README; never asserted in tests (timings vary by machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import yaml
+
+from bot.config import DEFAULT_KNOWLEDGE_DIR
+from bot.engine import Engine, load_engine
+from bot.engine.index import sentences
+from bot.knowledge import KnowledgeBase, load_knowledge
+from tests.question_set import load_items
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def time_questions(engine: Engine, questions: list[str], rounds: int) -> list[float]:
+    """Per-question latency in ms over `rounds` passes of the question set."""
+    times = []
+    for _ in range(rounds):
+        for q in questions:
+            t0 = time.perf_counter()
+            engine.ask(q)
+            times.append((time.perf_counter() - t0) * 1000)
+    return times
+
+
+def synthetic_knowledge(kb: KnowledgeBase, entries: int, directory: Path) -> None:
+    """A knowledge directory with `entries` generated Q&A entries whose quotes are real article sentences."""
+    rng = random.Random(7)
+    pool = [(p.number, s) for p in kb.article.paragraphs for s in sentences(p.text)]
+    vocab = sorted({w.strip(".,“”\"'—()").lower() for _, s in pool for w in s.split() if len(w) > 3})
+    for name in ("article.txt", "story.yaml", "people.yaml", "terms.yaml", "timeline.yaml"):
+        (directory / name).write_bytes((DEFAULT_KNOWLEDGE_DIR / name).read_bytes())
+    items = []
+    for i in range(entries):
+        number, sentence = rng.choice(pool)
+        words = rng.sample(vocab, 6)
+        items.append({
+            "id": f"synthetic-{i}",
+            "question": f"What about {' '.join(words[:3])} number {i}?",
+            "phrasings": [f"{' '.join(words[3:])} case {i}", f"tell me about {words[0]} {i}"],
+            "answer": sentence,
+            "citations": [{"paragraph": number, "quote": sentence}],
+        })
+    (directory / "qa.yaml").write_text(yaml.safe_dump(items, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def measure(directory: Path, questions: list[str], rounds: int) -> dict[str, float]:
+    t0 = time.perf_counter()
+    result = load_knowledge(directory)
+    t1 = time.perf_counter()
+    assert result.kb is not None and result.ok, result.problems[:3]
+    tracemalloc.start()
+    t2 = time.perf_counter()
+    engine = Engine(result.kb)
+    t3 = time.perf_counter()
+    _, index_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    times = time_questions(engine, questions, rounds)
+    return {
+        "entries": len(result.kb.qa),
+        "load_ms": (t1 - t0) * 1000,
+        "index_ms": (t3 - t2) * 1000,
+        "index_mib": index_peak / 2**20,
+        "p50_ms": statistics.median(times),
+        "p99_ms": percentile(times, 99),
+        "max_ms": max(times),
+        "questions": len(times),
+    }
+
+
+def startup_seconds(runs: int = 5) -> float:
+    """Median wall time of `python -m bot ask --json -` answering one question, start to exit."""
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "bot", "ask", "--json", "-"], input="Who is Jivani?\n",
+                       capture_output=True, text=True, cwd=ROOT, check=True)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--entries", type=int, default=10_000)
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.md")
+    args = ap.parse_args()
+    questions = [item.q for item in load_items()]
+    story = measure(DEFAULT_KNOWLEDGE_DIR, questions, rounds=5)
+    engine, _ = load_engine(DEFAULT_KNOWLEDGE_DIR)
+    assert engine is not None
+    with tempfile.TemporaryDirectory() as tmp:
+        synthetic_knowledge(engine.kb, args.entries, Path(tmp))
+        large = measure(Path(tmp), questions, rounds=1)
+    startup = startup_seconds()
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rows = [
+        ("knowledge load (story)", f"{story['load_ms']:.1f} ms", "< 200 ms"),
+        ("index build (story)", f"{story['index_ms']:.1f} ms, {story['index_mib']:.1f} MiB", ""),
+        (f"latency p50 / p99 (story, {story['questions']:.0f} asks)",
+         f"{story['p50_ms']:.3f} / {story['p99_ms']:.3f} ms", "p99 < 1 ms"),
+        (f"knowledge load ({large['entries']:.0f} entries)", f"{large['load_ms']:.0f} ms", ""),
+        (f"index build ({large['entries']:.0f} entries)",
+         f"{large['index_ms']:.0f} ms, {large['index_mib']:.0f} MiB", ""),
+        (f"latency p50 / p99 ({large['entries']:.0f} entries)",
+         f"{large['p50_ms']:.3f} / {large['p99_ms']:.3f} ms", "p99 < 10 ms"),
+        ("`ask --json -` start-up, one question", f"{startup:.2f} s", "< 0.5 s"),
+        ("peak memory (this process)", f"{peak_rss:.0f} MiB", ""),
+    ]
+    lines = ["| measure | result | target |", "| --- | --- | --- |"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    table = "\n".join(lines)
+    print(table)
+    args.out.write_text(f"# Engine benchmark\n\n`python -m benchmarks.bench` on a 2-core machine, Python "
+                        f"{sys.version.split()[0]}.\n\n{table}\n", encoding="utf-8")
+    print(f"\nwritten to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

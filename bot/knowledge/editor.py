@@ -1,0 +1,237 @@
+"""Add and remove Q&A entries from Discord, safely.
+
+- New entries go to qa-discord.yaml, so hand-edited files and their comments stay untouched;
+  a removal deletes only the lines of that one entry, wherever it was written.
+- A candidate edit is validated exactly as `python -m bot check` does: the whole knowledge
+  directory is loaded by the same loader, from a temporary copy holding the candidate file.
+  Nothing is written unless that load has no problems.
+- Writes are atomic (temporary file in the same directory, fsync, rename, fsync the directory),
+  so a crash leaves either the old file or the new one, both valid.
+- An exclusive flock on a lock file in the knowledge directory serialises edits across
+  threads and processes, so two moderators adding at once both land. (POSIX only, like the bot.)
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.knowledge.article import fold
+from bot.knowledge.loader import LoadResult, Problem, _display, load_knowledge, phrasing_key
+
+DISCORD_FILE = "qa-discord.yaml"
+LOCK_FILE = ".kb-edit.lock"
+TEMP_SUFFIX = ".tmp"  # never matches the loader's *.y*ml, so a crash's leftover is not read as knowledge
+MAX_ID = 48
+DISCORD_HEADER = """\
+# Q&A entries added from Discord with /kb add (same fields as qa.yaml).
+# You may edit this file by hand: the bot appends new entries at the end and
+# /kb remove deletes only the lines of the entry it removes.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    """What a moderator typed into the /kb add form."""
+
+    question: str
+    phrasings: tuple[str, ...]
+    answer: str
+    paragraph: int
+    quote: str
+
+
+@dataclass(frozen=True, slots=True)
+class EditResult:
+    entry_id: str
+    path: str  # the file written, or that would have been
+    problems: tuple[Problem, ...]  # why the edit was refused; empty when it was written
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def parse_paragraph(text: str) -> int | None:
+    """A paragraph number as moderators write it: "7", "¶7", "#7", "p. 7"."""
+    match = re.fullmatch(r"\s*(?:¶|#|p\.?|para(?:graph)?\.?)?\s*(\d{1,4})\s*", text, re.IGNORECASE)
+    return int(match[1]) if match else None
+
+
+def parse_phrasings(text: str) -> tuple[str, ...]:
+    """One phrasing per line; blank lines and repeats of the same wording dropped."""
+    seen: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip().lstrip("-•*").strip()
+        if line:
+            seen.setdefault(phrasing_key(line), line)
+    return tuple(seen.values())
+
+
+def add_entry(directory: Path | str, entry: NewEntry) -> EditResult:
+    """Validate `entry` against the whole knowledge directory and append it to qa-discord.yaml."""
+    root = Path(directory)
+    path = root / DISCORD_FILE
+    with _edit_lock(root):
+        current = load_knowledge(root)
+        taken = {e.id for e in current.kb.qa} if current.kb else set()
+        entry_id = make_id(entry.question, taken)
+        old = path.read_text(encoding="utf-8") if path.exists() else DISCORD_HEADER
+        candidate = _append(old, _entry_yaml(entry_id, entry))
+        problems = validate(root, {DISCORD_FILE: candidate}).problems
+        if not problems:
+            write_atomic(path, candidate)
+    return EditResult(entry_id, _display(path), problems)
+
+
+def remove_entry(directory: Path | str, entry_id: str) -> EditResult:
+    """Delete the lines of one Q&A entry from the file that holds it, if the rest stays valid."""
+    root = Path(directory)
+    with _edit_lock(root):
+        current = load_knowledge(root)
+        entry = current.kb.entry(entry_id) if current.kb else None
+        if entry is None:
+            where = _display(root)
+            return EditResult(entry_id, where, (Problem(where, 0, f"no Q&A entry with id {entry_id!r}"),))
+        path = root / Path(entry.origin.path).name
+        old = path.read_text(encoding="utf-8")
+        candidate = _cut_item(old, entry.origin.line)
+        result = validate(root, {path.name: candidate})
+        problems = list(result.problems)
+        if result.kb is not None and result.kb.entry(entry_id) is not None:
+            problems.append(Problem(_display(path), entry.origin.line,
+                                    f"could not cut entry {entry_id!r} out of the file; remove it by hand"))
+        if not problems:
+            write_atomic(path, candidate)
+    return EditResult(entry_id, _display(path), tuple(problems))
+
+
+def validate(directory: Path, overrides: dict[str, str]) -> LoadResult:
+    """Load the knowledge directory as it would be with `overrides` (file name → text) written.
+
+    Problems name the real files, not the temporary copy, so moderators can act on them.
+    """
+    with tempfile.TemporaryDirectory(prefix="kb-check-") as tmp:
+        copy = Path(tmp)
+        for f in directory.iterdir():
+            if f.is_file() and not f.name.startswith("."):
+                shutil.copyfile(f, copy / f.name)
+        for name, text in overrides.items():
+            (copy / name).write_text(text, encoding="utf-8")
+        result = load_knowledge(copy)
+        names = {_display(copy / f.name): _display(directory / f.name) for f in copy.iterdir()}
+    problems = tuple(Problem(names.get(p.path, p.path), p.line, p.message) for p in result.problems)
+    return LoadResult(result.kb, problems)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` with `text` so that readers and crashes see the old file or the new, never half."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        else:
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; knowledge files are meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # make the rename itself durable
+    finally:
+        os.close(dir_fd)
+
+
+def make_id(question: str, taken: set[str]) -> str:
+    """A readable id from the question's words ("who-is-jivani"), made unique with -2, -3…"""
+    words = re.sub(r"[^a-z0-9]+", " ", fold(question).replace("'", "")).split()
+    base = ""
+    for word in words:
+        if len(base) + len(word) + 1 > MAX_ID:
+            break
+        base = f"{base}-{word}" if base else word
+    base = base or "entry"
+    ident, n = base, 2
+    while ident in taken:
+        ident, n = f"{base}-{n}", n + 1
+    return ident
+
+
+@contextmanager
+def _edit_lock(root: Path) -> Iterator[None]:
+    with open(root / LOCK_FILE, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed, even if this process dies
+        try:
+            _remove_leftovers(root)
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _remove_leftovers(root: Path) -> None:
+    """Temporary files of a write that crashed; safe to delete while we hold the lock."""
+    for f in root.glob(f".*{TEMP_SUFFIX}"):
+        f.unlink(missing_ok=True)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style for the entry; multi-line answers as `|` blocks, the way people write them."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)  # indent lists under their key, as qa.yaml does
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> Any:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def _entry_yaml(entry_id: str, entry: NewEntry) -> str:
+    data: dict[str, Any] = {"id": entry_id, "question": entry.question.strip()}
+    if entry.phrasings:
+        data["phrasings"] = list(entry.phrasings)
+    data["answer"] = entry.answer.strip()
+    data["citations"] = [{"paragraph": entry.paragraph, "quote": entry.quote.strip()}]
+    return yaml.dump([data], Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000, indent=2)
+
+
+def _append(old: str, item: str) -> str:
+    if old and not old.endswith("\n"):
+        old += "\n"
+    return old + item
+
+
+def _cut_item(text: str, line: int) -> str:
+    """Remove the top-level list item that contains 1-based `line`, up to the next item.
+
+    Comment lines just above the next item stay: they usually describe that item.
+    """
+    lines = text.splitlines(keepends=True)
+    start = min(max(line - 1, 0), len(lines) - 1)
+    while start > 0 and not lines[start].startswith("-"):
+        start -= 1
+    end = start + 1
+    while end < len(lines) and not lines[end].startswith("-"):
+        end += 1
+    if end < len(lines):
+        while end - 1 > start and lines[end - 1].lstrip().startswith("#"):
+            end -= 1
+    return "".join(lines[:start] + lines[end:])

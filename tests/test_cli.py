@@ -1,0 +1,115 @@
+"""The command line as users and outside checks run it: the JSON contract, check, chat, start-up."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.knowledge import load_knowledge
+
+ROOT = Path(__file__).resolve().parents[1]
+KEYS = {"question", "answered", "answer", "confidence", "citations", "source", "suggestions"}
+
+
+def run_bot(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "DISCORD_TOKEN": "", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True,
+                          cwd=ROOT, env=full_env, timeout=60)
+
+
+def test_json_lines_follow_the_contract_in_order() -> None:
+    questions = ["Who is Jamil Jivani?", "", "Recommend a good movie", "@everyone \u200b\u202e what??", "rubio"]
+    proc = run_bot("ask", "--json", "-", stdin="\n".join(questions) + "\n")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == len(questions)
+    kb = load_knowledge(ROOT / "knowledge").kb
+    assert kb is not None
+    for question, line in zip(questions, lines, strict=True):
+        reply = json.loads(line)
+        assert set(reply) == KEYS
+        assert reply["question"] == question
+        assert isinstance(reply["answered"], bool)
+        assert 0.0 <= reply["confidence"] <= 1.0
+        assert isinstance(reply["suggestions"], list) and len(reply["suggestions"]) <= 3
+        if reply["answered"]:
+            assert reply["answer"] and reply["citations"] and reply["source"]
+        for c in reply["citations"]:
+            assert kb.article.verify_quote(c["paragraph"], c["quote"]) is None
+    first = json.loads(lines[0])
+    assert first["answered"] and "Conservative" in first["answer"]
+    assert not json.loads(lines[2])["answered"]
+
+
+def test_json_is_flushed_per_line() -> None:
+    """A caller can read each reply before sending the next question."""
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "ask", "--json", "-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert proc.stdin and proc.stdout
+    try:
+        for question in ("Who is Marco Rubio?", "What is CUSMA?"):
+            proc.stdin.write(question + "\n")
+            proc.stdin.flush()
+            assert json.loads(proc.stdout.readline())["question"] == question
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    assert proc.returncode == 0
+
+
+def test_text_answer_and_explain() -> None:
+    proc = run_bot("ask", "--explain", "who", "is", "rubbio")
+    assert proc.returncode == 0, proc.stderr
+    assert "Marco Rubio" in proc.stdout
+    assert "¶4 — “" in proc.stdout
+    assert "score  recall" in proc.stdout and "person:rubio" in proc.stdout
+
+
+def test_check_prints_coverage_last() -> None:
+    proc = run_bot("check")
+    assert proc.returncode == 0, proc.stdout
+    assert proc.stdout.splitlines()[-1] == "paragraphs covered: 23/23"
+
+
+def test_broken_knowledge_gives_path_line_and_exit_1(tmp_path: Path) -> None:
+    import shutil
+
+    kdir = tmp_path / "k"
+    shutil.copytree(ROOT / "knowledge", kdir)
+    (kdir / "qa.yaml").write_text("- id: x\n  question: [broken\n", encoding="utf-8")
+    proc = run_bot("check", "--knowledge", str(kdir))
+    assert proc.returncode == 1
+    assert "qa.yaml:2: invalid YAML" in proc.stdout or "qa.yaml:3: invalid YAML" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+    proc = run_bot("ask", "--knowledge", str(kdir), "Who is Jivani?")
+    assert proc.returncode == 1 and "invalid YAML" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_no_token_starts_the_console_and_says_so() -> None:
+    proc = run_bot(stdin="who is bessent\n\n")
+    assert proc.returncode == 0, proc.stderr
+    assert "DISCORD_TOKEN is not set" in proc.stderr
+    assert "Scott Bessent" in proc.stdout
+
+
+def test_chat_answers_until_eof() -> None:
+    proc = run_bot("chat", stdin="what is the board of peace\nhow tall is jd vance\n")
+    assert proc.returncode == 0, proc.stderr
+    assert "Board of Peace" in proc.stdout
+    assert "The story doesn't say." in proc.stdout
+
+
+def test_bad_setting_is_one_line_and_exit_2() -> None:
+    proc = run_bot("check", env={"COOLDOWN": "often"})
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "COOLDOWN" in proc.stderr
+
+
+def test_cli_paths_never_import_discord() -> None:
+    code = ("import sys, bot.cli; from bot.engine import load_engine; load_engine(bot.cli.Settings().knowledge_dir); "
+            "print('discord' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.stdout.strip() == "False", proc.stderr
