@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
@@ -11,7 +12,7 @@ from rapidfuzz import fuzz, process
 
 from bot.engine.answer import DOESNT_SAY, Answer
 from bot.engine.index import Index, Match, build_docs
-from bot.engine.text import Thesaurus, clean, content_terms, question_type
+from bot.engine.text import QuestionType, Thesaurus, clean, content_terms, question_type
 from bot.knowledge.loader import Problem, load_knowledge
 from bot.knowledge.model import Event, KnowledgeBase, Person, Term
 
@@ -21,6 +22,9 @@ T = TypeVar("T", Person, Term)
 # Below this score the engine says the story doesn't say; calibrated with benchmarks/calibrate.py.
 ANSWER_THRESHOLD = 0.6
 SUGGESTION_FLOOR = 0.2  # a suggestion must be at least this close to what was asked
+UNSURE_MARGIN = 0.1  # answers scoring less than this above the threshold come with suggestions
+MAX_PARTS = 3  # questions tried separately in a message of several sentences
+_SENTENCE = re.compile(r"(?<=[.!?:;])\s+|\n+")
 NAME_CUTOFF = 70  # rapidfuzz WRatio for /who and /what lookups
 MAX_QUESTION = 4000  # longer messages are cut: nobody asks a 4,000-character question
 
@@ -49,20 +53,16 @@ class Engine:
         return self.index.search(self.index.query(text, question_type(text)))[:limit]
 
     def _ask(self, question: str) -> Answer:
-        matches = self.explain(question, limit=10)
+        matches = max((self.explain(part, limit=10) for part in _question_parts(question)),
+                      key=lambda ms: ms[0].score if ms else 0.0)
         best = matches[0] if matches else None
         if best is None or best.score < ANSWER_THRESHOLD:
             return Answer(question, False, DOESNT_SAY, best.score if best else 0.0,
-                          suggestions=self._suggestions(matches))
+                          suggestions=_suggestions(matches))
+        # Close to the threshold, say what else the reader might have meant.
+        unsure = best.score < ANSWER_THRESHOLD + UNSURE_MARGIN
         return Answer(question, True, best.doc.answer, min(best.score, 1.0), best.doc.citations,
-                      best.doc.source, ())
-
-    def _suggestions(self, matches: list[Match], limit: int = 3) -> tuple[str, ...]:
-        titles: list[str] = []
-        for m in matches:
-            if m.score >= SUGGESTION_FLOOR and m.doc.title and m.doc.title not in titles:
-                titles.append(m.doc.title)
-        return tuple(titles[:limit])
+                      best.doc.source, _suggestions(matches[1:], exclude=best.doc.title) if unsure else ())
 
     # --- lookups for /who, /what, /when and autocomplete ------------------------------
 
@@ -89,6 +89,24 @@ class Engine:
             if wanted & set(content_terms(f"{ev.when} {ev.text} {names}", self.thesaurus)):
                 out.append(ev)
         return out
+
+
+def _question_parts(text: str) -> list[str]:
+    """The whole message, plus its questions when it has several sentences ("Hi! Quick one: who is X?")."""
+    parts = [p.strip() for p in _SENTENCE.split(text) if p.strip()]
+    if len(parts) < 2:
+        return [text]
+    questions = [p for p in parts if p.endswith("?") or question_type(p) is not QuestionType.WHAT]
+    return [text, *questions[:MAX_PARTS]]
+
+
+def _suggestions(matches: list[Match], exclude: str | None = None, limit: int = 3) -> tuple[str, ...]:
+    titles: list[str] = []
+    for m in matches:
+        title = m.doc.title
+        if m.score >= SUGGESTION_FLOOR and title and title != exclude and title not in titles:
+            titles.append(title)
+    return tuple(titles[:limit])
 
 
 def _find(name: str, names: list[tuple[str, T]]) -> T | None:
