@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from bot.knowledge.article import fold
-from bot.knowledge.loader import LoadResult, Problem, _display, load_knowledge, phrasing_key
+from bot.knowledge.loader import LoadResult, Problem, display_path, load_knowledge, phrasing_key
 
 DISCORD_FILE = "qa-discord.yaml"
 LOCK_FILE = ".kb-edit.lock"
@@ -91,7 +91,7 @@ def add_entry(directory: Path | str, entry: NewEntry) -> EditResult:
         problems = validate(root, {DISCORD_FILE: candidate}).problems
         if not problems:
             write_atomic(path, candidate)
-    return EditResult(entry_id, _display(path), problems)
+    return EditResult(entry_id, display_path(path), problems)
 
 
 def remove_entry(directory: Path | str, entry_id: str) -> EditResult:
@@ -101,7 +101,7 @@ def remove_entry(directory: Path | str, entry_id: str) -> EditResult:
         current = load_knowledge(root)
         entry = current.kb.entry(entry_id) if current.kb else None
         if entry is None:
-            where = _display(root)
+            where = display_path(root)
             return EditResult(entry_id, where, (Problem(where, 0, f"no Q&A entry with id {entry_id!r}"),))
         path = root / Path(entry.origin.path).name
         old = path.read_text(encoding="utf-8")
@@ -109,11 +109,11 @@ def remove_entry(directory: Path | str, entry_id: str) -> EditResult:
         result = validate(root, {path.name: candidate})
         problems = list(result.problems)
         if result.kb is not None and result.kb.entry(entry_id) is not None:
-            problems.append(Problem(_display(path), entry.origin.line,
+            problems.append(Problem(display_path(path), entry.origin.line,
                                     f"could not cut entry {entry_id!r} out of the file; remove it by hand"))
         if not problems:
             write_atomic(path, candidate)
-    return EditResult(entry_id, _display(path), tuple(problems))
+    return EditResult(entry_id, display_path(path), tuple(problems))
 
 
 def validate(directory: Path, overrides: dict[str, str]) -> LoadResult:
@@ -129,7 +129,7 @@ def validate(directory: Path, overrides: dict[str, str]) -> LoadResult:
         for name, text in overrides.items():
             (copy / name).write_text(text, encoding="utf-8")
         result = load_knowledge(copy)
-        names = {_display(copy / f.name): _display(directory / f.name) for f in copy.iterdir()}
+        names = {display_path(copy / f.name): display_path(directory / f.name) for f in copy.iterdir()}
     problems = tuple(Problem(names.get(p.path, p.path), p.line, p.message) for p in result.problems)
     return LoadResult(result.kb, problems)
 

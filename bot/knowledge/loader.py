@@ -290,7 +290,7 @@ def load_knowledge(directory: Path | str) -> LoadResult:
 
     def reader(name: str | Path) -> _FileReader:
         path = root / name
-        return _FileReader(path, _display(path), problems)
+        return _FileReader(path, display_path(path), problems)
 
     if not root.is_dir():
         problems.append(Problem(str(root), 0, "knowledge directory not found"))
@@ -299,7 +299,7 @@ def load_knowledge(directory: Path | str) -> LoadResult:
     known = {STORY_FILE, PEOPLE_FILE, TERMS_FILE, TIMELINE_FILE, SYNONYMS_FILE}
     for path in sorted(root.glob("*.y*ml")):
         if path.name not in known and not path.match(QA_GLOB):
-            problems.append(Problem(_display(path), 1, "unknown knowledge file (expected story, people, "
+            problems.append(Problem(display_path(path), 1, "unknown knowledge file (expected story, people, "
                                     "terms, timeline, synonyms or qa*.yaml)"))
 
     story = _load_story(reader(STORY_FILE))
@@ -321,7 +321,7 @@ def load_knowledge(directory: Path | str) -> LoadResult:
     return LoadResult(kb, tuple(problems))
 
 
-def _display(path: Path) -> str:
+def display_path(path: Path) -> str:
     """Paths relative to the working directory when possible: shorter, and clickable in editors."""
     try:
         return str(path.resolve().relative_to(Path.cwd()))
