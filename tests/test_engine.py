@@ -33,7 +33,7 @@ def assert_cited(engine: Engine, answer_citations: tuple) -> None:
         ("jivanni", "Conservative MP", 1),
         ("35% tariffs", "35 percent", 22),
         ("<@123456789012345678> who is scott bessent?? 🤔", "Treasury", 21),
-        ("hey bot, quick one: who did jivani meet at the state department", "Rubio", 4),
+        ("hey bot, quick one: who is jivani's old roommate?", "Vance", 2),
         ("WHAT IS THE BOARD OF PEACE", "Board of Peace", 19),
     ],
 )

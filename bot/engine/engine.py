@@ -12,7 +12,7 @@ from rapidfuzz import fuzz, process
 
 from bot.engine.answer import DOESNT_SAY, Answer
 from bot.engine.index import Index, Match, build_docs
-from bot.engine.text import QuestionType, Thesaurus, clean, content_terms, question_type
+from bot.engine.text import QuestionType, Thesaurus, clean, content_terms, question_type, words
 from bot.knowledge.loader import Problem, load_knowledge
 from bot.knowledge.model import Event, KnowledgeBase, Person, Term
 
@@ -23,6 +23,7 @@ T = TypeVar("T", Person, Term)
 ANSWER_THRESHOLD = 0.6
 SUGGESTION_FLOOR = 0.2  # a suggestion must be at least this close to what was asked
 UNSURE_MARGIN = 0.1  # answers scoring less than this above the threshold come with suggestions
+MISSPELLING = 75  # rapidfuzz ratio above which a one-word alias is a misspelling of a word of the name
 MAX_PARTS = 3  # questions tried separately in a message of several sentences
 _SENTENCE = re.compile(r"(?<=[.!?:;])\s+|\n+")
 NAME_CUTOFF = 70  # rapidfuzz WRatio for /who and /what lookups
@@ -34,7 +35,7 @@ class Engine:
 
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
-        self.thesaurus = Thesaurus(kb.synonyms)
+        self.thesaurus = Thesaurus(kb.synonyms + _misspelt_names(kb))
         self.index = Index(build_docs(kb), self.thesaurus)
         self._people_names = [(n, p) for p in kb.people for n in p.names]
         self._term_names = [(n, t) for t in kb.terms for n in t.names]
@@ -89,6 +90,24 @@ class Engine:
             if wanted & set(content_terms(f"{ev.when} {ev.text} {names}", self.thesaurus)):
                 out.append(ev)
         return out
+
+
+def _misspelt_names(kb: KnowledgeBase) -> tuple[tuple[str, ...], ...]:
+    """Synonym groups from one-word aliases that are misspellings of a name ("Carny" -> "Carney").
+
+    As synonyms they reach every entry that names the person, not only the profile that lists them.
+    """
+    groups = []
+    for item in (*kb.people, *kb.terms):
+        name_words = [w for w in words(item.name) if len(w) >= 4]
+        for alias in item.aliases:
+            alias_words = words(alias)
+            if len(alias_words) != 1 or alias_words[0] in name_words:
+                continue
+            best = process.extractOne(alias_words[0], name_words, scorer=fuzz.ratio, score_cutoff=MISSPELLING)
+            if best is not None:
+                groups.append((best[0], alias_words[0]))
+    return tuple(groups)
 
 
 def _question_parts(text: str) -> list[str]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
-from bot.engine.text import STOPWORDS, QuestionType, Thesaurus, names_in, offers, stem, words
+from bot.engine.text import STOPWORDS, QuestionType, Thesaurus, names_in, offers, question_type, stem, words
 from bot.knowledge.model import Citation, Fact, KnowledgeBase
 
 # Weights of the signals; calibrated with benchmarks/calibrate.py on tests/data/questions.yaml.
@@ -30,6 +30,11 @@ RECALL_POWER = 2.0
 W_BASE, W_PRECISION, W_RATIO = 0.5, 0.3, 0.2
 ANSWER_ONLY = 0.7  # a question word found only in a document's answer counts for less than in its phrasing
 WRONG_TYPE = 0.7  # a "when" question whose answer holds no date, a "how many" with no number
+# A "where" question matched through a "when ..." phrasing asks something else of the same facts.
+OTHER_QUESTION = 0.85
+SPECIFIC = frozenset({QuestionType.WHO, QuestionType.WHEN, QuestionType.WHERE, QuestionType.WHY,
+                      QuestionType.NUMBER})
+_YES_NO_ANSWER = re.compile(r"^(yes|no)\b", re.IGNORECASE)
 SHORTLIST = 20  # documents scored in full after the inverted-index pass
 TYPO_CUTOFF = 82  # rapidfuzz ratio for correcting an unknown word to a known one
 # A question word a document does not explain counts at least this much against it, however common:
@@ -125,16 +130,20 @@ class Index:
         self.key_text: list[str] = []
         self.key_wording: list[str] = []
         self.key_terms: list[frozenset[str]] = []
+        self.key_kind: list[QuestionType | None] = []  # the kind of a phrasing that is a question
         self.answer_terms: list[frozenset[str]] = []
         self.doc_offers: list[frozenset[QuestionType]] = []
         self.doc_names: list[frozenset[str]] = []
         self.doc_keys: list[range] = []
-        self.doc_postings: dict[str, list[int]] = defaultdict(list)  # term -> documents using it anywhere
+        # term -> (document using it anywhere, the largest share of one phrasing's weight it makes up)
+        self.doc_postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         vocabulary: set[str] = set()
         doc_freq: dict[str, int] = defaultdict(int)
         for d, doc in enumerate(docs):
             answer_side = " ".join([doc.answer, *(c.quote for c in doc.citations)])
-            self.doc_offers.append(frozenset(kind for kind in QuestionType if offers(answer_side, kind)))
+            # An answer that opens with yes or no serves yes/no questions only.
+            kinds = [QuestionType.YESNO] if _YES_NO_ANSWER.match(doc.answer) else list(QuestionType)
+            self.doc_offers.append(frozenset(kind for kind in kinds if offers(answer_side, kind)))
             self.doc_names.append(names_in(answer_side))
             answer_words = words(answer_side)
             answer_terms = frozenset(thesaurus.terms(answer_words))
@@ -148,23 +157,32 @@ class Index:
                 self.key_text.append(key)
                 self.key_wording.append(" ".join(key_words))
                 self.key_terms.append(terms)
+                kind = question_type(key)
+                self.key_kind.append(kind if kind in SPECIFIC else None)
                 seen |= terms
                 vocabulary.update(key_words)
             self.doc_keys.append(range(first, len(self.key_doc)))
             vocabulary.update(answer_words)
             for t in seen:
                 doc_freq[t] += 1
-                self.doc_postings[t].append(d)
         n = len(docs) or 1
         self.idf = {t: math.log((n + 1) / (df + 0.5)) for t, df in doc_freq.items()}
         self.unknown_weight = max(self.idf.values(), default=1.0)
         self.key_weight = [sum(self.idf[t] for t in terms) or 1.0 for terms in self.key_terms]
+        for d in range(len(docs)):
+            share: dict[str, float] = dict.fromkeys(self.answer_terms[d], 0.0)
+            for k in self.doc_keys[d]:
+                for t in self.key_terms[k]:
+                    share[t] = max(share.get(t, 0.0), self.idf[t] / self.key_weight[k])
+            for t, part in share.items():
+                self.doc_postings[t].append((d, part))
         vocabulary |= thesaurus.words
         self.known_words = frozenset(vocabulary)
         # Correction targets by first letter: readers misspell the middle of a name, rarely its start.
         self.vocabulary: dict[str, list[str]] = defaultdict(list)
-        for w in sorted(vocabulary):
-            if len(w) >= 4 and not w.isdigit() and w not in STOPWORDS:
+        # Stop words are targets too, so "happend" becomes "happened" and is then dropped as one.
+        for w in sorted(vocabulary | STOPWORDS):
+            if len(w) >= 4 and not w.isdigit():
                 self.vocabulary[w[0]].append(w)
 
     def weight(self, term: str) -> float:
@@ -190,11 +208,12 @@ class Index:
         if not q.terms:
             return []
         weights = {t: self.weight(t) for t in q.terms}
-        # A cheap upper bound per document (question weight it holds anywhere); only the best are scored in full.
+        # A cheap estimate per document: the question weight it holds anywhere, more where a phrasing is
+        # mostly that word ("Rubio" for "rubio"). Only the best documents are scored in full.
         estimate: dict[int, float] = defaultdict(float)
         for t, w in weights.items():
-            for d in self.doc_postings.get(t, ()):
-                estimate[d] += w
+            for d, part in self.doc_postings.get(t, ()):
+                estimate[d] += w * (1.0 + part)
         shortlist = heapq.nlargest(limit, estimate, key=estimate.__getitem__)
         matches = [self._best_key(q, d, weights) for d in shortlist]
         matches.sort(key=lambda m: m.score, reverse=True)
@@ -206,7 +225,7 @@ class Index:
         doc = self.docs[d]
         answer_terms = self.answer_terms[d]
         if q.kind is QuestionType.WHO:
-            typed = bool(self.doc_names[d].difference(q.terms))
+            typed = q.kind in self.doc_offers[d] and bool(self.doc_names[d].difference(q.terms))
         else:
             typed = q.kind in self.doc_offers[d]
         factor = doc.prior * (1.0 if typed else WRONG_TYPE)
@@ -220,13 +239,16 @@ class Index:
                             if t not in terms and t not in answer_terms)
             recall = (in_key + ANSWER_ONLY * in_answer) / (in_key + in_answer + unmatched)
             precision = in_key / self.key_weight[k]
-            bound = recall**RECALL_POWER * factor * (W_BASE + W_PRECISION * precision + W_RATIO)
-            candidates.append((bound, recall, precision, k))
+            key_kind = self.key_kind[k]
+            asks_other = q.kind in SPECIFIC and key_kind is not None and key_kind is not q.kind
+            bound = (recall**RECALL_POWER * factor * (OTHER_QUESTION if asks_other else 1.0)
+                     * (W_BASE + W_PRECISION * precision + W_RATIO))
+            candidates.append((bound, recall, precision, asks_other, k))
         best: Match | None = None
-        for bound, recall, precision, k in sorted(candidates, reverse=True):
+        for bound, recall, precision, asks_other, k in sorted(candidates, reverse=True):
             if best is not None and bound <= best.score:
                 break
-            base = recall**RECALL_POWER * factor
+            base = recall**RECALL_POWER * factor * (OTHER_QUESTION if asks_other else 1.0)
             ratio = fuzz.token_sort_ratio(q.wording, self.key_wording[k]) / 100
             score = base * (W_BASE + W_PRECISION * precision + W_RATIO * ratio)
             if best is None or score > best.score:
