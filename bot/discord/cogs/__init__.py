@@ -1,0 +1,1 @@
+"""One feature, one file: each module ends with `async def setup(bot)`."""

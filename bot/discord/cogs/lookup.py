@@ -1,0 +1,79 @@
+"""Reference lookups: /who, /what, /when and /source. Fast dictionary work, so no deferral is needed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord import render, respond
+
+if TYPE_CHECKING:
+    from bot.discord.bot import StoryBot
+
+# The article's paragraph count. Discord enforces an option's range from the synced command,
+# so it is fixed here; tests/discord checks it against the article.
+ARTICLE_PARAGRAPHS = 23
+SUGGESTIONS = 3  # "Did you mean…" names offered when a lookup finds nothing
+
+
+class Lookup(commands.Cog):
+    def __init__(self, bot: StoryBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="who", description="A person in the story: their role, what they did and said")
+    @app_commands.describe(name="Someone the story names (start typing for suggestions)")
+    async def who(self, interaction: discord.Interaction[StoryBot], name: app_commands.Range[str, 1, 100]) -> None:
+        engine = self.bot.engine
+        # Autocomplete sends an id, but a reader may type anything: look it up either way.
+        person = engine.kb.person(name) or engine.find_person(name)
+        if person is None:
+            names = [n for n, _ in engine.complete_people(name, SUGGESTIONS)]
+            await respond.send(interaction, render.not_found_reply("anyone", name, names), ephemeral=True)
+            return
+        await respond.send(interaction, render.person_reply(person, engine.kb.story.title))
+
+    @who.autocomplete("name")
+    async def who_autocomplete(self, interaction: discord.Interaction[StoryBot],
+                               current: str) -> list[app_commands.Choice[str]]:
+        return render.choices(self.bot.engine.complete_people(current))
+
+    @app_commands.command(name="what", description="A term or organisation in the story, explained and cited")
+    @app_commands.describe(term="A term or organisation the story names (start typing for suggestions)")
+    async def what(self, interaction: discord.Interaction[StoryBot], term: app_commands.Range[str, 1, 100]) -> None:
+        engine = self.bot.engine
+        found = engine.kb.term(term) or engine.find_term(term)
+        if found is None:
+            names = [n for n, _ in engine.complete_terms(term, SUGGESTIONS)]
+            await respond.send(interaction, render.not_found_reply("anything", term, names), ephemeral=True)
+            return
+        await respond.send(interaction, render.term_reply(found, engine.kb.story.title))
+
+    @what.autocomplete("term")
+    async def what_autocomplete(self, interaction: discord.Interaction[StoryBot],
+                                current: str) -> list[app_commands.Choice[str]]:
+        return render.choices(self.bot.engine.complete_terms(current))
+
+    @app_commands.command(name="when", description="The story's timeline in order, each event cited")
+    @app_commands.describe(query="Only the events about this: a person, a place, a word")
+    async def when(self, interaction: discord.Interaction[StoryBot],
+                   query: app_commands.Range[str, 1, 100] | None = None) -> None:
+        engine = self.bot.engine
+        await respond.send(interaction, render.timeline_reply(engine.events(query), query, engine.kb.story.title))
+
+    @app_commands.command(name="source", description="Read one paragraph of the story, with its section")
+    @app_commands.describe(paragraph=f"Paragraph number, 1 to {ARTICLE_PARAGRAPHS}")
+    async def source(self, interaction: discord.Interaction[StoryBot],
+                     paragraph: app_commands.Range[int, 1, ARTICLE_PARAGRAPHS]) -> None:
+        kb = self.bot.engine.kb
+        found = kb.article.paragraph(paragraph)
+        if found is None:  # only if the article has shrunk since the commands were synced
+            await respond.send(interaction, render.missing_paragraph_reply(paragraph, len(kb.article)), ephemeral=True)
+            return
+        await respond.send(interaction, render.paragraph_reply(found, kb.story.title))
+
+
+async def setup(bot: StoryBot) -> None:
+    await bot.add_cog(Lookup(bot))

@@ -1,0 +1,119 @@
+"""`python -m bot run` and `python -m bot sync`: start, stop and sync the bot, with exit codes instead of tracebacks.
+
+Exit codes match bot/cli.py: 0 clean stop, 1 the knowledge has problems, 2 no token or a refused one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+import discord
+
+from bot.config import Settings
+from bot.discord.bot import KnowledgeError, StoryBot
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG = 0, 1, 2
+NO_TOKEN = "DISCORD_TOKEN is not set: copy .env.example to .env and put the bot's token there."
+BAD_TOKEN = ("Discord refused DISCORD_TOKEN: copy the token again from the developer portal "
+             "(your application → Bot → Reset Token) into .env.")
+NO_MESSAGE_CONTENT = (
+    "Discord refused the Message Content intent (close code 4014), so the bot reconnects without it: it answers "
+    "mentions, direct messages and slash commands, but not plain questions in ANSWER_CHANNELS. To fix, turn on "
+    "developer portal → your application → Bot → Privileged Gateway Intents → Message Content Intent."
+)
+
+
+def run(settings: Settings) -> int:
+    """Run until SIGINT or SIGTERM; return the process exit code."""
+    if not settings.token:
+        print(NO_TOKEN, file=sys.stderr)
+        return EXIT_CONFIG
+    _setup_logging(settings)
+    return asyncio.run(_run(settings, settings.token))
+
+
+def sync(settings: Settings) -> int:
+    """Log in, sync the slash commands (to DEV_GUILD_ID when set, else globally), and exit."""
+    if not settings.token:
+        print(NO_TOKEN, file=sys.stderr)
+        return EXIT_CONFIG
+    _setup_logging(settings)
+    return asyncio.run(_sync(settings, settings.token))
+
+
+def _setup_logging(settings: Settings) -> None:
+    """discord.py's coloured log format at LOG_LEVEL, unless whoever started us configured logging already."""
+    if not logging.getLogger().handlers:
+        discord.utils.setup_logging(level=logging.getLevelName(settings.log_level), root=True)
+
+
+async def _run(settings: Settings, token: str) -> int:
+    message_content = True
+    while True:
+        bot = StoryBot(settings, message_content=message_content)
+        try:
+            return await serve(bot, token)
+        except discord.PrivilegedIntentsRequired:
+            if not message_content:
+                raise  # the bot asks for no other privileged intent, so this cannot be ours to fix
+            log.warning(NO_MESSAGE_CONTENT)
+            message_content = False
+
+
+async def serve(bot: StoryBot, token: str) -> int:
+    """Start `bot` and serve until a signal closes it; LoginFailure and KnowledgeError become exit codes."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # Client.run handles only SIGINT; without this, SIGTERM would kill the gateway mid-answer.
+        loop.add_signal_handler(sig, lambda name=sig.name: _stop(bot, name))
+    try:
+        async with bot:
+            await bot.start(token)
+    except discord.LoginFailure:
+        print(BAD_TOKEN, file=sys.stderr)
+        return EXIT_CONFIG
+    except KnowledgeError as exc:
+        print(f"the knowledge has problems, so the bot will not start:\n{exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    log.info("stopped")
+    return EXIT_OK
+
+
+_closing: set[asyncio.Task] = set()  # the loop keeps only weak references to tasks
+
+
+def _stop(bot: StoryBot, signal_name: str) -> None:
+    log.info("%s received: finishing answers in flight and closing the gateway", signal_name)
+    task = asyncio.get_running_loop().create_task(bot.close(), name="story-bot-close")
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+
+
+async def _sync(settings: Settings, token: str) -> int:
+    async with StoryBot(settings, auto_sync=False) as bot:
+        try:
+            await bot.login(token)
+        except discord.LoginFailure:
+            print(BAD_TOKEN, file=sys.stderr)
+            return EXIT_CONFIG
+        except KnowledgeError as exc:
+            print(f"the knowledge has problems, so commands were not synced:\n{exc}", file=sys.stderr)
+            return EXIT_PROBLEMS
+        try:
+            count = await bot.sync_commands()
+        except discord.HTTPException as exc:
+            print(f"Discord refused the command sync: {exc}", file=sys.stderr)
+            return EXIT_PROBLEMS
+    where = (f"guild {settings.dev_guild_id}" if settings.dev_guild_id
+             else "every guild (global commands can take up to an hour to appear)")
+    print(f"synced {count} commands to {where}")
+    return EXIT_OK
+

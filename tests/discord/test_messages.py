@@ -1,0 +1,172 @@
+"""The channel path: MESSAGE_CREATE payloads through discord.py's real event dispatch."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from bot.discord.cogs.ask import looks_like_question, without_mentions_of
+from bot.engine import DOESNT_SAY, Engine
+from tests.discord.conftest import (
+    ABSTAINS,
+    ANSWER_CHANNEL,
+    BOT_ID,
+    OTHER_CHANNEL,
+    OTHER_READER_ID,
+    THREAD_IN_ANSWER_CHANNEL,
+    Harness,
+    assert_within_limits,
+    message_create,
+    user,
+)
+
+TRUMP_QUESTION = "What did Trump ask Jivani to tell Canadians?"
+
+
+def assert_reply(call, message_id: str) -> None:
+    """A reply to the question that pings nobody, not even its author."""
+    assert call.method == "POST"
+    assert str(call.json["message_reference"]["message_id"]) == message_id
+    assert call.json["message_reference"]["fail_if_not_exists"] is False
+    assert call.json["allowed_mentions"] == {"parse": [], "replied_user": False}
+
+
+async def test_question_in_a_configured_channel_gets_a_cited_reply(harness: Harness, limits) -> None:
+    payload = message_create(TRUMP_QUESTION)
+    before = len(harness.fake.sent())
+    await harness.event("MESSAGE_CREATE", payload)
+    (call,) = harness.fake.sent()[before:]
+    assert call.path == f"/channels/{ANSWER_CHANNEL}/messages"
+    assert_reply(call, payload["id"])
+    (embed,) = call.embeds
+    assert embed["title"] == TRUMP_QUESTION
+    assert embed["fields"][0]["value"].startswith("¶1 — ")
+    assert {b["custom_id"] for b in call.buttons} >= {"story:para:1"}
+    assert_within_limits(call, limits)
+
+
+@pytest.mark.parametrize("chatter", ["lol", "same", "good morning everyone", "what?", "huh?", "ok", "🙂", "",
+                                     "I think the tariffs are bad"])
+async def test_chatter_in_a_configured_channel_is_left_alone(harness: Harness, chatter: str) -> None:
+    assert await harness.say(chatter) == []
+
+
+async def test_threads_of_a_configured_channel_count_as_configured(harness: Harness) -> None:
+    (call,) = await harness.say(TRUMP_QUESTION, channel_id=THREAD_IN_ANSWER_CHANNEL)
+    assert call.path == f"/channels/{THREAD_IN_ANSWER_CHANNEL}/messages" and call.embeds
+
+
+async def test_questions_elsewhere_are_left_alone(harness: Harness) -> None:
+    assert await harness.say(TRUMP_QUESTION, channel_id=OTHER_CHANNEL) == []
+
+
+async def test_a_mention_anywhere_is_answered_without_the_mention(harness: Harness) -> None:
+    payload = message_create(f"<@{BOT_ID}> who is jivani", channel_id=OTHER_CHANNEL, mentions=(BOT_ID,))
+    before = len(harness.fake.sent())
+    await harness.event("MESSAGE_CREATE", payload)
+    (call,) = harness.fake.sent()[before:]
+    assert call.path == f"/channels/{OTHER_CHANNEL}/messages"
+    assert_reply(call, payload["id"])
+    assert call.embeds[0]["title"] == "who is jivani"
+
+
+async def test_a_bare_mention_gets_the_help(harness: Harness) -> None:
+    (call,) = await harness.say(f"<@!{BOT_ID}>", channel_id=OTHER_CHANNEL, mentions=(BOT_ID,))
+    assert call.embeds[0]["title"] == "What I can do"
+
+
+async def test_anything_in_a_dm_is_answered(harness: Harness) -> None:
+    (call,) = await harness.say("jivani vance roommate", dm=True)
+    assert call.json["allowed_mentions"] == {"parse": [], "replied_user": False}
+    assert call.embeds or call.content.startswith(DOESNT_SAY)
+
+
+async def test_bots_and_itself_are_ignored(harness: Harness) -> None:
+    assert await harness.say(TRUMP_QUESTION, author=user(OTHER_READER_ID, "otherbot", bot=True)) == []
+    assert await harness.say(TRUMP_QUESTION, author=user(BOT_ID, "StoryBot", bot=True)) == []
+    assert await harness.say(TRUMP_QUESTION, dm=True, author=user(BOT_ID, "StoryBot", bot=True)) == []
+
+
+async def test_conversations_between_readers_are_left_alone(harness: Harness) -> None:
+    theirs = message_create("Jivani met Vance, right?", author=user(OTHER_READER_ID, "friend"))
+    assert await harness.say("did he really meet Rubio?", replying_to=theirs) == []
+    assert await harness.say(f"<@{OTHER_READER_ID}> did you see what Trump said?",
+                             mentions=(OTHER_READER_ID,)) == []
+
+
+async def test_a_follow_up_to_the_bot_is_answered(harness: Harness) -> None:
+    bots = message_create("an earlier answer", author=user(BOT_ID, "StoryBot", bot=True))
+    (call,) = await harness.say("and who is Marco Rubio?", replying_to=bots)
+    assert call.embeds
+
+
+async def test_abstention_offers_suggestion_buttons(suggesting: Harness) -> None:
+    (call,) = await suggesting.say(ABSTAINS)
+    assert call.content.startswith(DOESNT_SAY) and not call.embeds
+    assert call.buttons and all(b["custom_id"].startswith("story:ask:") for b in call.buttons)
+
+
+async def test_mentions_in_answers_cannot_ping(harness: Harness) -> None:
+    (call,) = await harness.say("who is @everyone and <@&123> in the story?")
+    assert call.json["allowed_mentions"] == {"parse": [], "replied_user": False}
+
+
+async def test_cooldown_note_is_sent_once_per_window(harness: Harness) -> None:
+    harness.bot.questions.__init__(1, 60.0)
+    assert (await harness.say(TRUMP_QUESTION))[0].embeds
+    (note,) = await harness.say(TRUMP_QUESTION)
+    assert note.content.startswith("You're asking quickly: please wait")
+    assert note.json["allowed_mentions"] == {"parse": [], "replied_user": False}
+    assert await harness.say(TRUMP_QUESTION) == []  # told once; not a wall of notes
+
+
+async def test_a_failure_is_logged_and_apologised_for(harness: Harness, caplog) -> None:
+    class Exploding(Engine):
+        def ask(self, text: str):
+            raise RuntimeError("engine on fire")
+
+    harness.bot.engine = Exploding(harness.bot.engine.kb)
+    with caplog.at_level(logging.ERROR):
+        (call,) = await harness.say(TRUMP_QUESTION)
+    assert call.content.startswith("Sorry, something went wrong")
+    assert call.json["allowed_mentions"] == {"parse": [], "replied_user": False}
+    record = next(r for r in caplog.records if "answering message" in r.getMessage())
+    assert "engine on fire" in str(record.exc_info[1])
+    harness.bot.engine = Engine(harness.bot.engine.kb)
+    assert (await harness.say(TRUMP_QUESTION))[0].embeds  # and it keeps going
+
+
+async def test_a_refused_send_is_logged_not_fatal(harness: Harness, caplog) -> None:
+    harness.fake.failures[r"^/channels/\d+/messages$"] = 403
+    with caplog.at_level(logging.ERROR):
+        await harness.say(TRUMP_QUESTION)
+    assert any(r.exc_info and "403" in str(r.exc_info[1]) for r in caplog.records)
+    harness.fake.failures.clear()
+    assert (await harness.say(TRUMP_QUESTION))[0].embeds
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Who is Jivani?", True),
+        ("who is jivani", True),
+        ("did Trump really say that", True),
+        ("Jivani?", True),
+        ("CUSMA?", True),
+        ("tell me about the tariffs", True),
+        ("lol", False),
+        ("what?", False),
+        ("why?", False),
+        ("really?", False),
+        ("the tariffs are bad", False),
+        ("??", False),
+        ("", False),
+    ],
+)
+def test_looks_like_question(text: str, expected: bool) -> None:
+    assert looks_like_question(text) is expected
+
+
+def test_without_mentions_of_strips_both_mention_forms() -> None:
+    assert without_mentions_of(f"<@{BOT_ID}> who is <@!{BOT_ID}> Jivani  <@5>?", BOT_ID) == "who is Jivani <@5>?"
