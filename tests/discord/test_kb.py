@@ -1,0 +1,371 @@
+"""/kb through the real CommandTree: payloads as Discord sends them, replies as Discord would receive them."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import Settings
+from bot.discord.cogs.kb import REFUSAL, WATCHER_TASK
+from bot.knowledge.editor import DISCORD_FILE
+from tests.discord.conftest import (
+    ANSWER_CHANNEL,
+    GUILD_ID,
+    READER_ID,
+    TOKEN,
+    Call,
+    FakeDiscord,
+    Harness,
+    _interaction,
+    _option,
+    assert_within_limits,
+    button_press,
+    slash,
+    text_channel,
+)
+
+KNOWLEDGE = Path(__file__).resolve().parent.parent / "fixtures" / "knowledge"
+MOD_ROLE = 1500000000000000001
+LOG_CHANNEL = 1300000000000000009
+MODERATOR_ID = 1400000000000000007
+MANAGE_GUILD = 1 << 5
+ADMINISTRATOR = 1 << 3
+READER_PERMISSIONS = (1 << 31) | (1 << 11) | (1 << 10)
+
+BAD = {"question": "What did Jivani eat in Washington?", "phrasings": "jivani lunch", "answer": "Pizza.",
+       "paragraph": "2", "quote": "he ate a pizza"}
+GOOD = {"question": "Which vice-president shared Jivani's university room?", "phrasings": "jivani vance room",
+        "answer": "JD Vance, his close friend and former university roommate.", "paragraph": "¶2",
+        "quote": "former university roommate of U.S. Vice-President JD Vance"}
+FORM_FIELDS = ("question", "phrasings", "answer", "paragraph", "quote")  # the order of the form's inputs
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """The conftest's settings, with a knowledge copy the tests may edit, a moderator role and a log channel."""
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE, knowledge)
+    return Settings(token=TOKEN, answer_channels=frozenset({ANSWER_CHANNEL}), dev_guild_id=GUILD_ID,
+                    knowledge_dir=knowledge, database_path=tmp_path / "data" / "bot.sqlite3",
+                    moderator_role_id=MOD_ROLE, mod_log_channel_id=LOG_CHANNEL, hash_salt="test")
+
+
+@pytest.fixture
+async def h(harness: Harness, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> Harness:
+    """The harness, with the moderator role and the log channel created through the gateway, and the
+    messages the fake Discord stores kept, so a later button press can carry the message it is on."""
+    await harness.event("GUILD_ROLE_CREATE", {"guild_id": str(GUILD_ID), "role": {
+        "id": str(MOD_ROLE), "name": "Moderators", "permissions": "0", "position": 1, "color": 0, "hoist": False,
+        "managed": False, "mentionable": False, "flags": 0}})
+    await harness.event("CHANNEL_CREATE", text_channel(LOG_CHANNEL, "mod-log"))
+    stored: list[dict[str, Any]] = []
+    keep = fake._message
+
+    def message(body: dict[str, Any], *, channel_id: int) -> dict[str, Any]:
+        stored.append(keep(body, channel_id=channel_id))
+        return stored[-1]
+
+    monkeypatch.setattr(fake, "_message", message)
+    harness.stored = stored  # type: ignore[attr-defined]
+    return harness
+
+
+# --- payloads ----------------------------------------------------------------------------
+
+
+def as_who(payload: dict[str, Any], who: str) -> dict[str, Any]:
+    """reader: no rights; manager: Manage Server; admin: Administrator; role: the moderator role only."""
+    if who == "reader":
+        return payload
+    m = payload["member"]
+    m["user"] |= {"id": str(MODERATOR_ID), "username": who}
+    payload["user"] = m["user"]
+    if who == "manager":
+        m["permissions"] = str(READER_PERMISSIONS | MANAGE_GUILD)
+    elif who == "admin":
+        m["permissions"] = str(READER_PERMISSIONS | ADMINISTRATOR)
+    elif who == "role":
+        m["roles"] = [str(MOD_ROLE)]
+    return payload
+
+
+def kb(sub: str, who: str = "manager", **options: Any) -> dict[str, Any]:
+    payload = slash("kb")
+    payload["data"]["options"] = [{"type": 1, "name": sub, "options": [_option(k, v) for k, v in options.items()]}]
+    return as_who(payload, who)
+
+
+def kb_autocomplete(sub: str, current: str, who: str = "manager") -> dict[str, Any]:
+    data = {"id": "1", "name": "kb", "type": 1, "guild_id": str(GUILD_ID),
+            "options": [{"type": 1, "name": sub, "options": [_option("id", current, focused=True)]}]}
+    return as_who(_interaction(4, data), who)
+
+
+def submit(modal: dict[str, Any], values: dict[str, str], who: str = "manager") -> dict[str, Any]:
+    """The MODAL_SUBMIT for `modal` (the form the bot sent) filled with `values`."""
+    inputs = [row["components"][0] for row in modal["components"]]
+    rows = [{"type": 1, "components": [{"type": 4, "custom_id": i["custom_id"], "value": values.get(name, "")}]}
+            for name, i in zip(FORM_FIELDS, inputs, strict=True)]
+    return as_who(_interaction(5, {"custom_id": modal["custom_id"], "components": rows}), who)
+
+
+# --- delivery ------------------------------------------------------------------------
+
+
+async def quiet(timeout: float = 10.0) -> None:
+    """conftest.settle, except for what lives on purpose: a form's or view's timeout, the knowledge watcher."""
+    me = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+
+    def busy(t: asyncio.Task) -> bool:
+        lives = t.get_name() == WATCHER_TASK or "timeout_task_impl" in t.get_coro().__qualname__
+        return t is not me and not t.done() and not lives
+
+    while pending := [t for t in asyncio.all_tasks() if busy(t)]:
+        assert loop.time() < deadline, f"tasks still running: {[t.get_name() for t in pending]}"
+        await asyncio.wait(pending, timeout=deadline - loop.time())
+
+
+async def interact(h: Harness, payload: dict[str, Any]) -> Call:
+    before = len(h.fake.sent())
+    h.bot._connection.parsers["INTERACTION_CREATE"](payload)
+    await quiet()
+    sent = h.fake.sent()
+    assert len(sent) > before, "the bot did not answer the interaction"
+    for call in sent[before:]:
+        assert call.json.get("allowed_mentions", {"parse": []}) in ({"parse": []}, None) or call.path.endswith(
+            "/callback")
+    return sent[-1]
+
+
+async def open_form(h: Harness, payload: dict[str, Any]) -> dict[str, Any]:
+    call = await interact(h, payload)
+    assert call.path.endswith("/callback") and call.json["type"] == 9, call.json  # MODAL
+    return call.json["data"]
+
+
+def knowledge_files(settings: Settings) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(settings.knowledge_dir.iterdir()) if not p.name.startswith(".")}
+
+
+def reply_text(call: Call) -> str:
+    return (call.content or "") + "".join(e.get("description", "") + "".join(f["value"] for f in e.get("fields", []))
+                                          for e in call.embeds)
+
+
+# --- who may ----------------------------------------------------------------------------
+
+
+async def test_a_non_moderator_is_refused_every_kb_command_and_nothing_changes(h: Harness, settings: Settings):
+    before = knowledge_files(settings)
+    engine = h.bot.engine
+    commands = [("reload", {}), ("add", {}), ("add", {"question": "Who?"}), ("remove", {"id": "trump-message"}),
+                ("show", {"id": "trump-message"}), ("gaps", {}), ("stats", {})]
+    for sub, options in commands:
+        call = await interact(h, kb(sub, "reader", **options))
+        assert call.content == REFUSAL and call.ephemeral, (sub, call.json)
+        assert call.path.endswith("/callback") and call.json["type"] == 4  # a message, not a form
+    assert knowledge_files(settings) == before
+    assert h.bot.engine is engine
+    assert h.bot.store.edits() == []
+    # The id list is not shown to them either (autocomplete runs no checks of its own).
+    call = await interact(h, kb_autocomplete("show", "trump", who="reader"))
+    assert call.json == {"type": 8, "data": {"choices": []}}
+
+
+async def test_a_non_moderator_cannot_submit_a_form_opened_by_a_moderator(h: Harness, settings: Settings):
+    before = knowledge_files(settings)
+    form = await open_form(h, kb("add"))
+    call = await interact(h, submit(form, GOOD, who="reader"))
+    assert call.content == REFUSAL and call.ephemeral
+    assert knowledge_files(settings) == before
+
+
+@pytest.mark.parametrize("who", ["manager", "admin", "role"])
+async def test_moderators_may(h: Harness, who: str):
+    call = await interact(h, kb("stats", who))
+    assert call.ephemeral and "Questions: 0" in call.content
+
+
+def test_the_group_is_hidden_from_non_moderators_by_default(h: Harness):
+    group = h.bot.tree.get_command("kb", guild=None)
+    assert group is not None
+    assert group.default_permissions.manage_guild and group.guild_only
+    payload = group.to_dict(h.bot.tree)
+    assert int(payload["default_member_permissions"]) == MANAGE_GUILD
+
+
+# --- reload ------------------------------------------------------------------------------
+
+
+async def test_reload_replies_with_what_loaded(h: Harness):
+    call = await interact(h, kb("reload"))
+    assert call.ephemeral and call.content.startswith("Reloaded: 2 Q&A entries")
+    assert "paragraphs cited" in call.content
+    (edit,) = h.bot.store.edits()
+    assert (edit.action, edit.moderator_id) == ("reload", MODERATOR_ID)
+
+
+async def test_a_broken_file_keeps_the_old_knowledge_and_the_reload_shows_path_and_line(h: Harness, settings: Settings):
+    engine = h.bot.engine
+    qa = settings.knowledge_dir / "qa.yaml"
+    qa.write_text(qa.read_text(encoding="utf-8").replace("Productive meetings today", "Unproductive meetings"),
+                  encoding="utf-8")
+    call = await interact(h, kb("reload"))
+    assert "reload refused" in call.content and "still answering from the last good knowledge" in call.content
+    line = next(i for i, text in enumerate(qa.read_text().splitlines(), 1) if "Unproductive" in text)
+    assert f"qa.yaml:{line}: quote is not in paragraph 3" in call.content
+    assert h.bot.engine is engine
+    assert_within_limits(call, {"content": 2000, "title": 256, "description": 4096, "field_name": 256,
+                                "field_value": 1024, "footer": 2048, "total": 6000, "fields": 25,
+                                "buttons_per_row": 5, "rows": 5, "label": 80, "custom_id": 100, "choices": 25,
+                                "choice_name": 100})
+
+
+async def test_the_watcher_reloads_live_and_posts_failures_to_the_log_channel(h: Harness, settings: Settings):
+    await asyncio.sleep(0.5)  # the watcher registers with the OS
+    cog = h.bot.get_cog("KnowledgeAdmin")  # the extension's own module: not the class imported here
+    assert cog is not None and cog._watcher is not None
+    qa = settings.knowledge_dir / "qa.yaml"
+    qa.write_text(qa.read_text(encoding="utf-8").replace("Who did Jivani meet in Washington?",
+                                                          "Whom did Jivani meet in Washington?"), encoding="utf-8")
+    for _ in range(100):
+        if h.bot.engine.kb.entry("who-jivani-met").question.startswith("Whom"):
+            break
+        await asyncio.sleep(0.05)
+    assert h.bot.engine.kb.entry("who-jivani-met").question.startswith("Whom")
+
+    good = h.bot.engine
+    qa.write_text(qa.read_text(encoding="utf-8") + "- id: Broken Id\n", encoding="utf-8")
+    posts: list[Call] = []
+    for _ in range(100):
+        posts = [c for c in h.fake.calls if c.path == f"/channels/{LOG_CHANNEL}/messages"]
+        if posts:
+            break
+        await asyncio.sleep(0.05)
+    assert posts, "nothing was posted to the log channel"
+    assert "qa.yaml:" in posts[0].content and "still answering from the last good knowledge" in posts[0].content
+    assert posts[0].json["allowed_mentions"] == {"parse": []}
+    assert h.bot.engine is good
+
+
+# --- add, show, remove ---------------------------------------------------------------------
+
+
+async def test_add_with_a_bad_quote_is_refused_with_the_reason_and_the_text_kept(h: Harness, settings: Settings):
+    before = knowledge_files(settings)
+    form = await open_form(h, kb("add"))
+    call = await interact(h, submit(form, BAD))
+    assert call.ephemeral
+    assert "Not added" in call.content and "quote is not in paragraph 2: 'he ate a pizza'" in call.content
+    assert f"{DISCORD_FILE}:" in call.content  # path:line, as `check` prints it
+    kept = call.embeds[0]["description"]
+    for value in BAD.values():
+        assert value in kept
+    assert knowledge_files(settings) == before
+    # "Edit and try again" reopens the form with everything typed.
+    (retry,) = call.buttons
+    form = await open_form(h, button_press(h.stored[-1], retry["custom_id"], user_id=MODERATOR_ID) | {
+        "member": as_who(slash("kb"), "manager")["member"]})
+    values = [row["components"][0].get("value") for row in form["components"]]
+    assert values == [BAD[name] for name in FORM_FIELDS]
+
+
+async def test_add_with_a_paragraph_that_is_not_a_number_is_refused(h: Harness):
+    form = await open_form(h, kb("add"))
+    call = await interact(h, submit(form, GOOD | {"paragraph": "the second"}))
+    assert "the paragraph must be a number" in call.content
+
+
+async def test_a_good_entry_is_written_and_answers_the_next_question(h: Harness, settings: Settings):
+    question = "which vice president shared jivani's university room"
+    assert not h.bot.engine.ask(question).answered
+    form = await open_form(h, kb("add", question=GOOD["question"]))
+    assert form["components"][0]["components"][0]["value"] == GOOD["question"]  # prefilled
+    call = await interact(h, submit(form, GOOD))
+    assert call.ephemeral and call.content.startswith("Added `which-vice-president-shared-jivanis")
+    assert "Reloaded: 3 Q&A entries" in call.content
+    answer = h.bot.engine.ask(question)
+    assert answer.answered and answer.source.startswith("qa:which-vice-president")
+    assert "JD Vance" in (settings.knowledge_dir / DISCORD_FILE).read_text(encoding="utf-8")
+    (edit,) = h.bot.store.edits()
+    assert (edit.action, edit.moderator_id) == ("add", MODERATOR_ID) and GOOD["question"] in edit.detail
+
+
+async def test_show_and_remove_with_autocomplete(h: Harness, settings: Settings):
+    call = await interact(h, kb_autocomplete("show", "trump"))
+    choices = call.json["data"]["choices"]
+    assert choices[0]["value"] == "trump-message"
+    assert len(choices) <= 25 and all(len(c["name"]) <= 100 and len(c["value"]) <= 100 for c in choices)
+
+    call = await interact(h, kb("show", id="trump-message"))
+    (embed,) = call.embeds
+    assert embed["title"].startswith("What message did Trump ask Jivani")
+    assert embed["footer"]["text"].startswith("trump-message · ") and "qa.yaml:" in embed["footer"]["text"]
+    assert any("Tell the Canadians I love them" in f["value"] for f in embed["fields"])
+
+    call = await interact(h, kb("show", id="not-an-entry"))
+    assert "no Q&A entry with id `not-an-entry`" in call.content
+
+    call = await interact(h, kb("remove", id="trump-message"))
+    assert call.content.startswith("Removed `trump-message`") and "Reloaded: 1 Q&A entries" in call.content
+    assert h.bot.engine.kb.entry("trump-message") is None
+    assert "A comment that must survive" in (settings.knowledge_dir / "qa.yaml").read_text(encoding="utf-8")
+    (edit,) = h.bot.store.edits()
+    assert (edit.action, edit.entry_id, edit.moderator_id) == ("remove", "trump-message", MODERATOR_ID)
+    assert "Tell the Canadians I love them" in edit.detail  # enough to write it again
+
+    call = await interact(h, kb("remove", id="trump-message"))
+    assert "Not removed" in call.content and "no Q&A entry with id 'trump-message'" in call.content
+
+
+# --- what readers missed -------------------------------------------------------------------
+
+
+async def test_gaps_group_unanswered_and_thumbs_down_with_a_button_to_add(h: Harness):
+    store = h.bot.store
+    for question in ["Who is Jivani's wife?", "who is jivanis wife", "Who is Jivani's wife??", "What is Jivani's age?"]:
+        store.record_question(question=question, answered=False, source=None, confidence=0.1,
+                              guild_id=GUILD_ID, channel_id=ANSWER_CHANNEL, user_id=READER_ID)
+    qid = store.record_question(question="Who did Jivani meet?", answered=True, source="qa:who-jivani-met",
+                                confidence=0.8, guild_id=GUILD_ID, channel_id=ANSWER_CHANNEL, user_id=READER_ID)
+    store.record_feedback(qid, helpful=False, user_id=READER_ID)
+
+    call = await interact(h, kb("gaps"))
+    assert call.ephemeral
+    lines = call.content.splitlines()
+    assert "Jivani's wife" in lines[1].replace("\\", "") and "— 3 (3 unanswered)" in lines[1]
+    assert any("Who did Jivani meet" in line and "1 unhelpful (qa:who-jivani-met)" in line for line in lines)
+    labels = [b["label"] for b in call.buttons]
+    assert labels == ["Add 1", "Add 2", "Add 3"]
+
+    form = await open_form(h, as_who(button_press(h.stored[-1], call.buttons[0]["custom_id"]), "manager"))
+    question, phrasings = (row["components"][0].get("value") for row in form["components"][:2])
+    assert "Jivani" in question and "wife" in question and phrasings
+
+    call = await interact(h, as_who(button_press(h.stored[-1], call.buttons[0]["custom_id"]), "reader"))
+    assert call.content == REFUSAL
+
+
+async def test_stats_show_totals(h: Harness):
+    store = h.bot.store
+    for i, answered in enumerate([True, True, False]):
+        source = "qa:trump-message" if answered else None
+        qid = store.record_question(question=f"q{i}", answered=answered, source=source, confidence=0.9,
+                                    guild_id=GUILD_ID, channel_id=ANSWER_CHANNEL, user_id=READER_ID)
+        store.record_feedback(qid, helpful=i == 0, user_id=READER_ID)
+    call = await interact(h, kb("stats"))
+    text = call.content.replace("\\", "")
+    assert "Questions: 3" in text and "Answered: 2 (67%)" in text and "helpful: 1 (33%)" in text
+    assert "Top entries: qa:trump-message (2)" in text and "Knowledge: 2 Q&A entries" in text
+
+
+async def test_the_cog_opens_and_closes_the_store(h: Harness, settings: Settings):
+    assert h.bot.store is not None and settings.database_path.exists()
+    await h.bot.remove_cog("KnowledgeAdmin")
+    assert h.bot.store is None
