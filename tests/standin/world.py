@@ -1,0 +1,207 @@
+"""The one guild the stand-in serves: its roles, channels and people, as Discord's JSON.
+
+Payloads are built as plain dicts from Discord's documentation, not with discord.py,
+so a mistake in the library's parsing cannot be hidden by the same mistake here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+DISCORD_EPOCH_MS = 1_420_070_400_000
+JOINED_AT = "2024-01-01T00:00:00+00:00"
+
+# Permission bits, from Discord's documentation.
+ADD_REACTIONS = 1 << 6
+VIEW_CHANNEL = 1 << 10
+SEND_MESSAGES = 1 << 11
+MANAGE_MESSAGES = 1 << 13
+EMBED_LINKS = 1 << 14
+READ_MESSAGE_HISTORY = 1 << 16
+MENTION_EVERYONE = 1 << 17
+USE_APPLICATION_COMMANDS = 1 << 31
+MANAGE_GUILD = 1 << 5
+KICK_MEMBERS = 1 << 1
+EVERYONE_PERMISSIONS = (
+    ADD_REACTIONS | VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | READ_MESSAGE_HISTORY | USE_APPLICATION_COMMANDS
+)
+MODERATOR_PERMISSIONS = MANAGE_GUILD | MANAGE_MESSAGES | KICK_MEMBERS | MENTION_EVERYONE
+
+TEXT_CHANNEL, DM_CHANNEL = 0, 1
+
+
+class Snowflakes:
+    """Time-ordered ids like Discord's: milliseconds since 2015 shifted left 22, plus a counter."""
+
+    def __init__(self) -> None:
+        self._counter = itertools.count()
+
+    def __call__(self) -> int:
+        ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
+        return (ms << 22) | (next(self._counter) & 0x3FFFFF)
+
+
+def iso_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A user of the guild; `roles` are role ids besides @everyone."""
+
+    id: int
+    name: str
+    roles: tuple[int, ...] = ()
+    bot: bool = False
+
+    def user(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "username": self.name,
+            "global_name": self.name.title(),
+            "discriminator": "0",
+            "avatar": None,
+            "bot": self.bot,
+            "public_flags": 0,
+        }
+
+    def member(self) -> dict[str, Any]:
+        return {
+            "user": self.user(),
+            "roles": [str(r) for r in self.roles],
+            "nick": None,
+            "joined_at": JOINED_AT,
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "pending": False,
+        }
+
+
+@dataclass
+class World:
+    """Fixed ids so tests can name things; members beyond the named ones are made on demand."""
+
+    guild_id: int = 1_100_000_000_000_000_001
+    bot: Person = field(default_factory=lambda: Person(1_200_000_000_000_000_001, "storybot", bot=True))
+    moderator_role: int = 1_300_000_000_000_000_001
+    readers_role: int = 1_300_000_000_000_000_002
+    answers: int = 1_400_000_000_000_000_001  # the channel configured for plain questions
+    chatter: int = 1_400_000_000_000_000_002  # a channel where the bot only answers mentions
+    mod_log: int = 1_400_000_000_000_000_003
+    member: Person = field(default_factory=lambda: Person(1_500_000_000_000_000_001, "alice"))
+    moderator: Person = field(
+        default_factory=lambda: Person(1_500_000_000_000_000_002, "mo", roles=(1_300_000_000_000_000_001,))
+    )
+    owner_id: int = 1_500_000_000_000_000_999
+    extra: dict[int, Person] = field(default_factory=dict)
+    dm_channels: dict[int, int] = field(default_factory=dict)  # user id -> DM channel id
+
+    @property
+    def application_id(self) -> int:
+        return self.bot.id  # true of every application created since 2019
+
+    @property
+    def channels(self) -> dict[int, str]:
+        return {self.answers: "ask-the-story", self.chatter: "general", self.mod_log: "mod-log"}
+
+    def reader(self, n: int) -> Person:
+        """The n-th extra member, created on first use (load tests use thousands)."""
+        person_id = 1_600_000_000_000_000_000 + n
+        return self.extra.setdefault(person_id, Person(person_id, f"reader{n}"))
+
+    def person(self, user_id: int) -> Person | None:
+        for p in (self.bot, self.member, self.moderator):
+            if p.id == user_id:
+                return p
+        return self.extra.get(user_id)
+
+    def dm_channel(self, user_id: int) -> int:
+        return self.dm_channels.setdefault(user_id, 1_700_000_000_000_000_000 + user_id % 1_000_000_000)
+
+    def permissions(self, person: Person) -> int:
+        bits = EVERYONE_PERMISSIONS
+        if self.moderator_role in person.roles:
+            bits |= MODERATOR_PERMISSIONS
+        return bits
+
+    def roles(self) -> list[dict[str, Any]]:
+        def role(role_id: int, name: str, permissions: int, position: int) -> dict[str, Any]:
+            return {
+                "id": str(role_id),
+                "name": name,
+                "permissions": str(permissions),
+                "position": position,
+                "color": 0,
+                "hoist": False,
+                "managed": False,
+                "mentionable": True,
+                "flags": 0,
+            }
+
+        return [
+            role(self.guild_id, "@everyone", EVERYONE_PERMISSIONS, 0),
+            role(self.readers_role, "Readers", 0, 1),
+            role(self.moderator_role, "Moderators", MODERATOR_PERMISSIONS, 2),
+        ]
+
+    def channel(self, channel_id: int) -> dict[str, Any] | None:
+        if channel_id in self.channels:
+            return {
+                "id": str(channel_id),
+                "type": TEXT_CHANNEL,
+                "guild_id": str(self.guild_id),
+                "name": self.channels[channel_id],
+                "position": list(self.channels).index(channel_id),
+                "permission_overwrites": [],
+                "nsfw": False,
+                "parent_id": None,
+                "topic": None,
+                "rate_limit_per_user": 0,
+                "last_message_id": None,
+                "flags": 0,
+            }
+        for user_id, dm_id in self.dm_channels.items():
+            if dm_id == channel_id:
+                person = self.person(user_id)
+                recipients = [person.user()] if person else []
+                return {"id": str(dm_id), "type": DM_CHANNEL, "recipients": recipients, "last_message_id": None}
+        return None
+
+    def guild(self) -> dict[str, Any]:
+        """The full GUILD_CREATE payload; member_count equals the members sent, so no chunking is needed."""
+        members = [p.member() for p in (self.bot, self.member, self.moderator)]
+        return {
+            "id": str(self.guild_id),
+            "name": "The Story",
+            "icon": None,
+            "owner_id": str(self.owner_id),
+            "roles": self.roles(),
+            "channels": [c for c in map(self.channel, self.channels) if c],
+            "members": members,
+            "member_count": len(members),
+            "large": False,
+            "unavailable": False,
+            "joined_at": JOINED_AT,
+            "presences": [],
+            "voice_states": [],
+            "threads": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "soundboard_sounds": [],
+            "emojis": [],
+            "stickers": [],
+            "features": [],
+            "premium_tier": 0,
+            "afk_timeout": 300,
+            "verification_level": 0,
+            "default_message_notifications": 1,
+            "explicit_content_filter": 0,
+            "mfa_level": 0,
+            "nsfw_level": 0,
+            "system_channel_flags": 0,
+            "preferred_locale": "en-US",
+        }
