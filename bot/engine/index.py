@@ -35,7 +35,7 @@ OTHER_QUESTION = 0.85
 SPECIFIC = frozenset({QuestionType.WHO, QuestionType.WHEN, QuestionType.WHERE, QuestionType.WHY,
                       QuestionType.NUMBER})
 _YES_NO_ANSWER = re.compile(r"^(yes|no)\b", re.IGNORECASE)
-SHORTLIST = 20  # documents scored in full after the inverted-index pass
+SHORTLIST = 12  # documents scored in full after the inverted-index pass
 TYPO_CUTOFF = 82  # rapidfuzz ratio for correcting an unknown word to a known one
 # A question word a document does not explain counts at least this much against it, however common:
 # "What did Rubio *say* to Jivani?" is not answered by "Jivani met Rubio", though "say" is everywhere.
@@ -135,8 +135,9 @@ class Index:
         self.doc_offers: list[frozenset[QuestionType]] = []
         self.doc_names: list[frozenset[str]] = []
         self.doc_keys: list[range] = []
-        # term -> (document using it anywhere, the largest share of one phrasing's weight it makes up)
-        self.doc_postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        self.doc_term_keys: list[dict[str, tuple[int, ...]]] = []  # per document: term -> its phrasings using it
+        # term -> {document using it anywhere: the largest share of one phrasing's weight it makes up}
+        self.doc_postings: dict[str, dict[int, float]] = defaultdict(dict)
         vocabulary: set[str] = set()
         doc_freq: dict[str, int] = defaultdict(int)
         for d, doc in enumerate(docs):
@@ -171,11 +172,14 @@ class Index:
         self.key_weight = [sum(self.idf[t] for t in terms) or 1.0 for terms in self.key_terms]
         for d in range(len(docs)):
             share: dict[str, float] = dict.fromkeys(self.answer_terms[d], 0.0)
+            term_keys: dict[str, list[int]] = defaultdict(list)
             for k in self.doc_keys[d]:
                 for t in self.key_terms[k]:
                     share[t] = max(share.get(t, 0.0), self.idf[t] / self.key_weight[k])
+                    term_keys[t].append(k)
             for t, part in share.items():
-                self.doc_postings[t].append((d, part))
+                self.doc_postings[t][d] = part
+            self.doc_term_keys.append({t: tuple(ks) for t, ks in term_keys.items()})
         vocabulary |= thesaurus.words
         self.known_words = frozenset(vocabulary)
         # Correction targets by first letter: readers misspell the middle of a name, rarely its start.
@@ -210,18 +214,28 @@ class Index:
         weights = {t: self.weight(t) for t in q.terms}
         # A cheap estimate per document: the question weight it holds anywhere, more where a phrasing is
         # mostly that word ("Rubio" for "rubio"). Only the best documents are scored in full.
+        # Rarest words first; a word in a great many documents then only adds to those already found.
         estimate: dict[int, float] = defaultdict(float)
-        for t, w in weights.items():
-            for d, part in self.doc_postings.get(t, ()):
-                estimate[d] += w * (1.0 + part)
+        for t in sorted(weights, key=lambda t: len(self.doc_postings.get(t, ()))):
+            w, postings = weights[t], self.doc_postings.get(t, {})
+            if estimate and len(postings) > len(estimate):
+                for d in estimate:
+                    if (part := postings.get(d)) is not None:
+                        estimate[d] += w * (1.0 + part)
+            else:
+                for d, part in postings.items():
+                    estimate[d] += w * (1.0 + part)
         shortlist = heapq.nlargest(limit, estimate, key=estimate.__getitem__)
         matches = [self._best_key(q, d, weights) for d in shortlist]
         matches.sort(key=lambda m: m.score, reverse=True)
         return matches
 
     def _best_key(self, q: Query, d: int, weights: dict[str, float]) -> Match:
-        """Score document `d` by its best phrasing. The wording ratio costs the most, so phrasings are
-        tried best bound first and the ratio is computed only where it can still change the winner."""
+        """Score document `d` by its best phrasing among those sharing a word with the question.
+
+        The wording ratio costs the most, so phrasings are tried best bound first and the ratio is
+        computed only where it can still change the winner.
+        """
         doc = self.docs[d]
         answer_terms = self.answer_terms[d]
         if q.kind is QuestionType.WHO:
@@ -229,26 +243,32 @@ class Index:
         else:
             typed = q.kind in self.doc_offers[d]
         factor = doc.prior * (1.0 if typed else WRONG_TYPE)
-        in_answer_all = {t: w for t, w in weights.items() if t in answer_terms}
+        term_keys = self.doc_term_keys[d]
+        keys = {k for t in weights for k in term_keys.get(t, ())} or {self.doc_keys[d][0]}
+        specific = q.kind in SPECIFIC
+        # Per question word: its weight, and what it counts against a phrasing that leaves it unexplained.
+        split = [(t, w, w if t in answer_terms else 0.0, 0.0 if t in answer_terms else max(w, UNMATCHED_FLOOR))
+                 for t, w in weights.items()]
         candidates = []
-        for k in self.doc_keys[d]:
+        for k in keys:
             terms = self.key_terms[k]
-            in_key = sum(w for t, w in weights.items() if t in terms)
-            in_answer = sum(w for t, w in in_answer_all.items() if t not in terms)
-            unmatched = sum(max(w, UNMATCHED_FLOOR) for t, w in weights.items()
-                            if t not in terms and t not in answer_terms)
+            in_key = in_answer = unmatched = 0.0
+            for t, w, answered, missing in split:
+                if t in terms:
+                    in_key += w
+                else:
+                    in_answer += answered
+                    unmatched += missing
             recall = (in_key + ANSWER_ONLY * in_answer) / (in_key + in_answer + unmatched)
             precision = in_key / self.key_weight[k]
             key_kind = self.key_kind[k]
-            asks_other = q.kind in SPECIFIC and key_kind is not None and key_kind is not q.kind
-            bound = (recall**RECALL_POWER * factor * (OTHER_QUESTION if asks_other else 1.0)
-                     * (W_BASE + W_PRECISION * precision + W_RATIO))
-            candidates.append((bound, recall, precision, asks_other, k))
+            asks_other = specific and key_kind is not None and key_kind is not q.kind
+            base = recall**RECALL_POWER * factor * (OTHER_QUESTION if asks_other else 1.0)
+            candidates.append((base * (W_BASE + W_PRECISION * precision + W_RATIO), base, recall, precision, k))
         best: Match | None = None
-        for bound, recall, precision, asks_other, k in sorted(candidates, reverse=True):
+        for bound, base, recall, precision, k in sorted(candidates, reverse=True):
             if best is not None and bound <= best.score:
                 break
-            base = recall**RECALL_POWER * factor * (OTHER_QUESTION if asks_other else 1.0)
             ratio = fuzz.token_sort_ratio(q.wording, self.key_wording[k]) / 100
             score = base * (W_BASE + W_PRECISION * precision + W_RATIO * ratio)
             if best is None or score > best.score:

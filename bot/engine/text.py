@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import defaultdict
 from enum import Enum
 from functools import lru_cache
 
@@ -117,14 +118,16 @@ class Thesaurus:
     """
 
     def __init__(self, groups: tuple[tuple[str, ...], ...] = ()) -> None:
-        self.phrases: dict[tuple[str, ...], tuple[str, ...]] = {}
+        # first stem -> (phrase stems, canonical stems), longest phrase first
+        self.phrases: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = defaultdict(list)
         for group in groups:
             canonical = tuple(stem(w) for w in words(group[0]))
             for item in group[1:]:
                 key = tuple(stem(w) for w in words(item))
                 if key and key != canonical:
-                    self.phrases[key] = canonical
-        self.longest = max(map(len, self.phrases), default=0)
+                    self.phrases[key[0]].append((key, canonical))
+        for options in self.phrases.values():
+            options.sort(key=lambda option: len(option[0]), reverse=True)
         self.words = frozenset(w for group in groups for item in group for w in words(item))
 
     def terms(self, ws: list[str]) -> list[str]:
@@ -133,11 +136,10 @@ class Thesaurus:
         out: list[str] = []
         i = 0
         while i < len(ws):
-            for n in range(min(self.longest, len(ws) - i), 0, -1):
-                canonical = self.phrases.get(tuple(stems[i : i + n]))
-                if canonical is not None:
+            for key, canonical in self.phrases.get(stems[i], ()):
+                if tuple(stems[i : i + len(key)]) == key:
                     out.extend(canonical)
-                    i += n
+                    i += len(key)
                     break
             else:
                 if ws[i] not in STOPWORDS:
