@@ -25,6 +25,7 @@ SUGGESTION_FLOOR = 0.2  # a suggestion must be at least this close to what was a
 UNSURE_MARGIN = 0.1  # answers scoring less than this above the threshold come with suggestions
 MISSPELLING = 75  # rapidfuzz ratio above which a one-word alias is a misspelling of a word of the name
 MAX_PARTS = 3  # questions tried separately in a message of several sentences
+_TO_THE_BOT = frozenset({"you", "your", "yours", "yourself", "bot"})
 _SENTENCE = re.compile(r"(?<=[.!?:;])\s+|\n+")
 NAME_CUTOFF = 70  # rapidfuzz WRatio for /who and /what lookups
 MAX_QUESTION = 4000  # longer messages are cut: nobody asks a 4,000-character question
@@ -39,6 +40,7 @@ class Engine:
         self.index = Index(build_docs(kb), self.thesaurus)
         self._people_names = [(n, p) for p in kb.people for n in p.names]
         self._term_names = [(n, t) for t in kb.terms for n in t.names]
+        self._names = [frozenset(self.thesaurus.terms(words(n))) for n, _ in (*self._people_names, *self._term_names)]
 
     def ask(self, text: str) -> Answer:
         """Answer `text`. Never raises: a failure inside becomes a logged abstention."""
@@ -51,7 +53,17 @@ class Engine:
 
     def explain(self, text: str, limit: int = 8) -> list[Match]:
         """The top candidates and their signals, for moderators debugging a miss."""
-        return self.index.search(self.index.query(text, question_type(text)))[:limit]
+        query = self.index.query(text, question_type(text))
+        if self._about_the_bot(text, query.terms):
+            return []
+        return self.index.search(query)[:limit]
+
+    def _about_the_bot(self, text: str, terms: tuple[str, ...]) -> bool:
+        """Chit-chat addressed to the bot ("good bot", "who made you?") that names nothing of the story."""
+        if not _TO_THE_BOT.intersection(words(text)):
+            return False
+        asked = set(terms)
+        return not any(name and name <= asked for name in self._names)
 
     def _ask(self, question: str) -> Answer:
         matches = max((self.explain(part, limit=10) for part in _question_parts(question)),

@@ -21,6 +21,9 @@ _WORD = re.compile(r"[a-z0-9]+")
 # invisible in Discord, they must not split or hide words.
 _INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u0300-\u036f\u200b-\u200f\u202a-\u202e\u2060-\u206f"
                         "\ufe00-\ufe0f\ufeff]")
+# Ways of asking that carry no content: "can you tell me ...", "do you know ...".
+_REQUEST = re.compile(r"\b(?:(?:can|could|would|will)\s+(?:you|u)\s+(?:please\s+)?|(?:tell|show|give)\s+(?:me|us)\b|"
+                      r"do\s+(?:you|u)\s+know\b|i\s+(?:want|wanna|would\s+like|'d\s+like)\s+to\s+know\b)")
 _ABBREVIATION = re.compile(r"(?<![a-z])u\.\s?s\.(?:a\.)?|\busa\b")
 
 # Chat shorthand and spellings readers use, mapped to the words the story uses.
@@ -46,7 +49,7 @@ STOPWORDS: frozenset[str] = frozenset(
     with would you your yours yourself yourselves
     think thinks know knows mean means happen happened happening get got
     go going does ask asked asking want wants please thanks thank hey hi hello yo ok okay so like really
-    bot question quick anyone someone something thing things one ones lol pls kind sort also actually
+    bot question quick anyone someone something thing things one ones lol pls kind sort also actually explain
     story article news report piece according per exactly much many
     """.split()
 )
@@ -69,7 +72,7 @@ def clean(text: str) -> str:
     """Fold the text and drop Discord markup, control and zero-width characters."""
     text = _MARKUP.sub(" ", text[:4000])
     text = _INVISIBLE.sub(" ", unicodedata.normalize("NFKC", text))
-    text = fold(text)
+    text = _REQUEST.sub(" ", fold(text))
     text = _ABBREVIATION.sub(" us ", text)
     return text.replace("%", " percent ").replace("'s ", " ").replace("’s ", " ")
 
