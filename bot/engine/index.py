@@ -33,9 +33,10 @@ WRONG_TYPE = 0.7  # a "when" question whose answer holds no date, a "how many" w
 # A "where" question matched through a "when ..." phrasing asks something else of the same facts.
 OTHER_QUESTION = 0.85
 SPECIFIC = frozenset({QuestionType.WHO, QuestionType.WHEN, QuestionType.WHERE, QuestionType.WHY,
-                      QuestionType.NUMBER})
+                      QuestionType.NUMBER, QuestionType.HOW})
 _YES_NO_ANSWER = re.compile(r"^(yes|no)\b", re.IGNORECASE)
 SHORTLIST = 12  # documents scored in full after the inverted-index pass
+COMMON_POSTINGS = 1000  # a word in more documents than this only adds to documents rarer words found
 TYPO_CUTOFF = 82  # rapidfuzz ratio for correcting an unknown word to a known one
 # A question word a document does not explain counts at least this much against it, however common:
 # "What did Rubio *say* to Jivani?" is not answered by "Jivani met Rubio", though "say" is everywhere.
@@ -145,7 +146,7 @@ class Index:
             # An answer that opens with yes or no serves yes/no questions only.
             kinds = [QuestionType.YESNO] if _YES_NO_ANSWER.match(doc.answer) else list(QuestionType)
             self.doc_offers.append(frozenset(kind for kind in kinds if offers(answer_side, kind)))
-            self.doc_names.append(names_in(answer_side))
+            self.doc_names.append(names_in(doc.answer))
             answer_words = words(answer_side)
             answer_terms = frozenset(thesaurus.terms(answer_words))
             self.answer_terms.append(answer_terms)
@@ -214,11 +215,11 @@ class Index:
         weights = {t: self.weight(t) for t in q.terms}
         # A cheap estimate per document: the question weight it holds anywhere, more where a phrasing is
         # mostly that word ("Rubio" for "rubio"). Only the best documents are scored in full.
-        # Rarest words first; a word in a great many documents then only adds to those already found.
+        # Rarest words first; once enough documents are found, a word in very many documents only adds to them.
         estimate: dict[int, float] = defaultdict(float)
         for t in sorted(weights, key=lambda t: len(self.doc_postings.get(t, ()))):
             w, postings = weights[t], self.doc_postings.get(t, {})
-            if estimate and len(postings) > len(estimate):
+            if len(postings) > COMMON_POSTINGS and len(estimate) >= limit:
                 for d in estimate:
                     if (part := postings.get(d)) is not None:
                         estimate[d] += w * (1.0 + part)

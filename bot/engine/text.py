@@ -60,6 +60,7 @@ class QuestionType(Enum):
     WHEN = "when"
     WHERE = "where"
     WHY = "why"
+    HOW = "how"
     NUMBER = "number"
     YESNO = "yesno"
     WHAT = "what"
@@ -177,6 +178,8 @@ def question_type(text: str) -> QuestionType:
         return QuestionType.WHY
     if ws[0] in _YESNO_START:
         return QuestionType.YESNO
+    if re.search(r"\bhow\b", joined):
+        return QuestionType.HOW
     return QuestionType.WHAT
 
 
