@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
-from bot.engine.text import STOPWORDS, QuestionType, Thesaurus, names_in, offers, question_type, stem, words
+from bot.engine.text import STOPWORDS, QuestionType, Thesaurus, names_in, offered_kinds, question_type, stem, words
 from bot.knowledge.model import Citation, Fact, KnowledgeBase
 
 # Weights of the signals; calibrated with benchmarks/calibrate.py on tests/data/questions.yaml.
@@ -144,8 +144,8 @@ class Index:
         for d, doc in enumerate(docs):
             answer_side = " ".join([doc.answer, *(c.quote for c in doc.citations)])
             # An answer that opens with yes or no serves yes/no questions only.
-            kinds = [QuestionType.YESNO] if _YES_NO_ANSWER.match(doc.answer) else list(QuestionType)
-            self.doc_offers.append(frozenset(kind for kind in kinds if offers(answer_side, kind)))
+            offered = offered_kinds(answer_side)
+            self.doc_offers.append(offered & {QuestionType.YESNO} if _YES_NO_ANSWER.match(doc.answer) else offered)
             self.doc_names.append(names_in(doc.answer))
             answer_words = words(answer_side)
             answer_terms = frozenset(thesaurus.terms(answer_words))
@@ -159,7 +159,7 @@ class Index:
                 self.key_text.append(key)
                 self.key_wording.append(" ".join(key_words))
                 self.key_terms.append(terms)
-                kind = question_type(key)
+                kind = question_type(key_words)
                 self.key_kind.append(kind if kind in SPECIFIC else None)
                 seen |= terms
                 vocabulary.update(key_words)

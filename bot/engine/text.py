@@ -160,9 +160,9 @@ def content_terms(text: str | list[str], thesaurus: Thesaurus = PLAIN) -> list[s
     return thesaurus.terms(words(text) if isinstance(text, str) else text)
 
 
-def question_type(text: str) -> QuestionType:
-    """What kind of answer the question wants, from its wording."""
-    ws = words(text)
+def question_type(text: str | list[str]) -> QuestionType:
+    """What kind of answer the question wants, from its wording (text, or its `words`)."""
+    ws = words(text) if isinstance(text, str) else text
     if not ws:
         return QuestionType.WHAT
     joined = " ".join(ws)
@@ -191,14 +191,15 @@ _DATE = re.compile(
 _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|half|fourths|dozen)\b")
 
 
-def offers(text: str, kind: QuestionType) -> bool:
-    """Whether an answer text can serve a question of this kind (dates for when, numbers for how many)."""
+def offered_kinds(text: str) -> frozenset[QuestionType]:
+    """The kinds of question an answer text can serve: a "when" needs a date, a "how many" a number."""
     folded = fold(text)
-    if kind is QuestionType.WHEN:
-        return bool(_DATE.search(folded))
-    if kind is QuestionType.NUMBER:
-        return bool(_NUMBER.search(folded))
-    return True
+    kinds = set(QuestionType)
+    if not _DATE.search(folded):
+        kinds.discard(QuestionType.WHEN)
+    if not _NUMBER.search(folded):
+        kinds.discard(QuestionType.NUMBER)
+    return frozenset(kinds)
 
 
 _MONTHS = frozenset("jan feb mar apr may jun jul aug sep oct nov dec".split())
