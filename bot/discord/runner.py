@@ -9,6 +9,8 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import discord
 
@@ -30,20 +32,21 @@ NO_MESSAGE_CONTENT = (
 
 def run(settings: Settings) -> int:
     """Run until SIGINT or SIGTERM; return the process exit code."""
-    if not settings.token:
-        print(NO_TOKEN, file=sys.stderr)
-        return EXIT_CONFIG
-    _setup_logging(settings)
-    return asyncio.run(_run(settings, settings.token))
+    return _main(settings, _run)
 
 
 def sync(settings: Settings) -> int:
     """Log in, sync the slash commands (to DEV_GUILD_ID when set, else globally), and exit."""
+    return _main(settings, _sync)
+
+
+def _main(settings: Settings, job: Callable[[Settings, str], Coroutine[Any, Any, int]]) -> int:
+    """The shared start of run and sync: a token or exit code 2, logging, then the job's exit code."""
     if not settings.token:
         print(NO_TOKEN, file=sys.stderr)
         return EXIT_CONFIG
     _setup_logging(settings)
-    return asyncio.run(_sync(settings, settings.token))
+    return asyncio.run(job(settings, settings.token))
 
 
 def _setup_logging(settings: Settings) -> None:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -36,6 +36,7 @@ TIMELINE_FILE = "timeline.yaml"
 SYNONYMS_FILE = "synonyms.yaml"
 QA_GLOB = "qa*.yaml"  # qa.yaml, plus qa-discord.yaml and any other qa-*.yaml
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_N = TypeVar("_N", Person, Term)
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,8 +305,8 @@ def load_knowledge(directory: Path | str) -> LoadResult:
 
     story = _load_story(reader(STORY_FILE))
     article = _load_article(reader(ARTICLE_FILE), story)
-    people = _load_people(reader(PEOPLE_FILE), article)
-    terms = _load_terms(reader(TERMS_FILE), article)
+    people = _load_named(reader(PEOPLE_FILE), article, Person, "role", "person")
+    terms = _load_named(reader(TERMS_FILE), article, Term, "definition", "term")
     person_ids = {p.id for p in people}
     term_ids = {t.id for t in terms}
     timeline = _load_timeline(reader(TIMELINE_FILE), article, person_ids)
@@ -381,23 +382,14 @@ def _named(r: _FileReader, m: _Map, article: Article | None, fact_key: str) -> t
     return ident, name, tuple(aliases), lead, facts, Origin(r.display, m.line)
 
 
-def _load_people(r: _FileReader, article: Article | None) -> list[Person]:
-    out: list[Person] = []
-    for m in r.items(r.load(), "people"):
-        fields = _named(r, m, article, "role")
+def _load_named(r: _FileReader, article: Article | None, kind: type[_N], fact_key: str, what: str) -> list[_N]:
+    """people.yaml (Person, "role") or terms.yaml (Term, "definition")."""
+    out: list[_N] = []
+    for m in r.items(r.load(), "people" if kind is Person else "terms"):
+        fields = _named(r, m, article, fact_key)
         if fields:
-            out.append(Person(*fields))
-    _check_names(r, out, "person")
-    return out
-
-
-def _load_terms(r: _FileReader, article: Article | None) -> list[Term]:
-    out: list[Term] = []
-    for m in r.items(r.load(), "terms"):
-        fields = _named(r, m, article, "definition")
-        if fields:
-            out.append(Term(*fields))
-    _check_names(r, out, "term")
+            out.append(kind(*fields))
+    _check_names(r, out, what)
     return out
 
 

@@ -29,11 +29,9 @@ class Lookup(commands.Cog):
         engine = self.bot.engine
         # Autocomplete sends an id, but a reader may type anything: look it up either way.
         person = engine.kb.person(name) or engine.find_person(name)
-        if person is None:
-            names = [n for n, _ in engine.complete_people(name, SUGGESTIONS)]
-            await respond.send(interaction, render.not_found_reply("anyone", name, names), ephemeral=True)
-            return
-        await respond.send(interaction, render.person_reply(person, engine.kb.story.title))
+        names = [n for n, _ in engine.complete_people(name, SUGGESTIONS)]
+        reply = render.person_reply(person, engine.kb.story.title) if person else render.not_found_reply("anyone", name, names)
+        await respond.send(interaction, reply, ephemeral=person is None)
 
     @who.autocomplete("name")
     async def who_autocomplete(self, interaction: discord.Interaction[StoryBot],
@@ -45,11 +43,9 @@ class Lookup(commands.Cog):
     async def what(self, interaction: discord.Interaction[StoryBot], term: app_commands.Range[str, 1, 100]) -> None:
         engine = self.bot.engine
         found = engine.kb.term(term) or engine.find_term(term)
-        if found is None:
-            names = [n for n, _ in engine.complete_terms(term, SUGGESTIONS)]
-            await respond.send(interaction, render.not_found_reply("anything", term, names), ephemeral=True)
-            return
-        await respond.send(interaction, render.term_reply(found, engine.kb.story.title))
+        names = [n for n, _ in engine.complete_terms(term, SUGGESTIONS)]
+        reply = render.term_reply(found, engine.kb.story.title) if found else render.not_found_reply("anything", term, names)
+        await respond.send(interaction, reply, ephemeral=found is None)
 
     @what.autocomplete("term")
     async def what_autocomplete(self, interaction: discord.Interaction[StoryBot],
