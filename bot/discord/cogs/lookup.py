@@ -29,8 +29,10 @@ class Lookup(commands.Cog):
         engine = self.bot.engine
         # Autocomplete sends an id, but a reader may type anything: look it up either way.
         person = engine.kb.person(name) or engine.find_person(name)
-        names = [n for n, _ in engine.complete_people(name, SUGGESTIONS)]
-        reply = render.person_reply(person, engine.kb.story.title) if person else render.not_found_reply("anyone", name, names)
+        if person:
+            reply = render.person_reply(person, engine.kb.story.title)
+        else:
+            reply = render.not_found_reply("anyone", name, [n for n, _ in engine.complete_people(name, SUGGESTIONS)])
         await respond.send(interaction, reply, ephemeral=person is None)
 
     @who.autocomplete("name")
@@ -43,8 +45,10 @@ class Lookup(commands.Cog):
     async def what(self, interaction: discord.Interaction[StoryBot], term: app_commands.Range[str, 1, 100]) -> None:
         engine = self.bot.engine
         found = engine.kb.term(term) or engine.find_term(term)
-        names = [n for n, _ in engine.complete_terms(term, SUGGESTIONS)]
-        reply = render.term_reply(found, engine.kb.story.title) if found else render.not_found_reply("anything", term, names)
+        if found:
+            reply = render.term_reply(found, engine.kb.story.title)
+        else:
+            reply = render.not_found_reply("anything", term, [n for n, _ in engine.complete_terms(term, SUGGESTIONS)])
         await respond.send(interaction, reply, ephemeral=found is None)
 
     @what.autocomplete("term")
