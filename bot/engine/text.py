@@ -50,7 +50,8 @@ STOPWORDS: frozenset[str] = frozenset(
     think thinks know knows mean means happen happened happening get got
     go going does ask asked asking want wants please thanks thank hey hi hello yo ok okay so like really
     bot question quick anyone someone something thing things one ones lol pls kind sort also actually explain
-    story article news report piece according per exactly much many
+    story article news report piece according per exactly much many still remain remains remaining
+    without within among upon via toward towards onto across around along amid despite
     """.split()
 )
 
