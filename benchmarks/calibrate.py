@@ -1,4 +1,4 @@
-"""Calibrate the answer threshold on tests/data/questions.yaml.
+"""Calibrate the answer threshold on the held-out questions (tests/data/questions*.yaml).
 
 Prints accuracy, answered share and wrong answers for a range of thresholds, so the
 threshold in bot/engine/engine.py is chosen on data: a wrong answer costs more than

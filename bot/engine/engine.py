@@ -27,6 +27,7 @@ MISSPELLING = 75  # rapidfuzz ratio above which a one-word alias is a misspellin
 MAX_PARTS = 3  # questions tried separately in a message of several sentences
 _TO_THE_BOT = frozenset({"you", "your", "yours", "yourself", "bot"})
 _SENTENCE = re.compile(r"(?<=[.!?:;])\s+|\n+")
+_WH_CLAUSE = re.compile(r"(?<=[,;:—-])\s*(?:who|whom|whose|what|when|where|why|how|which)\b[^,;:]*$", re.IGNORECASE)
 NAME_CUTOFF = 70  # rapidfuzz WRatio for /who and /what lookups
 MAX_QUESTION = 4000  # longer messages are cut: nobody asks a 4,000-character question
 
@@ -123,12 +124,14 @@ def _misspelt_names(kb: KnowledgeBase) -> tuple[tuple[str, ...], ...]:
 
 
 def _question_parts(text: str) -> list[str]:
-    """The whole message, plus its questions when it has several sentences ("Hi! Quick one: who is X?")."""
+    """The whole message, plus the questions inside it: each sentence that asks, and a trailing clause
+    that starts with a question word ("ok so I'm confused, why did Trump cancel the invite?")."""
     parts = [p.strip() for p in _SENTENCE.split(text) if p.strip()]
-    if len(parts) < 2:
-        return [text]
     questions = [p for p in parts if p.endswith("?") or question_type(p) is not QuestionType.WHAT]
-    return [text, *questions[:MAX_PARTS]]
+    clause = _WH_CLAUSE.search(text)
+    if clause:
+        questions.append(clause.group().strip())
+    return [text, *dict.fromkeys(q for q in questions if q != text)][: MAX_PARTS + 1]
 
 
 def _suggestions(matches: list[Match], exclude: str | None = None, limit: int = 3) -> tuple[str, ...]:

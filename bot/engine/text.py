@@ -24,6 +24,8 @@ _INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u0300-\u036f\u200b-\u200f\u202a-\u2
 # Ways of asking that carry no content: "can you tell me ...", "do you know ...".
 _REQUEST = re.compile(r"\b(?:(?:can|could|would|will)\s+(?:you|u)\s+(?:please\s+)?|(?:tell|show|give)\s+(?:me|us)\b|"
                       r"do\s+(?:you|u)\s+know\b|i\s+(?:want|wanna|would\s+like|'d\s+like)\s+to\s+know\b)")
+# "Canada's", "I'm", "they've", "isn't": the possessive and the verb carry nothing; "n't" is "not".
+_CONTRACTION = re.compile(r"(?<=\w)(n't|'(?:s|m|re|ve|ll|d))\b")
 _ABBREVIATION = re.compile(r"(?<![a-z])u\.\s?s\.(?:a\.)?|\busa\b")
 
 # Chat shorthand and spellings readers use, mapped to the words the story uses.
@@ -32,7 +34,8 @@ SHORTHAND: dict[str, str] = {
     "wht": "what", "wat": "what", "whats": "what is", "abt": "about", "bc": "because", "cuz": "because",
     "u": "you", "ur": "your", "r": "are", "ppl": "people", "govt": "government", "gov": "government",
     "pm": "prime minister", "vp": "vice president", "evs": "electric vehicles", "ev": "electric vehicle",
-    "pct": "percent", "dec": "december", "jan": "january", "feb": "february", "whos": "who is", "wheres": "where is",
+    "pct": "percent", "dept": "department", "dec": "december", "jan": "january", "feb": "february",
+    "whos": "who is", "wheres": "where is",
     "whens": "when is", "hows": "how is", "didnt": "did not", "doesnt": "does not", "isnt": "is not",
     "wasnt": "was not", "dont": "do not", "thx": "thanks", "pls": "please", "plz": "please",
 }
@@ -52,6 +55,7 @@ STOPWORDS: frozenset[str] = frozenset(
     bot question quick anyone someone something thing things one ones lol pls kind sort also actually explain
     story article news report piece according per exactly much many still remain remains remaining
     without within among upon via toward towards onto across around along amid despite
+    read confused confusing wondering wonder curious hmm um uh guys wait btw anyway honestly basically literally
     """.split()
 )
 
@@ -76,7 +80,8 @@ def clean(text: str) -> str:
     text = _INVISIBLE.sub(" ", unicodedata.normalize("NFKC", text))
     text = _REQUEST.sub(" ", fold(text))
     text = _ABBREVIATION.sub(" us ", text)
-    return text.replace("%", " percent ").replace("'s ", " ").replace("’s ", " ")
+    text = _CONTRACTION.sub(lambda m: " not" if m.group(1) == "n't" else "", text)
+    return text.replace("%", " percent ")
 
 
 def words(text: str) -> list[str]:
