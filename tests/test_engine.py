@@ -46,6 +46,18 @@ def test_answers_how_people_type(engine: Engine, question: str, needle: str, par
     assert_cited(engine, answer.citations)
 
 
+def test_question_at_the_end_of_chatter(engine: Engine) -> None:
+    answer = engine.ask("ok so I read this and I'm confused, why did trump cancel carney's invite?")
+    assert answer.answered and 19 in {c.paragraph for c in answer.citations}
+
+
+def test_one_word_must_be_the_storys(engine: Engine) -> None:
+    """A lone word the story never uses is chatter, however it appears in readers' phrasings."""
+    assert not engine.ask("lol nice").answered
+    genocidal = engine.ask("genocidal")
+    assert genocidal.answered and 12 in {c.paragraph for c in genocidal.citations}
+
+
 def test_when_question_gets_a_date(engine: Engine) -> None:
     answer = engine.ask("when did carney give his davos speech")
     assert answer.answered and "Jan. 20" in " ".join([answer.text or "", *(c.quote for c in answer.citations)])
@@ -92,6 +104,7 @@ def test_lookups_and_autocomplete(engine: Engine) -> None:
 
 def test_text_rules() -> None:
     assert words("U.S. tariffs 35%") == ["us", "tariffs", "35", "percent"]
+    assert words("Canada's exports isn't it") == ["canada", "exports", "is", "not", "it"]
     assert stem("meetings") == stem("meet") == stem("met")
     assert stem("travelling") == stem("travel")
     assert content_terms("What did he say about the tariffs?") == ["say", "tariff"]

@@ -42,6 +42,8 @@ class Engine:
         self._people_names = [(n, p) for p in kb.people for n in p.names]
         self._term_names = [(n, t) for t in kb.terms for n in t.names]
         self._names = [frozenset(self.thesaurus.terms(words(n))) for n, _ in (*self._people_names, *self._term_names)]
+        self._story_words = frozenset().union(*self._names, *(self.thesaurus.terms(words(p.text))
+                                                              for p in kb.article.paragraphs))
 
     def ask(self, text: str) -> Answer:
         """Answer `text`. Never raises: a failure inside becomes a logged abstention."""
@@ -57,7 +59,11 @@ class Engine:
         query = self.index.query(text, question_type(text))
         if self._about_the_bot(text, query.terms):
             return []
-        return self.index.search(query)[:limit]
+        matches = self.index.search(query)
+        if len(query.terms) == 1 and query.terms[0] not in self._story_words:
+            # One word the story never uses ("nice", "good") asks about it only where a phrasing is that word.
+            matches = [m for m in matches if m.precision >= 1.0]
+        return matches[:limit]
 
     def _about_the_bot(self, text: str, terms: tuple[str, ...]) -> bool:
         """Chit-chat addressed to the bot ("good bot", "who made you?") that names nothing of the story."""

@@ -30,7 +30,7 @@ RECALL_POWER = 2.0
 W_BASE, W_PRECISION, W_RATIO = 0.5, 0.3, 0.2
 ANSWER_ONLY = 0.7  # a question word found only in a document's answer counts for less than in its phrasing
 WRONG_TYPE = 0.7  # a "when" question whose answer holds no date, a "how many" with no number
-# A "where" question matched through a "when ..." phrasing asks something else of the same facts.
+# A "where" question matched through a "when ..." or a yes/no phrasing asks something else of the same facts.
 OTHER_QUESTION = 0.85
 SPECIFIC = frozenset({QuestionType.WHO, QuestionType.WHEN, QuestionType.WHERE, QuestionType.WHY,
                       QuestionType.NUMBER, QuestionType.HOW})
@@ -160,7 +160,7 @@ class Index:
                 self.key_wording.append(" ".join(key_words))
                 self.key_terms.append(terms)
                 kind = question_type(key_words)
-                self.key_kind.append(kind if kind in SPECIFIC else None)
+                self.key_kind.append(None if kind is QuestionType.WHAT else kind)
                 seen |= terms
                 vocabulary.update(key_words)
             self.doc_keys.append(range(first, len(self.key_doc)))
