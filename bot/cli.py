@@ -90,8 +90,7 @@ def check(knowledge: Path, out: TextIO) -> int:
     total = len(kb.article)
     cited = kb.cited_paragraphs()
     missing = [n for n in range(1, total + 1) if n not in cited]
-    print(f"{len(kb.qa)} Q&A entries, {len(kb.people)} people, {len(kb.terms)} terms, "
-          f"{len(kb.timeline)} timeline events; {len(result.problems)} problem(s)", file=out)
+    print(f"{kb.summary()}; {len(result.problems)} problem(s)", file=out)
     if missing:
         print("not cited by any entry: " + ", ".join(f"¶{n}" for n in missing), file=out)
     print(f"paragraphs covered: {total - len(missing)}/{total}", file=out)

@@ -9,7 +9,7 @@ import pytest
 
 from bot.engine import Engine, load_engine
 from bot.knowledge.editor import write_atomic
-from bot.knowledge.watch import KnowledgeReloader, ReloadResult, describe, is_knowledge_file
+from bot.knowledge.watch import KnowledgeReloader, ReloadResult, is_knowledge_file
 
 KNOWLEDGE = Path(__file__).resolve().parent / "fixtures" / "knowledge"  # frozen: the live one changes
 NEW_ENTRY = """
@@ -128,7 +128,7 @@ def test_which_files_count_as_knowledge():
 async def test_a_forced_reload_reports_what_was_loaded(kb_dir: Path, holder: Holder):
     result = await KnowledgeReloader(kb_dir, holder.swap).reload()
     assert result.ok and holder.engine is result.engine
-    text = describe(result.engine.kb)
+    text = result.engine.kb.summary()
     assert "Q&A entries" in text and "paragraphs cited" in text
 
 

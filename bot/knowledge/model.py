@@ -113,6 +113,12 @@ class KnowledgeBase:
     def entry(self, entry_id: str) -> QAEntry | None:
         return next((e for e in self.qa if e.id == entry_id), None)
 
+    def summary(self) -> str:
+        """What was loaded, in one line for moderators: entries and paragraph coverage."""
+        cited, total = len(self.cited_paragraphs()), len(self.article)
+        return (f"{len(self.qa)} Q&A entries, {len(self.people)} people, {len(self.terms)} terms, "
+                f"{len(self.timeline)} timeline events; {cited} of {total} paragraphs cited")
+
     def cited_paragraphs(self) -> set[int]:
         """Paragraphs some entry cites: the coverage `check` reports."""
         return {c.paragraph for c in self.all_citations()}

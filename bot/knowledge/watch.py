@@ -22,7 +22,6 @@ from watchfiles import Change, awatch
 
 from bot.engine import Engine, load_engine
 from bot.knowledge.loader import ARTICLE_FILE, Problem
-from bot.knowledge.model import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +37,6 @@ class ReloadResult:
     @property
     def ok(self) -> bool:
         return self.engine is not None and not self.problems
-
-
-def describe(kb: KnowledgeBase) -> str:
-    """What a reload loaded, in one line for moderators: entries and paragraph coverage."""
-    cited, total = len(kb.cited_paragraphs()), len(kb.article)
-    return (f"{len(kb.qa)} Q&A entries, {len(kb.people)} people, {len(kb.terms)} terms, "
-            f"{len(kb.timeline)} events; {cited} of {total} paragraphs cited ({cited / total:.0%})")
 
 
 def is_knowledge_file(path: str | Path) -> bool:
@@ -68,7 +60,7 @@ class KnowledgeReloader:
                             "\n".join(map(str, problems)))
                 return ReloadResult(None, problems)
             self._swap(engine)
-            log.info("knowledge reloaded: %s", describe(engine.kb))
+            log.info("knowledge reloaded: %s", engine.kb.summary())
             return ReloadResult(engine, ())
 
     async def watch(self, on_result: Callable[[ReloadResult], Awaitable[None]]) -> None:

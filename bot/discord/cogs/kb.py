@@ -23,7 +23,7 @@ from bot.discord import render, respond
 from bot.discord.render import BUTTONS_PER_ROW, CONTENT_LIMIT, DESCRIPTION_LIMIT, Reply
 from bot.gaps import gap_line, stats_lines
 from bot.knowledge.editor import NewEntry, add_entry, parse_paragraph, parse_phrasings, remove_entry
-from bot.knowledge.watch import KnowledgeReloader, ReloadResult, describe
+from bot.knowledge.watch import KnowledgeReloader, ReloadResult
 from bot.store import Store
 
 if TYPE_CHECKING:
@@ -201,7 +201,7 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
     async def reload(self, interaction: Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.reloader.reload()
-        detail = describe(result.engine.kb) if result.engine else f"refused: {len(result.problems)} problems"
+        detail = result.engine.kb.summary() if result.engine else f"refused: {len(result.problems)} problems"
         await self._audit(interaction, "reload", "-", detail)
         await respond.send(interaction, self._reload_reply(result), ephemeral=True)
 
@@ -254,7 +254,7 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
     @app_commands.command(name="stats", description="Questions, answered share, helpful share, top entries")
     async def stats(self, interaction: Interaction) -> None:
         stats = await asyncio.to_thread(self._store().stats)
-        lines = [*stats_lines(stats), f"Knowledge: {describe(self.bot.engine.kb)}"]
+        lines = [*stats_lines(stats), f"Knowledge: {self.bot.engine.kb.summary()}"]
         await respond.send(interaction, Reply(content=render.escape("\n".join(lines))), ephemeral=True)
 
     # --- the add form ------------------------------------------------------------------
@@ -301,9 +301,9 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
 
     def _reload_reply(self, result: ReloadResult, note: str = "") -> Reply:
         if result.engine is not None:
-            return Reply(content=f"{note}Reloaded: {describe(result.engine.kb)}.")
+            return Reply(content=f"{note}Reloaded: {result.engine.kb.summary()}.")
         head = (f"{note}Knowledge reload refused; still answering from the last good knowledge "
-                f"({describe(self.bot.engine.kb)}). Fix these and save again:\n")
+                f"({self.bot.engine.kb.summary()}). Fix these and save again:\n")
         return Reply(content=head + code_block([str(p) for p in result.problems], CONTENT_LIMIT - len(head)))
 
 
