@@ -58,6 +58,14 @@ def test_one_word_must_be_the_storys(engine: Engine) -> None:
     assert genocidal.answered and 12 in {c.paragraph for c in genocidal.citations}
 
 
+def test_where_needs_a_place_and_how_many_a_number(engine: Engine) -> None:
+    """Answers that hold no place or no count ("Feb. 4" is a date) do not serve these questions."""
+    assert not engine.ask("where exactly did jivani meet vance").answered
+    assert not engine.ask("how many senators is jivani meeting").answered
+    where = engine.ask("where did carney speak on jan 20")
+    assert where.answered and "Davos" in (where.text or "")
+
+
 def test_when_question_gets_a_date(engine: Engine) -> None:
     answer = engine.ask("when did carney give his davos speech")
     assert answer.answered and "Jan. 20" in " ".join([answer.text or "", *(c.quote for c in answer.citations)])

@@ -194,3 +194,9 @@ def test_missing_directory_and_story_are_problems_not_tracebacks(tmp_path: Path)
     result = load_knowledge(tmp_path / "k")
     assert result.kb is None
     assert any("missing story file" in str(p) for p in result.problems)
+
+
+def test_places_must_be_named_in_the_article(kdir: Path) -> None:
+    story = (kdir / "story.yaml").read_text(encoding="utf-8")
+    (kdir / "story.yaml").write_text(story + "  - Atlantis\n", encoding="utf-8")
+    assert "article.txt:1: place 'Atlantis' from story.yaml is not named in the article" in problems_of(kdir)

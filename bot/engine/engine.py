@@ -38,7 +38,7 @@ class Engine:
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
         self.thesaurus = Thesaurus(kb.synonyms + _misspelt_names(kb))
-        self.index = Index(build_docs(kb), self.thesaurus)
+        self.index = Index(build_docs(kb), self.thesaurus, kb.story.places)
         self._people_names = [(n, p) for p in kb.people for n in p.names]
         self._term_names = [(n, t) for t in kb.terms for n in t.names]
         self._names = [frozenset(self.thesaurus.terms(words(n))) for n, _ in (*self._people_names, *self._term_names)]

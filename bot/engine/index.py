@@ -124,7 +124,7 @@ def build_docs(kb: KnowledgeBase) -> list[Doc]:
 class Index:
     """Inverted index over document phrasings and answers, with rarity weights."""
 
-    def __init__(self, docs: list[Doc], thesaurus: Thesaurus) -> None:
+    def __init__(self, docs: list[Doc], thesaurus: Thesaurus, places: tuple[str, ...] = ()) -> None:
         self.docs = docs
         self.thesaurus = thesaurus
         self.key_doc: list[int] = []
@@ -144,7 +144,7 @@ class Index:
         for d, doc in enumerate(docs):
             answer_side = " ".join([doc.answer, *(c.quote for c in doc.citations)])
             # An answer that opens with yes or no serves yes/no questions only.
-            offered = offered_kinds(answer_side)
+            offered = offered_kinds(answer_side, places)
             self.doc_offers.append(offered & {QuestionType.YESNO} if _YES_NO_ANSWER.match(doc.answer) else offered)
             self.doc_names.append(names_in(doc.answer))
             answer_words = words(answer_side)

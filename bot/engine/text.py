@@ -53,7 +53,7 @@ STOPWORDS: frozenset[str] = frozenset(
     think thinks know knows mean means happen happened happening get got
     go going does ask asked asking want wants please thanks thank hey hi hello yo ok okay so like really
     bot question quick anyone someone something thing things one ones lol pls kind sort also actually explain
-    story article news report piece according per exactly much many still remain remains remaining
+    story article news report piece according per much many still remain remains remaining
     without within among upon via toward towards onto across around along amid despite
     read confused confusing wondering wonder curious hmm um uh guys wait btw anyway honestly basically literally
     """.split()
@@ -195,15 +195,19 @@ _DATE = re.compile(
     r"next day|following day|day before|later this year|late january|recently)\b"
 )
 _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|half|fourths|dozen)\b")
+_DAY_OF_MONTH = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s*\d+")
 
 
-def offered_kinds(text: str) -> frozenset[QuestionType]:
-    """The kinds of question an answer text can serve: a "when" needs a date, a "how many" a number."""
+def offered_kinds(text: str, places: tuple[str, ...] = ()) -> frozenset[QuestionType]:
+    """The kinds of question an answer text can serve: a "when" needs a date, a "how many" a number,
+    and a "where" one of the story's `places` (when the knowledge lists them)."""
     folded = fold(text)
     kinds = set(QuestionType)
+    if places and not any(fold(place) in folded for place in places):
+        kinds.discard(QuestionType.WHERE)
     if not _DATE.search(folded):
         kinds.discard(QuestionType.WHEN)
-    if not _NUMBER.search(folded):
+    if not _NUMBER.search(_DAY_OF_MONTH.sub(" ", folded)):  # "Feb. 4" is a date, not a how-many
         kinds.discard(QuestionType.NUMBER)
     return frozenset(kinds)
 

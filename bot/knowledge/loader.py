@@ -344,9 +344,10 @@ def _load_story(r: _FileReader) -> Story | None:
     summary = r.text(data, "summary")
     lead = r.text(data, "lead_section")
     headings = r.texts(data, "headings")
+    places = r.texts(data, "places")
     if len(r.problems) > before or title is None or summary is None or lead is None:
         return None
-    return Story(title, summary, lead, tuple(headings))
+    return Story(title, summary, lead, tuple(headings), tuple(p.strip() for p in places))
 
 
 def _load_article(r: _FileReader, story: Story | None) -> Article | None:
@@ -360,6 +361,10 @@ def _load_article(r: _FileReader, story: Story | None) -> Article | None:
     for heading in headings:
         if fold(heading) not in lines:
             r.problem(1, f"heading {heading!r} from {STORY_FILE} is not a line of the article")
+    folded = fold(text)
+    for place in story.places if story else ():
+        if fold(place) not in folded:
+            r.problem(1, f"place {place!r} from {STORY_FILE} is not named in the article")
     article = parse_article(text, headings, story.lead_section if story else "Story")
     if not article.paragraphs:
         r.problem(1, "the article has no paragraphs")

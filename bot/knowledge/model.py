@@ -90,6 +90,7 @@ class Story:
     summary: str
     lead_section: str
     headings: tuple[str, ...]
+    places: tuple[str, ...] = ()  # the places the article names: a "where" answer must name one
 
 
 @dataclass(frozen=True, slots=True)
