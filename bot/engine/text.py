@@ -34,7 +34,7 @@ SHORTHAND: dict[str, str] = {
     "wht": "what", "wat": "what", "whats": "what is", "abt": "about", "bc": "because", "cuz": "because",
     "u": "you", "ur": "your", "r": "are", "ppl": "people", "govt": "government", "gov": "government",
     "pm": "prime minister", "vp": "vice president", "evs": "electric vehicles", "ev": "electric vehicle",
-    "pct": "percent", "dept": "department", "dec": "december", "jan": "january", "feb": "february",
+    "pct": "percent", "dept": "department", "non": "not", "dec": "december", "jan": "january", "feb": "february",
     "whos": "who is", "wheres": "where is",
     "whens": "when is", "hows": "how is", "didnt": "did not", "doesnt": "does not", "isnt": "is not",
     "wasnt": "was not", "dont": "do not", "thx": "thanks", "pls": "please", "plz": "please",
@@ -52,7 +52,8 @@ STOPWORDS: frozenset[str] = frozenset(
     with would you your yours yourself yourselves
     think thinks know knows mean means happen happened happening get got
     go going does ask asked asking want wants please thanks thank hey hi hello yo ok okay so like really
-    bot question quick anyone someone something thing things one ones lol pls kind sort also actually explain
+    bot question quick anyone someone something anything anybody somebody stuff thing things one ones lol pls
+    kind sort also actually explain
     story article news report piece according per much many still remain remains remaining
     without within among upon via toward towards onto across around along amid despite
     read confused confusing wondering wonder curious hmm um uh guys wait btw anyway honestly basically literally
