@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T", Person, Term)
 
 # Below this score the engine says the story doesn't say; calibrated with benchmarks/calibrate.py.
-ANSWER_THRESHOLD = 0.6
+ANSWER_THRESHOLD = 0.58
 SUGGESTION_FLOOR = 0.2  # a suggestion must be at least this close to what was asked
 UNSURE_MARGIN = 0.1  # answers scoring less than this above the threshold come with suggestions
 MISSPELLING = 75  # rapidfuzz ratio above which a one-word alias is a misspelling of a word of the name

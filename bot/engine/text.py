@@ -31,13 +31,14 @@ _ABBREVIATION = re.compile(r"(?<![a-z])u\.\s?s\.(?:a\.)?|\busa\b")
 # Chat shorthand and spellings readers use, mapped to the words the story uses.
 # General English only: anything specific to the story belongs in the knowledge files.
 SHORTHAND: dict[str, str] = {
-    "wht": "what", "wat": "what", "whats": "what is", "abt": "about", "bc": "because", "cuz": "because",
-    "u": "you", "ur": "your", "r": "are", "ppl": "people", "govt": "government", "gov": "government",
+    "wht": "what", "wat": "what", "wut": "what", "whats": "what is", "whos": "who is", "wheres": "where is",
+    "whens": "when is", "hows": "how is", "abt": "about", "bc": "because", "cuz": "because", "tho": "though",
+    "u": "you", "ur": "your", "r": "are", "n": "and", "ppl": "people", "govt": "government", "gov": "government",
     "pm": "prime minister", "vp": "vice president", "evs": "electric vehicles", "ev": "electric vehicle",
     "pct": "percent", "dept": "department", "non": "not", "dec": "december", "jan": "january", "feb": "february",
-    "whos": "who is", "wheres": "where is",
-    "whens": "when is", "hows": "how is", "didnt": "did not", "doesnt": "does not", "isnt": "is not",
-    "wasnt": "was not", "dont": "do not", "thx": "thanks", "pls": "please", "plz": "please",
+    "didnt": "did not", "doesnt": "does not", "isnt": "is not", "wasnt": "was not", "dont": "do not",
+    "shud": "should", "wud": "would", "cud": "could", "gonna": "going to", "wanna": "want to",
+    "nah": "no", "ya": "yes", "yea": "yes", "yeah": "yes", "thx": "thanks", "pls": "please", "plz": "please",
 }
 
 # Function words and chat filler: they say how a question is asked, not what about.
@@ -53,7 +54,7 @@ STOPWORDS: frozenset[str] = frozenset(
     think thinks know knows mean means happen happened happening get got
     go going does ask asked asking want wants please thanks thank hey hi hello yo ok okay so like really
     bot question quick anyone someone something anything anybody somebody stuff thing things one ones lol pls
-    kind sort also actually explain
+    kind sort also actually explain yes though
     story article news report piece according per much many still remain remains remaining
     without within among upon via toward towards onto across around along amid despite
     read confused confusing wondering wonder curious hmm um uh guys wait btw anyway honestly basically literally
