@@ -1,7 +1,7 @@
 """The held-out question sets (tests/data/questions*.yaml, 565 questions written from the article alone).
 
 These are floors that guard against regressions, set below the measured figures
-(accuracy 0.835, 17 wrong answers at the time of writing): raising quality is
+(accuracy 0.851, 17 wrong answers at the time of writing): raising quality is
 measured with `python -m benchmarks.calibrate`, not forced here.
 """
 
@@ -15,7 +15,7 @@ from bot.config import DEFAULT_KNOWLEDGE_DIR
 from bot.engine import Answer, Engine, load_engine
 from tests.question_set import Item, judge, load_items
 
-ACCURACY_FLOOR = 0.80
+ACCURACY_FLOOR = 0.82
 WRONG_ANSWERS_CEILING = 25
 
 
