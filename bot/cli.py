@@ -122,8 +122,9 @@ def format_answer(answer: Answer) -> str:
     lines += [f"  ¶{c.paragraph} — “{c.quote}”" for c in answer.citations]
     if answer.answered:
         lines.append(f"  (confidence {answer.confidence:.2f}, from {answer.source})")
-    elif answer.suggestions:
-        lines.append("  You could ask: " + " | ".join(answer.suggestions))
+    if answer.suggestions:
+        lead = "You might also mean" if answer.answered else "You could ask"
+        lines.append(f"  {lead}: " + " | ".join(answer.suggestions))
     return "\n".join(lines)
 
 

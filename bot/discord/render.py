@@ -39,6 +39,8 @@ CHOICE_NAME_LIMIT = 100
 FOOTER_BUDGET = 256
 QUOTE_BUDGET = 300  # one quote in a sources list; longer ones are cut so several fit in a field
 SOURCES = "Sources"
+RELATED = "You might also mean"
+RELATED_BUDGET = 320  # up to three questions offered beside an answer the engine was unsure of
 
 NO_MENTIONS = discord.AllowedMentions.none()
 COLOUR = discord.Colour.blurple()
@@ -118,7 +120,8 @@ def source_lines(citations: Iterable[Citation]) -> list[str]:
     return [f"¶{n} — “{truncate(escape(q), QUOTE_BUDGET)}”" for n, q in seen]
 
 
-def _embed(title: str, description: str, citations: Iterable[Citation], story_title: str) -> discord.Embed:
+def _embed(title: str, description: str, citations: Iterable[Citation], story_title: str,
+           related: Sequence[str] = ()) -> discord.Embed:
     embed = discord.Embed(
         title=truncate(title, TITLE_LIMIT) or None,
         description=truncate(description, DESCRIPTION_LIMIT),
@@ -126,6 +129,9 @@ def _embed(title: str, description: str, citations: Iterable[Citation], story_ti
     )
     if lines := source_lines(citations):
         embed.add_field(name=SOURCES, value=fit_lines(lines, FIELD_VALUE_LIMIT), inline=False)
+    if related:
+        value = fit_lines([f"• {truncate(escape(q), 100)}" for q in related], RELATED_BUDGET)
+        embed.add_field(name=RELATED, value=value, inline=False)
     embed.set_footer(text=truncate(story_title, FOOTER_BUDGET))
     return embed
 
@@ -139,7 +145,8 @@ def answer_reply(answer: Answer, story_title: str) -> Reply:
         hint = "\nPerhaps one of these:" if answer.suggestions else ""
         return Reply(content=DOESNT_SAY + hint)
     title = escape(" ".join(answer.question.split()))
-    return Reply(embed=_embed(title, escape(answer.text or ""), answer.citations, story_title))
+    # An answer close to the engine's threshold comes with suggestions: show them as the reader's way out.
+    return Reply(embed=_embed(title, escape(answer.text or ""), answer.citations, story_title, answer.suggestions))
 
 
 def _profile(name: str, lead: str, first: Fact, facts: Sequence[Fact], story_title: str) -> discord.Embed:

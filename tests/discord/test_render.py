@@ -28,7 +28,7 @@ def assert_embed_fits(reply: render.Reply) -> None:
 
 def test_budgets_add_up_to_less_than_discords_total() -> None:
     worst = (render.TITLE_LIMIT + render.DESCRIPTION_LIMIT + len(render.SOURCES) + render.FIELD_VALUE_LIMIT
-             + render.FOOTER_BUDGET)
+             + len(render.RELATED) + render.RELATED_BUDGET + render.FOOTER_BUDGET)
     assert worst <= render.EMBED_TOTAL_LIMIT == LIMITS["total"]
     assert render.FOOTER_BUDGET <= render.FOOTER_LIMIT == LIMITS["footer"]
 
@@ -74,9 +74,18 @@ def test_abstention_is_plain_text_with_a_pointer_to_the_buttons() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(text, text, citations, text)
-def test_any_answer_fits(question: str, answer: str, cited: tuple[Citation, ...], title: str) -> None:
-    assert_embed_fits(render.answer_reply(Answer(question, True, answer, 1.0, cited), title))
+@given(text, text, citations, text, st.lists(text, max_size=3))
+def test_any_answer_fits(question: str, answer: str, cited: tuple[Citation, ...], title: str,
+                         related: list[str]) -> None:
+    assert_embed_fits(render.answer_reply(Answer(question, True, answer, 1.0, cited, suggestions=tuple(related)),
+                                          title))
+
+
+def test_an_unsure_answer_offers_related_questions() -> None:
+    reply = render.answer_reply(Answer("q", True, "a", 0.6, (Citation(1, "quote"),), suggestions=("Who is X?",)), "S")
+    assert reply.embed is not None
+    fields = {f.name: f.value for f in reply.embed.fields}
+    assert fields[render.RELATED] == "• Who is X?"
 
 
 @settings(max_examples=30, deadline=None)
