@@ -77,17 +77,22 @@ async def serve(bot: StoryBot, token: str) -> int:
     try:
         async with bot:
             await bot.start(token)
-    except discord.LoginFailure:
-        print(BAD_TOKEN, file=sys.stderr)
-        return EXIT_CONFIG
-    except KnowledgeError as exc:
-        print(f"the knowledge has problems, so the bot will not start:\n{exc}", file=sys.stderr)
-        return EXIT_PROBLEMS
+    except (discord.LoginFailure, KnowledgeError) as exc:
+        return _refused(exc, "the bot will not start")
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     log.info("stopped")
     return EXIT_OK
+
+
+def _refused(exc: discord.LoginFailure | KnowledgeError, consequence: str) -> int:
+    """One clear line (or the knowledge's path:line problems) and the exit code, instead of a traceback."""
+    if isinstance(exc, discord.LoginFailure):
+        print(BAD_TOKEN, file=sys.stderr)
+        return EXIT_CONFIG
+    print(f"the knowledge has problems, so {consequence}:\n{exc}", file=sys.stderr)
+    return EXIT_PROBLEMS
 
 
 _closing: set[asyncio.Task] = set()  # the loop keeps only weak references to tasks
@@ -104,12 +109,8 @@ async def _sync(settings: Settings, token: str) -> int:
     async with StoryBot(settings, auto_sync=False) as bot:
         try:
             await bot.login(token)
-        except discord.LoginFailure:
-            print(BAD_TOKEN, file=sys.stderr)
-            return EXIT_CONFIG
-        except KnowledgeError as exc:
-            print(f"the knowledge has problems, so commands were not synced:\n{exc}", file=sys.stderr)
-            return EXIT_PROBLEMS
+        except (discord.LoginFailure, KnowledgeError) as exc:
+            return _refused(exc, "commands were not synced")
         try:
             count = await bot.sync_commands()
         except discord.HTTPException as exc:
