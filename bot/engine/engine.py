@@ -11,7 +11,7 @@ from typing import TypeVar
 from rapidfuzz import fuzz, process
 
 from bot.engine.answer import DOESNT_SAY, Answer
-from bot.engine.index import Index, Match, build_docs
+from bot.engine.index import Index, Match, Query, build_docs
 from bot.engine.text import QuestionType, Thesaurus, clean, content_terms, question_type, words
 from bot.knowledge.loader import Problem, load_knowledge
 from bot.knowledge.model import Event, KnowledgeBase, Person, Term
@@ -57,7 +57,7 @@ class Engine:
     def explain(self, text: str, limit: int = 8) -> list[Match]:
         """The top candidates and their signals, for moderators debugging a miss."""
         query = self.index.query(text, question_type(text))
-        if self._about_the_bot(text, query.terms):
+        if self._about_the_bot(query):
             return []
         matches = self.index.search(query)
         if len(query.terms) == 1 and query.terms[0] not in self._story_words:
@@ -65,11 +65,11 @@ class Engine:
             matches = [m for m in matches if m.precision >= 1.0]
         return matches[:limit]
 
-    def _about_the_bot(self, text: str, terms: tuple[str, ...]) -> bool:
+    def _about_the_bot(self, query: Query) -> bool:
         """Chit-chat addressed to the bot ("good bot", "who made you?") that names nothing of the story."""
-        if not _TO_THE_BOT.intersection(words(text)):
+        if not _TO_THE_BOT.intersection(query.wording.split()):
             return False
-        asked = set(terms)
+        asked = set(query.terms)
         return not any(name and name <= asked for name in self._names)
 
     def _ask(self, question: str) -> Answer:

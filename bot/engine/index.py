@@ -72,7 +72,6 @@ class Query:
     terms: tuple[str, ...]
     wording: str
     kind: QuestionType
-    unknown: tuple[str, ...]
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?”\"])\s+(?=[“\"A-Z])")
@@ -198,8 +197,7 @@ class Index:
         ws = words(text)
         corrected = [self._correct(w) for w in ws]
         terms = tuple(self.thesaurus.terms(corrected))
-        unknown = tuple(t for t in terms if t not in self.idf)
-        return Query(text, terms, " ".join(ws), kind, unknown)
+        return Query(text, terms, " ".join(ws), kind)
 
     def _correct(self, word: str) -> str:
         if word in self.known_words or word in STOPWORDS or len(word) < 4 or word.isdigit() or stem(word) in self.idf:
