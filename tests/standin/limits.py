@@ -295,14 +295,20 @@ def check_commands(commands: Any) -> list[Problem]:
     return problems
 
 
-def _check_command_node(at: str, node: Mapping[str, Any], depth: int) -> list[Problem]:
+def _check_name_and_description(at: str, node: Mapping[str, Any], what: str) -> list[Problem]:
+    """Commands and options alike: a valid lower-case name and a description of the right length."""
     name = node.get("name")
     problems: list[Problem] = []
     if not isinstance(name, str) or not COMMAND_NAME.match(name) or name != name.lower():
         problems.append(
-            Problem(f"{at}.name", f"{name!r} is not a valid lowercase command name", "APPLICATION_COMMAND_INVALID_NAME")
+            Problem(f"{at}.name", f"{name!r} is not a valid lowercase {what} name", "APPLICATION_COMMAND_INVALID_NAME")
         )
     problems += _length(f"{at}.description", node.get("description"), COMMAND_DESCRIPTION, 1)
+    return problems
+
+
+def _check_command_node(at: str, node: Mapping[str, Any], depth: int) -> list[Problem]:
+    problems = _check_name_and_description(at, node, "command")
     options = node.get("options") or []
     if len(options) > COMMAND_OPTIONS:
         problems.append(Problem(f"{at}.options", f"Must be {COMMAND_OPTIONS} or fewer in length (got {len(options)})."))
@@ -332,13 +338,7 @@ def _check_command_node(at: str, node: Mapping[str, Any], depth: int) -> list[Pr
 
 
 def _check_command_node_leaf(at: str, option: Mapping[str, Any]) -> list[Problem]:
-    name = option.get("name")
-    problems: list[Problem] = []
-    if not isinstance(name, str) or not COMMAND_NAME.match(name) or name != name.lower():
-        problems.append(
-            Problem(f"{at}.name", f"{name!r} is not a valid lowercase option name", "APPLICATION_COMMAND_INVALID_NAME")
-        )
-    problems += _length(f"{at}.description", option.get("description"), COMMAND_DESCRIPTION, 1)
+    problems = _check_name_and_description(at, option, "option")
     choices = option.get("choices") or []
     if choices and option.get("autocomplete"):
         problems.append(Problem(f"{at}.autocomplete", "autocomplete cannot be combined with choices"))
