@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.config import Settings, SettingsError
-from bot.engine import Answer, Engine, load_engine
+from bot.engine import Answer, Conversation, Engine, load_engine
 from bot.knowledge import load_knowledge
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG = 0, 1, 2
@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     if command == "check":
         return check(knowledge, sys.stdout)
     if command == "ask":
-        return ask(knowledge, args.question, as_json=args.json, explain=args.explain, out=sys.stdout)
+        return ask(knowledge, args.question, as_json=args.json, explain=args.explain,
+                   conversation=args.conversation, out=sys.stdout)
     if command == "chat":
         return chat(knowledge)
     if command == "gaps":
@@ -58,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     p_ask.add_argument("question", nargs="+", help="the question, or '-' for stdin")
     p_ask.add_argument("--json", action="store_true", help="one JSON object per question")
     p_ask.add_argument("--explain", action="store_true", help="show the top candidates and their scores")
+    p_ask.add_argument("--conversation", action="store_true",
+                       help="consecutive lines are one reader's conversation; an empty line starts a new one")
     sub.add_parser("chat", help="ask questions in an interactive console")
     sub.add_parser("check", help="validate the knowledge files")
     sub.add_parser("run", help="run the Discord bot (needs DISCORD_TOKEN)")
@@ -97,15 +100,23 @@ def check(knowledge: Path, out: TextIO) -> int:
     return EXIT_PROBLEMS if result.problems else EXIT_OK
 
 
-def ask(knowledge: Path, question: list[str], *, as_json: bool, explain: bool, out: TextIO) -> int:
+def ask(knowledge: Path, question: list[str], *, as_json: bool, explain: bool, out: TextIO,
+        conversation: bool = False) -> int:
+    """Answer one question, or one a line from stdin; with `conversation`, lines lean on the lines before
+    them until an empty line, which starts a new conversation and gets no output."""
     engine = _engine_or_report(knowledge)
     if engine is None:
         return EXIT_PROBLEMS
     questions: Iterable[str] = [" ".join(question)]
     if question == ["-"]:
         questions = (line.rstrip("\r\n") for line in sys.stdin)
-    for text in questions:
-        answer = engine.ask(text)
+    talk = Conversation()
+    for i, text in enumerate(questions):
+        if conversation and not text.strip():
+            talk = Conversation()
+            continue
+        answer = engine.ask(text, talk if conversation else None)
+        talk = talk.add(answer, float(i))
         if as_json:
             out.write(json.dumps(answer.to_dict(), ensure_ascii=False) + "\n")
         else:

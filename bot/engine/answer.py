@@ -19,6 +19,12 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     source: str | None = None  # "qa:<id>", "person:<id>", "term:<id>", "event:<id>" or "article:<¶>"
     suggestions: tuple[str, ...] = field(default=())
+    # The question actually answered: a follow-up spelled out ("who is he?" -> "who is Scott Bessent?").
+    resolved: str | None = None
+    # Set when the message was not a story question: "help", "greeting", "thanks", "about-bot".
+    intent: str | None = None
+    # "Did you mean…?": the titles of two different answers that were too close to pick between.
+    alternatives: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of `python -m bot ask --json`."""
@@ -30,4 +36,7 @@ class Answer:
             "citations": [{"paragraph": c.paragraph, "quote": c.quote} for c in self.citations],
             "source": self.source,
             "suggestions": list(self.suggestions),
+            "resolved": self.resolved,
+            "intent": self.intent,
+            "alternatives": list(self.alternatives),
         }

@@ -11,6 +11,7 @@ from typing import TypeVar
 from rapidfuzz import fuzz, process
 
 from bot.engine.answer import DOESNT_SAY, Answer
+from bot.engine.conversation import Conversation
 from bot.engine.index import Index, Match, Query, build_docs
 from bot.engine.text import QuestionType, Thesaurus, clean, content_terms, question_type, words
 from bot.knowledge.loader import Problem, load_knowledge
@@ -45,8 +46,11 @@ class Engine:
         self._story_words = frozenset().union(*self._names, *(self.thesaurus.terms(words(p.text))
                                                               for p in kb.article.paragraphs))
 
-    def ask(self, text: str) -> Answer:
-        """Answer `text`. Never raises: a failure inside becomes a logged abstention."""
+    def ask(self, text: str, conversation: Conversation | None = None) -> Answer:
+        """Answer `text`, leaning on the reader's `conversation` for follow-ups.
+
+        Never raises: a failure inside becomes a logged abstention.
+        """
         question = text if isinstance(text, str) else ""
         try:
             return replace(self._ask(question[:MAX_QUESTION]), question=question)
