@@ -140,10 +140,11 @@ def format_answer(answer: Answer) -> str:
 
 
 def format_explain(engine: Engine, text: str) -> str:
-    lines = ["  score  recall  prec  ratio  type  source                     matched phrasing"]
-    for m in engine.explain(text):
-        lines.append(f"  {m.score:5.3f}  {m.recall:6.3f}  {m.precision:4.2f}  {m.ratio:5.2f}  "
-                     f"{'ok' if m.typed else 'no':>4}  {m.doc.source:<26} {m.key[:70]}")
+    lines = ["  prob   rank   words  meaning recall prec  type  source                     matched phrasing"]
+    for c in engine.explain(text):
+        m = c.match
+        lines.append(f"  {c.probability:5.3f}  {c.rank:5.3f}  {m.score:5.3f}  {c.meaning:5.3f}  {m.recall:5.3f}  "
+                     f"{m.precision:4.2f}  {'ok' if m.typed else 'no':>4}  {m.doc.source:<26} {m.key[:60]}")
     return "\n".join(lines)
 
 

@@ -73,7 +73,7 @@ def test_when_question_gets_a_date(engine: Engine) -> None:
 
 @pytest.mark.parametrize(
     "question",
-    ["What time is it?", "hello?", "lol", "tell me a joke", "How tall is JD Vance?", "What is the capital of France?",
+    ["What time is it?", "tell me a joke", "How tall is JD Vance?", "What is the capital of France?",
      "", "   ", "🤔🤔🤔", "asdfghjkl"],
 )
 def test_declines_what_the_story_does_not_say(engine: Engine, question: str) -> None:

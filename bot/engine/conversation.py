@@ -7,11 +7,13 @@ the engine does the resolving.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 
 from bot.engine.answer import Answer
+from bot.knowledge.article import fold
 
 TTL = 600.0  # seconds a conversation is remembered after its last question
 MAX_TURNS = 5  # turns kept: follow-ups lean on the last few, not on the whole history
@@ -69,3 +71,161 @@ class ConversationBook:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+# --- resolving follow-ups ---------------------------------------------------------------
+
+_MALE = frozenset({"he", "him", "his", "himself"})
+_FEMALE = frozenset({"she", "her", "hers", "herself"})
+_PLURAL = frozenset({"they", "them", "their", "theirs", "both"})
+_PERSONAL = _MALE | _FEMALE | _PLURAL
+# "it", or "that"/"this" standing alone at the end ("who said that?"), not "that deal" or "the one that…".
+_THING_REF = re.compile(r"\b(?:it|its)\b|\b(?:that|this)\b(?=\W*$)")
+_FEMININE_ROLE = re.compile(r"\b(?:wife|woman|mother|daughter|sister|she|her|mrs|ms)\b")
+# Openings that lean on the previous question: "and rubio?", "what about usha?", "same for poilievre".
+_ELLIPSIS = re.compile(r"^\s*(?:and|what\s+about|how\s+about|same\s+(?:for|with|about)|also|plus|ok\s+and|"
+                       r"so\s+and)\b[\s,]*", re.IGNORECASE)
+_CORRECTION = re.compile(r"^\s*(?:wait|hold\s+on|hang\s+on|hmm+|but|actually|no)\b[\s,.!-]*", re.IGNORECASE)
+_WH = re.compile(r"^\s*(?:who|whom|whose|what|when|where|why|which|how(?:\s+(?:much|many|long|come))?)\b",
+                 re.IGNORECASE)
+_QUOTED = re.compile(r"[\"“”'‘’][^\"“”]{3,}?[\"“”'‘’](?=\W*$|\s)")
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+SHORT = 4  # words: a question this short with no name of its own ("when was that?") leans on the last one
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """Someone or something the story names, as a follow-up's pronoun may mean it."""
+
+    name: str
+    person: bool
+    female: bool = False
+
+
+class Entities:
+    """The story's people and terms by every name readers use, to find them in text (longest name first)."""
+
+    def __init__(self, named: list[tuple[tuple[str, ...], Entity]]) -> None:
+        pairs = [(fold(n), e) for names, e in named for n in names if len(fold(n)) >= 2]
+        pairs.sort(key=lambda pair: len(pair[0]), reverse=True)
+        self._pattern = re.compile(r"\b(" + "|".join(re.escape(n) for n, _ in pairs) + r")\b") if pairs else None
+        self._by_name = dict(pairs[::-1]) if pairs else {}
+
+    @staticmethod
+    def feminine(role: str) -> bool:
+        return bool(_FEMININE_ROLE.search(fold(role)))
+
+    def found(self, text: str) -> list[Entity]:
+        """The entities named in `text`, in order of first mention, without repeats."""
+        if self._pattern is None or not text:
+            return []
+        out = [self._by_name[m.group(1)] for m in self._pattern.finditer(fold(text))]
+        return list(dict.fromkeys(out))
+
+
+def _focus(turn: Turn, entities: Entities) -> list[Entity]:
+    """Who or what the last turn was about, most salient first.
+
+    A "who" question's answer brings someone new ("who is his roommate?" -> Vance): that someone comes
+    first; then what the question named; then the rest of the answer.
+    """
+    asked = entities.found(turn.resolved)
+    answered = entities.found(turn.text or "") if turn.answered else []
+    new = [e for e in answered if e not in asked]
+    if re.match(r"\s*who", turn.resolved, re.IGNORECASE) and new:
+        return [*new[:1], *asked, *new[1:]]
+    return [*asked, *new]
+
+
+def _frame(previous: str) -> str:
+    """The previous question without its question word and auxiliary: its subject matter."""
+    return re.sub(r"^\s*(?:(?:who|whom|whose|what|when|where|why|which|how)(?:'s)?\s+(?:is|are|was|were|did|does|do|"
+                  r"has|have|had)?\s*|(?:is|are|was|were|did|does|do|has|have)\s+)", "", previous,
+                  flags=re.IGNORECASE).strip(" ?")
+
+
+def resolve(question: str, conversation: Conversation, entities: Entities) -> str:
+    """The follow-up spelled out against the reader's last turn; a question that stands alone is kept as it is.
+
+    Pronouns become the person or thing last talked about ("what did he claim?" -> "what did Scott Bessent
+    claim?"); an elliptical "and Rubio?" reuses the last question with the new name; a bare "why?" or
+    "when was that?" asks about the last question's subject; "wait, wasn't that in January?" too.
+    """
+    if not conversation.turns:
+        return question
+    last = conversation.turns[-1]
+    text = _CORRECTION.sub("", question, count=1) or question
+    ellipsis = _ELLIPSIS.match(text)
+    body = text[ellipsis.end():] if ellipsis else text
+    words = _WORD.findall(fold(body))
+    named = entities.found(body)
+    persons = [w for w in words if w in _PERSONAL]
+    things = _THING_REF.findall(fold(body))
+    asks = _WH.match(body) or re.match(r"\s*(?:is|are|was|were|did|does|do|has|have)\b", body, re.IGNORECASE)
+
+    if ellipsis and not asks:
+        # "and rubio?" / "what about 'wasn't so grateful'?": the last question again, about the new thing.
+        return _swap(last.resolved, body.strip(" ?.!"), _focus(last, entities), entities)
+    if persons or (things and not named):
+        # "and rubio, what's his job?": his is Rubio. Otherwise whom the last turn was about, not whom
+        # this question names itself ("did carney agree with him?" after Bessent's claim about Carney).
+        focus = named if ellipsis and named else [e for e in _focus(last, entities) if e not in named]
+        resolved = _replace_pronouns(body, focus, last)
+        if resolved != body:
+            return resolved
+    if not named and len(words) <= SHORT:
+        # "why?", "says who?", "over what?": the same subject, another question.
+        return f"{' '.join(words)} {_frame(last.resolved)}".strip()
+    return body
+
+
+def _swap(previous: str, new: str, focus: list[Entity], entities: Entities) -> str:
+    """The previous question about `new` instead: its quote or its main name replaced, else its frame kept."""
+    quoted = _QUOTED.search(previous)
+    if quoted and re.search(r"[\"“”'‘’]", new):
+        return previous[: quoted.start()] + new + previous[quoted.end():]
+    for entity in focus:
+        for name in _names_in(previous, entity, entities):
+            return re.sub(re.escape(name), new, previous, count=1, flags=re.IGNORECASE)
+    wh = _WH.match(previous)
+    head = previous[: wh.end()] if wh else ""
+    noun = re.match(r"\s*(\w+)", previous[wh.end():]) if wh else None
+    return f"{head} {noun.group(1) if noun else ''} {new}".strip()
+
+
+def _names_in(text: str, entity: Entity, entities: Entities) -> list[str]:
+    """The spellings of `entity` that occur in `text` (as written there)."""
+    folded = fold(text)
+    out = []
+    for m in re.finditer(r"[a-z0-9][a-z0-9'.\- ]*", folded):
+        for found in entities.found(m.group()):
+            if found == entity:
+                out.append(m.group())
+    return out
+
+
+def _replace_pronouns(body: str, focus: list[Entity], last: Turn) -> str:
+    people = [e for e in focus if e.person]
+    male = next((e for e in people if not e.female), None)
+    female = next((e for e in people if e.female), None)
+    thing = next((e for e in focus if not e.person), None)
+
+    def swap(m: re.Match[str]) -> str:
+        word = m.group().lower()
+        target: str | None = None
+        if word in _MALE and male:
+            target = male.name
+        elif word in _FEMALE and female:
+            target = female.name
+        elif word in _PLURAL and len(people) >= 2:
+            target = " and ".join(e.name for e in people[:2])
+        elif word in _PLURAL and people:
+            target = people[0].name
+        elif word in {"it", "its", "that", "this"}:
+            target = thing.name if thing else _frame(last.resolved)
+        if target is None:
+            return m.group()
+        return f"{target}'s" if word in {"his", "its", "their", "theirs", "hers"} else target
+
+    return re.sub(r"\b(?:he|him|his|himself|she|her|hers|herself|they|them|their|theirs|it|its)\b|"
+                  r"\b(?:that|this)\b(?=\W*$)", swap, body, flags=re.IGNORECASE)

@@ -1,4 +1,14 @@
-"""Engine.ask: a question in, an Answer out, cited from the story or honestly declined."""
+"""Engine.ask: a message in, an Answer out, cited from the story or honestly declined.
+
+How a message is answered, in order:
+1. understand it (bot/engine/understand.py): an intent said to the bot ("help", "thanks"), or up
+   to three questions found inside chatter and filler;
+2. spell each question out against the reader's conversation (bot/engine/conversation.py);
+3. propose candidates by words (bot/engine/index.py) and by meaning (bot/engine/semantic.py);
+4. decide (bot/engine/decide.py): the probability that a candidate gives what is asked, calibrated,
+   against one threshold; two different answers too close to call become "did you mean…?";
+5. a yes/no question gets "Yes" or "No" in front when the story settles it (bot/engine/premise.py).
+"""
 
 from __future__ import annotations
 
@@ -8,43 +18,47 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
+from bot.engine import decide
 from bot.engine.answer import DOESNT_SAY, Answer
-from bot.engine.conversation import Conversation
-from bot.engine.index import Index, Match, Query, build_docs
-from bot.engine.text import QuestionType, Thesaurus, clean, content_terms, question_type, words
+from bot.engine.conversation import Conversation, Entities, Entity, resolve
+from bot.engine.index import Doc, Index, build_docs
+from bot.engine.params import DEFAULT, Params
+from bot.engine.premise import claims_removed, settle, verdict
+from bot.engine.semantic import MeaningIndex, shared_embedder
+from bot.engine.text import QuestionType, Thesaurus, clean, content_terms, question_type
+from bot.engine.understand import understand
 from bot.knowledge.loader import Problem, load_knowledge
-from bot.knowledge.model import Event, KnowledgeBase, Person, Term
+from bot.knowledge.model import Citation, Event, KnowledgeBase, Person, Term
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", Person, Term)
 
-# Below this score the engine says the story doesn't say; calibrated with benchmarks/calibrate.py.
-ANSWER_THRESHOLD = 0.58
-SUGGESTION_FLOOR = 0.2  # a suggestion must be at least this close to what was asked
-UNSURE_MARGIN = 0.1  # answers scoring less than this above the threshold come with suggestions
-MISSPELLING = 75  # rapidfuzz ratio above which a one-word alias is a misspelling of a word of the name
-MAX_PARTS = 3  # questions tried separately in a message of several sentences
-_TO_THE_BOT = frozenset({"you", "your", "yours", "yourself", "bot"})
-_SENTENCE = re.compile(r"(?<=[.!?:;])\s+|\n+")
-_WH_CLAUSE = re.compile(r"(?<=[,;:—-])\s*(?:who|whom|whose|what|when|where|why|how|which)\b[^,;:]*$", re.IGNORECASE)
 NAME_CUTOFF = 70  # rapidfuzz WRatio for /who and /what lookups
 MAX_QUESTION = 4000  # longer messages are cut: nobody asks a 4,000-character question
 
 
 class Engine:
-    """Answers questions from one KnowledgeBase. Immutable after construction; safe to share."""
+    """Answers questions from one KnowledgeBase. Immutable after construction; safe to share across threads."""
 
-    def __init__(self, kb: KnowledgeBase) -> None:
+    def __init__(self, kb: KnowledgeBase, params: Params = DEFAULT) -> None:
         self.kb = kb
-        self.thesaurus = Thesaurus(kb.synonyms + _misspelt_names(kb))
-        self.index = Index(build_docs(kb), self.thesaurus, kb.story.places)
+        self.params = params
+        self.thesaurus = Thesaurus(kb.synonyms)
+        self.index = Index(build_docs(kb), self.thesaurus, kb.story.places, params)
+        self.meaning = MeaningIndex(shared_embedder(), self.index.key_text,
+                                    [r.start for r in self.index.doc_keys])
+        self.entities = Entities(
+            [(p.names, Entity(p.name, True, Entities.feminine(p.role.text))) for p in kb.people]
+            + [(t.names, Entity(t.name, False)) for t in kb.terms]
+        )
         self._people_names = [(n, p) for p in kb.people for n in p.names]
         self._term_names = [(n, t) for t in kb.terms for n in t.names]
-        self._names = [frozenset(self.thesaurus.terms(words(n))) for n, _ in (*self._people_names, *self._term_names)]
-        self._story_words = frozenset().union(*self._names, *(self.thesaurus.terms(words(p.text))
-                                                              for p in kb.article.paragraphs))
+        self._story_words = frozenset(self.index.idf)
+
+    # --- answering ---------------------------------------------------------------------
 
     def ask(self, text: str, conversation: Conversation | None = None) -> Answer:
         """Answer `text`, leaning on the reader's `conversation` for follow-ups.
@@ -53,40 +67,118 @@ class Engine:
         """
         question = text if isinstance(text, str) else ""
         try:
-            return replace(self._ask(question[:MAX_QUESTION]), question=question)
+            return replace(self._ask(question[:MAX_QUESTION], conversation or Conversation()), question=question)
         except Exception:  # the engine's promise: any string gets an Answer
             log.exception("engine failed on a question; answering that the story doesn't say")
             return Answer(question, False, DOESNT_SAY, 0.0)
 
-    def explain(self, text: str, limit: int = 8) -> list[Match]:
-        """The top candidates and their signals, for moderators debugging a miss."""
-        query = self.index.query(text, question_type(text))
-        if self._about_the_bot(query):
+    def _ask(self, text: str, conversation: Conversation) -> Answer:
+        message = understand(text)
+        if message.intent is not None:
+            return Answer(text, False, self._intent_reply(message.intent), 0.0, intent=message.intent)
+        parts: list[Answer] = []
+        talk = conversation
+        for i, asked in enumerate(message.questions):
+            resolved = resolve(asked, talk, self.entities)
+            # A later question of the same message is asked in the light of the first: a lower bar.
+            answer = self._answer_one(asked, resolved, self.params.part_threshold if i else self.params.threshold)
+            parts.append(answer)
+            talk = talk.add(answer, talk.turns[-1].at if talk.turns else 0.0)  # the next part may say "he"
+        return _combine(text, parts)
+
+    def _answer_one(self, asked: str, resolved: str, threshold: float) -> Answer:
+        candidates = self.candidates(resolved)
+        spelled = resolved if resolved != asked else None
+        if (not candidates or candidates[0].probability < threshold) and \
+                question_type(resolved) is QuestionType.YESNO:
+            # A false premise ("Did they meet on Feb. 10?") hides the fact it gets wrong: find the fact
+            # without the asserted details, and answer it only where the story contradicts the premise.
+            found = self.candidates(claims_removed(resolved, self.index.known_words))
+            if found and found[0].probability >= threshold and \
+                    verdict(resolved, _answer_side(found[0].doc), self.entities) == "No":
+                best = found[0]
+                return Answer(asked, True, f"No: {best.doc.answer}", best.probability, best.doc.citations,
+                              best.doc.source, resolved=spelled)
+        if not candidates or candidates[0].probability < threshold:
+            best = candidates[0].probability if candidates else 0.0
+            return Answer(asked, False, DOESNT_SAY, best, suggestions=self._suggestions(candidates), resolved=spelled)
+        best = candidates[0]
+        missing = decide.detail_missing(resolved, best.match) or decide.unsaid(resolved, best.match)
+        if missing:
+            # The story names the thing but not what is asked of it: say so, and what it does say.
+            text = f"The story doesn't say {self._what(missing)}. What it does say: {best.doc.answer}"
+            return Answer(asked, False, text, best.probability, best.doc.citations, best.doc.source,
+                          resolved=spelled)
+        p = self.params
+        others = [c for c in candidates[1:] if c.doc.answer != best.doc.answer]
+        alternatives: tuple[str, ...] = ()
+        if others and best.doc.title and others[0].doc.title and \
+                best.probability - others[0].probability < p.ambiguity_margin:
+            alternatives = (best.doc.title, others[0].doc.title)
+        unsure = best.probability < threshold + p.unsure_margin
+        text = settle(resolved, best.doc.answer, best.doc.citations, self.entities)
+        return Answer(asked, True, text, best.probability, best.doc.citations, best.doc.source,
+                      self._suggestions(others, exclude=best.doc.title) if unsure else (),
+                      resolved=spelled, alternatives=alternatives)
+
+    def candidates(self, question: str) -> list[decide.Candidate]:
+        """Possible answers to one question, most likely right first, each with its signals."""
+        query = self.index.query(question, question_type(question))
+        if not query.terms:
             return []
-        matches = self.index.search(query)
+        meaning = self.meaning.similarities(question)
+        proposed = np.argsort(-meaning)[: self.params.meaning_shortlist].tolist()
+        matches = self.index.search(query, extra=proposed)
         if len(query.terms) == 1 and query.terms[0] not in self._story_words:
-            # One word the story never uses ("nice", "good") asks about it only where a phrasing is that word.
-            matches = [m for m in matches if m.precision >= 1.0]
-        return matches[:limit]
+            return []  # one word the story never uses ("nice", "hmm") asks nothing of it
+        out = []
+        for m in matches:
+            rivals = [x for x in matches if x.doc.answer != m.doc.answer]
+            best_lex = max((min(x.score, 1.0) for x in rivals), default=0.0)
+            best_sem = max((float(meaning[x.position]) for x in rivals), default=0.0)
+            similarity = float(meaning[m.position])
+            signals = decide.features(question, query, m, similarity, best_sem, best_lex, self.index)
+            out.append(decide.Candidate(m, similarity, min(m.score, 1.0) + self.params.meaning_rank * similarity,
+                                        signals, decide.probability(signals, self.params.weights)))
+        out.sort(key=lambda c: c.rank, reverse=True)
+        return out
 
-    def _about_the_bot(self, query: Query) -> bool:
-        """Chit-chat addressed to the bot ("good bot", "who made you?") that names nothing of the story."""
-        if not _TO_THE_BOT.intersection(query.wording.split()):
-            return False
-        asked = set(query.terms)
-        return not any(name and name <= asked for name in self._names)
+    def explain(self, text: str, limit: int = 8) -> list[decide.Candidate]:
+        """The top candidates and their signals, for moderators debugging a miss."""
+        message = understand(text)
+        if message.intent is not None:
+            return []
+        return self.candidates(message.questions[0])[:limit]
 
-    def _ask(self, question: str) -> Answer:
-        matches = max((self.explain(part, limit=10) for part in _question_parts(question)),
-                      key=lambda ms: ms[0].score if ms else 0.0)
-        best = matches[0] if matches else None
-        if best is None or best.score < ANSWER_THRESHOLD:
-            return Answer(question, False, DOESNT_SAY, best.score if best else 0.0,
-                          suggestions=_suggestions(matches))
-        # Close to the threshold, say what else the reader might have meant.
-        unsure = best.score < ANSWER_THRESHOLD + UNSURE_MARGIN
-        return Answer(question, True, best.doc.answer, min(best.score, 1.0), best.doc.citations,
-                      best.doc.source, _suggestions(matches[1:], exclude=best.doc.title) if unsure else ())
+    def _suggestions(self, candidates: list[decide.Candidate], exclude: str | None = None,
+                     limit: int = 3) -> tuple[str, ...]:
+        titles: list[str] = []
+        for c in candidates:
+            title = c.doc.title
+            if c.probability >= self.params.suggestion_floor and title and title != exclude and title not in titles:
+                titles.append(title)
+        return tuple(titles[:limit])
+
+    def _what(self, missing: str) -> str:
+        """"which senators" as it is; a speaker as "what Marco Rubio said", named as the story names them."""
+        if re.match(r"(?:which|how|by)\b", missing):
+            return missing
+        named = self.entities.found(missing)
+        return f"what {named[0].name if named else missing} said"
+
+    def _intent_reply(self, intent: str) -> str:
+        """A short pointer to what the bot does: never a story fact, never "the story doesn't say"."""
+        title = self.kb.story.title
+        example = f"“Who is {self.kb.people[0].name}?”" if self.kb.people else "a question"
+        pointer = f"Ask me about “{title}” — for example {example} — or type /help to see everything I can do."
+        return {
+            "help": f"I answer questions about “{title}” with quotes from the story and their paragraph numbers. "
+                    f"Ask in your own words, for example {example}, or use /ask, /who, /what, /when and /source. "
+                    "/help shows them all.",
+            "thanks": f"You're welcome! {pointer}",
+            "greeting": f"Hi! {pointer}",
+            "about-bot": f"I'm a bot that answers from the story's own words, citing its paragraphs. {pointer}",
+        }.get(intent, pointer)
 
     # --- lookups for /who, /what, /when and autocomplete ------------------------------
 
@@ -115,42 +207,22 @@ class Engine:
         return out
 
 
-def _misspelt_names(kb: KnowledgeBase) -> tuple[tuple[str, ...], ...]:
-    """Synonym groups from one-word aliases that are misspellings of a name ("Carny" -> "Carney").
-
-    As synonyms they reach every entry that names the person, not only the profile that lists them.
-    """
-    groups = []
-    for item in (*kb.people, *kb.terms):
-        name_words = [w for w in words(item.name) if len(w) >= 4]
-        for alias in item.aliases:
-            alias_words = words(alias)
-            if len(alias_words) != 1 or alias_words[0] in name_words:
-                continue
-            best = process.extractOne(alias_words[0], name_words, scorer=fuzz.ratio, score_cutoff=MISSPELLING)
-            if best is not None:
-                groups.append((best[0], alias_words[0]))
-    return tuple(groups)
+def _answer_side(doc: Doc) -> str:
+    return " ".join([doc.answer, *(c.quote for c in doc.citations)])
 
 
-def _question_parts(text: str) -> list[str]:
-    """The whole message, plus the questions inside it: each sentence that asks, and a trailing clause
-    that starts with a question word ("ok so I'm confused, why did Trump cancel the invite?")."""
-    parts = [p.strip() for p in _SENTENCE.split(text) if p.strip()]
-    questions = [p for p in parts if p.endswith("?") or question_type(p) is not QuestionType.WHAT]
-    clause = _WH_CLAUSE.search(text)
-    if clause:
-        questions.append(clause.group().strip())
-    return [text, *dict.fromkeys(q for q in questions if q != text)][: MAX_PARTS + 1]
-
-
-def _suggestions(matches: list[Match], exclude: str | None = None, limit: int = 3) -> tuple[str, ...]:
-    titles: list[str] = []
-    for m in matches:
-        title = m.doc.title
-        if m.score >= SUGGESTION_FLOOR and title and title != exclude and title not in titles:
-            titles.append(title)
-    return tuple(titles[:limit])
+def _combine(text: str, parts: list[Answer]) -> Answer:
+    """One Answer for a message: one question's answer as it is; several answered one after another."""
+    if len(parts) == 1:
+        return parts[0]
+    answered = [a for a in parts if a.answered]
+    if not answered:
+        best = max(parts, key=lambda a: a.confidence)
+        return replace(best, question=text)
+    lines = [a.text if a.answered else f"“{a.question.strip(' ?')}?” — the story doesn't say." for a in parts]
+    citations: list[Citation] = list(dict.fromkeys(c for a in answered for c in a.citations))
+    return Answer(text, True, "\n".join(lines), min(a.confidence for a in answered), tuple(citations),
+                  answered[0].source, resolved=" / ".join(a.resolved or a.question for a in parts))
 
 
 def _find(name: str, names: list[tuple[str, T]]) -> T | None:
@@ -177,9 +249,9 @@ def _complete(current: str, names: list[tuple[str, T]], limit: int) -> list[tupl
     return [(display, ident) for ident, display in out.items()][:limit]
 
 
-def load_engine(directory: Path | str) -> tuple[Engine | None, tuple[Problem, ...]]:
+def load_engine(directory: Path | str, params: Params = DEFAULT) -> tuple[Engine | None, tuple[Problem, ...]]:
     """Load knowledge and build an Engine; None with the problems when the knowledge is not valid."""
     result = load_knowledge(directory)
     if not result.ok or result.kb is None:
         return None, result.problems
-    return Engine(result.kb), ()
+    return Engine(result.kb, params), ()

@@ -20,27 +20,14 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
+from bot.engine.params import DEFAULT, Params
 from bot.engine.text import STOPWORDS, QuestionType, Thesaurus, names_in, offered_kinds, question_type, stem, words
 from bot.knowledge.model import Citation, Fact, KnowledgeBase
 
-# Weights of the signals; calibrated with benchmarks/calibrate.py on tests/data/questions.yaml.
-# Recall multiplies the rest: a question whose main words the document never mentions is not answered
-# by it, however close the wording. Precision and the whole-wording ratio then rank the documents.
-RECALL_POWER = 2.0
-W_BASE, W_PRECISION, W_RATIO = 0.5, 0.3, 0.2
-ANSWER_ONLY = 0.7  # a question word found only in a document's answer counts for less than in its phrasing
-WRONG_TYPE = 0.7  # a "when" question whose answer holds no date, a "how many" with no number
-# A "where" question matched through a "when ..." or a yes/no phrasing asks something else of the same facts.
-OTHER_QUESTION = 0.85
 SPECIFIC = frozenset({QuestionType.WHO, QuestionType.WHEN, QuestionType.WHERE, QuestionType.WHY,
                       QuestionType.NUMBER, QuestionType.HOW})
 _YES_NO_ANSWER = re.compile(r"^(yes|no)\b", re.IGNORECASE)
-SHORTLIST = 12  # documents scored in full after the inverted-index pass
 COMMON_POSTINGS = 1000  # a word in more documents than this only adds to documents rarer words found
-TYPO_CUTOFF = 82  # rapidfuzz ratio for correcting an unknown word to a known one
-# A question word a document does not explain counts at least this much against it, however common:
-# "What did Rubio *say* to Jivani?" is not answered by "Jivani met Rubio", though "say" is everywhere.
-UNMATCHED_FLOOR = 2.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +45,7 @@ class Doc:
 @dataclass(frozen=True, slots=True)
 class Match:
     doc: Doc
+    position: int  # the document's place in Index.docs
     score: float
     key: str
     recall: float
@@ -74,7 +62,8 @@ class Query:
     kind: QuestionType
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?”\"])\s+(?=[“\"A-Z])")
+# A sentence ends at . ! or ?, or at a closing quote right after one: "…Department,” Jivani said" goes on.
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][”\"]))\s+(?=[“\"A-Z])")
 _ABBREVIATIONS = ("U.S.", "Mr.", "Mrs.", "Ms.", "Dr.", "Jan.", "Feb.", "Aug.", "Sept.", "Oct.", "Nov.", "Dec.", "St.")
 
 
@@ -123,8 +112,10 @@ def build_docs(kb: KnowledgeBase) -> list[Doc]:
 class Index:
     """Inverted index over document phrasings and answers, with rarity weights."""
 
-    def __init__(self, docs: list[Doc], thesaurus: Thesaurus, places: tuple[str, ...] = ()) -> None:
+    def __init__(self, docs: list[Doc], thesaurus: Thesaurus, places: tuple[str, ...] = (),
+                 params: Params = DEFAULT) -> None:
         self.docs = docs
+        self.params = params
         self.thesaurus = thesaurus
         self.key_doc: list[int] = []
         self.key_text: list[str] = []
@@ -203,10 +194,10 @@ class Index:
         if word in self.known_words or word in STOPWORDS or len(word) < 4 or word.isdigit() or stem(word) in self.idf:
             return word
         best = process.extractOne(word, self.vocabulary.get(word[0], ()), scorer=fuzz.ratio,
-                                  score_cutoff=TYPO_CUTOFF)
+                                  score_cutoff=self.params.typo_cutoff)
         return best[0] if best is not None else word
 
-    def search(self, q: Query, limit: int = SHORTLIST) -> list[Match]:
+    def search(self, q: Query, extra: Iterable[int] = ()) -> list[Match]:
         """Documents ranked by match score, best first (one Match per document)."""
         if not q.terms:
             return []
@@ -215,6 +206,7 @@ class Index:
         # mostly that word ("Rubio" for "rubio"). Only the best documents are scored in full.
         # Rarest words first; once enough documents are found, a word in very many documents only adds to them.
         estimate: dict[int, float] = defaultdict(float)
+        limit = self.params.shortlist
         for t in sorted(weights, key=lambda t: len(self.doc_postings.get(t, ()))):
             w, postings = weights[t], self.doc_postings.get(t, {})
             if len(postings) > COMMON_POSTINGS and len(estimate) >= limit:
@@ -224,7 +216,7 @@ class Index:
             else:
                 for d, part in postings.items():
                     estimate[d] += w * (1.0 + part)
-        shortlist = heapq.nlargest(limit, estimate, key=estimate.__getitem__)
+        shortlist = dict.fromkeys([*heapq.nlargest(limit, estimate, key=estimate.__getitem__), *extra])
         matches = [self._best_key(q, d, weights) for d in shortlist]
         matches.sort(key=lambda m: m.score, reverse=True)
         return matches
@@ -241,12 +233,13 @@ class Index:
             typed = q.kind in self.doc_offers[d] and bool(self.doc_names[d].difference(q.terms))
         else:
             typed = q.kind in self.doc_offers[d]
-        factor = doc.prior * (1.0 if typed else WRONG_TYPE)
+        p = self.params
+        factor = doc.prior * (1.0 if typed else p.wrong_type)
         term_keys = self.doc_term_keys[d]
         keys = {k for t in weights for k in term_keys.get(t, ())} or {self.doc_keys[d][0]}
         specific = q.kind in SPECIFIC
         # Per question word: its weight, and what it counts against a phrasing that leaves it unexplained.
-        split = [(t, w, w if t in answer_terms else 0.0, 0.0 if t in answer_terms else max(w, UNMATCHED_FLOOR))
+        split = [(t, w, w if t in answer_terms else 0.0, 0.0 if t in answer_terms else max(w, p.unmatched_floor))
                  for t, w in weights.items()]
         candidates = []
         for k in keys:
@@ -258,19 +251,19 @@ class Index:
                 else:
                     in_answer += answered
                     unmatched += missing
-            recall = (in_key + ANSWER_ONLY * in_answer) / (in_key + in_answer + unmatched)
+            recall = (in_key + p.answer_only * in_answer) / (in_key + in_answer + unmatched)
             precision = in_key / self.key_weight[k]
             key_kind = self.key_kind[k]
             asks_other = specific and key_kind is not None and key_kind is not q.kind
-            base = recall**RECALL_POWER * factor * (OTHER_QUESTION if asks_other else 1.0)
-            candidates.append((base * (W_BASE + W_PRECISION * precision + W_RATIO), base, recall, precision, k))
+            base = recall**p.recall_power * factor * (p.other_question if asks_other else 1.0)
+            candidates.append((base * (p.w_base + p.w_precision * precision + p.w_ratio), base, recall, precision, k))
         best: Match | None = None
         for bound, base, recall, precision, k in sorted(candidates, reverse=True):
             if best is not None and bound <= best.score:
                 break
             ratio = fuzz.token_sort_ratio(q.wording, self.key_wording[k]) / 100
-            score = base * (W_BASE + W_PRECISION * precision + W_RATIO * ratio)
+            score = base * (p.w_base + p.w_precision * precision + p.w_ratio * ratio)
             if best is None or score > best.score:
-                best = Match(doc, score, self.key_text[k], recall, precision, ratio, typed)
+                best = Match(doc, d, score, self.key_text[k], recall, precision, ratio, typed)
         assert best is not None, "every document has at least one phrasing"
         return best

@@ -76,11 +76,15 @@ class QuestionType(Enum):
 _YESNO_START = frozenset("did does do is are was were has have had can could will would should".split())
 
 
-def clean(text: str) -> str:
+def plain(text: str) -> str:
     """Fold the text and drop Discord markup, control and zero-width characters."""
     text = _MARKUP.sub(" ", text[:4000])
-    text = _INVISIBLE.sub(" ", unicodedata.normalize("NFKC", text))
-    text = _REQUEST.sub(" ", fold(text))
+    return fold(_INVISIBLE.sub(" ", unicodedata.normalize("NFKC", text)))
+
+
+def clean(text: str) -> str:
+    """`plain` text without ways of asking that carry no content ("can you tell me"), contractions split."""
+    text = _REQUEST.sub(" ", plain(text))
     text = _ABBREVIATION.sub(" us ", text)
     text = _CONTRACTION.sub(lambda m: " not" if m.group(1) == "n't" else "", text)
     return text.replace("%", " percent ")

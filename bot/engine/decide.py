@@ -1,0 +1,131 @@
+"""Deciding whether a candidate answer gives what the question asks: one calibrated probability.
+
+Retrieval proposes (words and meaning); this decides. Each candidate gets the signals in
+`params.FEATURES` and a logistic model (weights calibrated by benchmarks/calibrate.py on one
+question set, reported on others) turns them into the probability that the answer is right.
+Meaning finds paraphrases that share no word with the knowledge, but similarity alone does not
+tell a near miss from a match, so it is one signal beside the lexical ones, the question type,
+the margins over the next different answer, and the asked details the answer lacks.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from bot.engine.index import Index, Match, Query
+from bot.engine.text import QuestionType, question_type
+from bot.knowledge.article import fold
+
+# "which senators", "what university", "how long", "by how much": the question asks for a detail
+# of a thing the story may name without giving the detail.
+_DETAIL = re.compile(
+    r"\b(?:which|what)\s+(?:specific\s+|exact\s+)?(?!is\b|are\b|was\b|were\b|did\b|does\b|do\b|has\b|have\b|had\b|"
+    r"about\b|else\b|happened\b|kind\b|type\b|can\b|will\b|would\b|should\b|could\b|if\b)([a-z]+)|"
+    r"\bhow\s+(?:long|old|tall|far|often)\b|\bby\s+how\s+much\b|\b(?:who|where)\s+(?:at|in|from)\s+(?:the\s+)?([a-z]+)"
+)
+# "what did Vance tell Jivani?", "how did the State Department describe it?": what someone said.
+_SAID = re.compile(r"\b(?:what|how)\s+(?:did|does|do|has|have|had|would|will)\s+(?:the\s+)?([a-z][a-z.\- ]*?)\s+"
+                   r"(?:say|said|tell|think|respond|reply|describe|react|feel|write|post|announce|answer|make\s+of)\b")
+_SPEECH = r"(?:said|says|say|told|tells|asked|asks|replied|responded|wrote|posted|called|claimed|noted|denied|" \
+          r"added|stated|announced|described|according)"
+_NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b[A-Z][a-zA-Z]+|\b[A-Z]{2,}\b")
+_NUMBER = re.compile(r"\d")
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A possible answer with its signals and the calibrated probability that it is right."""
+
+    match: Match
+    meaning: float
+    rank: float  # the retrieval score candidates are ordered by
+    features: tuple[float, ...]
+    probability: float  # that this answer gives what is asked
+
+    @property
+    def doc(self):
+        return self.match.doc
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, x))))
+
+
+def detail_missing(question: str, match: Match) -> str | None:
+    """The detail the question asks for ("which senators", "how long") when the answer does not give it.
+
+    "How long/old" and "by how much" are given by a number. A "which X" is given by a name: where the
+    answer says X itself, a name right beside it ("Secretary of State Marco Rubio", "Bowmanville—Oshawa
+    North riding"), not a list around it ("meetings with Senators, GM"); elsewhere any name the question
+    does not hold already.
+    """
+    found = _DETAIL.search(fold(question))
+    if not found:
+        return None
+    answer = " ".join([match.doc.answer, *(c.quote for c in match.doc.citations)])
+    what = re.sub(r"^(?:what|which)\s+", "which ", found.group())
+    noun = found.group(1) or found.group(2)
+    if noun is None:  # how long, how old, by how much: a number
+        return None if _NUMBER.search(answer) else what
+    if found.group(1) and question_type(question) is QuestionType.WHO:
+        return None
+    stem = noun[:-1] if noun.endswith("s") and len(noun) > 3 else noun
+    mentions = list(re.finditer(rf"\b{re.escape(stem)}[a-z]*", answer, re.IGNORECASE))
+    if mentions:
+        return None if any(_named_beside(answer, m.start(), m.end()) for m in mentions) else what
+    words = set(fold(question).split())
+    return None if {fold(n) for n in _NAME.findall(answer)} - words else what
+
+
+def unsaid(question: str, match: Match) -> str | None:
+    """Whose words the question asks for ("what did Vance tell Jivani?") when the answer does not give them.
+
+    The answer gives someone's words where their name stands right before or after a verb of saying
+    ("Carney said", "according to Carney", "said Carney"); otherwise the story reports no words of theirs.
+    """
+    found = _SAID.search(fold(question))
+    if not found:
+        return None
+    speaker = found.group(1).split()[-1]
+    answer = fold(" ".join([match.doc.answer, *(c.quote for c in match.doc.citations)]))
+    name, gap = re.escape(speaker), r"(?:\s+\S+){0,2}?\s+"
+    near = rf"\b{name}\w*\b{gap}{_SPEECH}\b|\b{_SPEECH}\b{gap}{name}"
+    return None if re.search(near, answer) else found.group(1)
+
+
+def _named_beside(text: str, start: int, end: int) -> bool:
+    """A capitalised name within two words before or after text[start:end], in the same clause."""
+    before = re.split(r"[,;:]", text[max(0, start - 40):start])[-1].split()[-2:]
+    after = re.split(r"[,;:]", text[end:end + 40])[0].split()[:2]
+    return any(re.match(r"[A-Z][a-z]", w) for w in (*before, *after))
+
+
+def features(question: str, query: Query, match: Match, meaning: float, best_other_meaning: float,
+             best_other_lexical: float, index: Index) -> tuple[float, ...]:
+    """The signals of one candidate, in the order of params.FEATURES.
+
+    "agree" marks the candidate that both retrievers put first: words and meaning agreeing is strong
+    evidence even where the wording shares little with the knowledge.
+    """
+    weights = [index.weight(t) for t in query.terms]
+    unknown = sum(w for t, w in zip(query.terms, weights, strict=True) if t not in index.idf)
+    return (
+        1.0,
+        min(match.score, 1.0),
+        match.recall,
+        match.precision,
+        match.ratio,
+        1.0 if match.typed else 0.0,
+        meaning,
+        meaning - best_other_meaning,
+        min(match.score, 1.0) - best_other_lexical,
+        unknown / (sum(weights) or 1.0),
+        1.0 if match.doc.title is None else 0.0,
+        1.0 if meaning >= best_other_meaning and min(match.score, 1.0) >= best_other_lexical else 0.0,
+    )
+
+
+def probability(signals: tuple[float, ...], weights: tuple[float, ...]) -> float:
+    return _sigmoid(sum(f * w for f, w in zip(signals, weights, strict=True)))

@@ -1,0 +1,62 @@
+"""Yes or No in front of an answer to a yes/no question, when the story settles it.
+
+"Did Trump threaten 50 percent tariffs?" is answered "No: …100 percent…", because the question
+holds a number, a date or a name that the answer contradicts; "Did Jivani meet Usha Vance?" is
+answered "Yes: …", because everything the question holds is in the answer. Anything in between
+gets the answer as it is: the story's own words, without a verdict the engine can't back.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from bot.engine.conversation import Entities
+from bot.engine.text import QuestionType, content_terms, question_type
+from bot.knowledge.article import fold
+from bot.knowledge.model import Citation
+
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*"
+_DATE = re.compile(rf"\b{_MONTH}\.?(?:\s+\d{{1,2}})?\b")
+_NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b|\b(?:half|quarter|third|two-thirds|three-fourths|three-quarters|"
+                     r"one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred)\b")
+
+
+def _dates(text: str) -> set[str]:
+    return {m.group()[:3] + "".join(re.findall(r"\d+", m.group())) for m in _DATE.finditer(text)}
+
+
+def _numbers(text: str) -> set[str]:
+    return set(_NUMBER.findall(_DATE.sub(" ", text)))
+
+
+def claims_removed(question: str, known: frozenset[str] | set[str]) -> str:
+    """A yes/no question without the details it asserts (numbers, dates, words the story never uses),
+    so the fact it is about can be found even when a detail is wrong ("on Feb. 10" for "on Feb. 4")."""
+    text = _NUMBER.sub(" ", _DATE.sub(" ", fold(question)))
+    return " ".join(w for w in text.split() if re.sub(r"\W", "", w) in known or not re.sub(r"\W", "", w))
+
+
+def verdict(question: str, answer_side: str, entities: Entities) -> str | None:
+    """"Yes", "No" or None (the story doesn't settle it) for a yes/no `question` given the answer's words."""
+    if question_type(question) is not QuestionType.YESNO:
+        return None
+    q, a = fold(question), fold(answer_side)
+    if _NUMBER.search(_DATE.sub(" ", q)) and _numbers(q) - _numbers(a) and _numbers(a):
+        return "No"
+    if _dates(q) - _dates(a) and _dates(a):
+        return "No"
+    named = entities.found(q)
+    if named and any(e not in entities.found(a) for e in named) and entities.found(a):
+        return "No"
+    if set(content_terms(q)) <= set(content_terms(a)):
+        return "Yes"
+    return None
+
+
+def settle(question: str, answer: str, citations: Iterable[Citation], entities: Entities) -> str:
+    """The answer, with "Yes: " or "No: " in front when the question is yes/no and the story settles it."""
+    found = verdict(question, " ".join([answer, *(c.quote for c in citations)]), entities)
+    if found is None or re.match(r"^(?:yes|no)\b", answer, re.IGNORECASE):
+        return answer
+    return f"{found}: {answer}"

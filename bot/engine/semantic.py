@@ -1,0 +1,76 @@
+"""Meaning, offline: a static embedding model (model2vec format) and cosine search over the knowledge.
+
+The model is a token table distilled from all-MiniLM-L6-v2 (tools/distill_model.py): a text's
+vector is the mean of its tokens' vectors, normalised. That is the whole of model2vec's
+`StaticModel.encode`; it is read here with `tokenizers` and `safetensors` directly because importing
+model2vec also pulls joblib, tqdm and huggingface_hub, a quarter of a second at every start-up
+(tests/test_semantic.py checks the vectors against model2vec's own). No network, no PyTorch.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file
+from tokenizers import Tokenizer
+
+MODEL_DIR = Path(__file__).resolve().parent / "model"
+MAX_TOKENS = 256  # a question is short; a 4,000-character message is cut here, keeping it fast
+
+
+class Embedder:
+    """Texts to unit vectors with a model2vec static model folder (config.json, tokenizer.json, model.safetensors)."""
+
+    def __init__(self, folder: Path = MODEL_DIR) -> None:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.no_truncation()
+        self.table = load_file(str(folder / "model.safetensors"))["embeddings"].astype(np.float32)
+        self.normalize = bool(config.get("normalize", True))
+        unk = self.tokenizer.token_to_id("[UNK]")
+        self.unknown = -1 if unk is None else unk
+        self.dim = self.table.shape[1]
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """One row per text; a text with no known token gets a zero row (similar to nothing)."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, enc in enumerate(self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)):
+            ids = [t for t in enc.ids[:MAX_TOKENS] if t != self.unknown]
+            if ids:
+                out[i] = self.table[ids].mean(axis=0)
+        if self.normalize:
+            norms = np.linalg.norm(out, axis=1, keepdims=True)
+            out /= np.where(norms == 0.0, 1.0, norms)
+        return out
+
+
+_SHARED: Embedder | None = None
+
+
+def shared_embedder() -> Embedder:
+    """The shipped model, loaded once per process: every Engine (and every reload) reuses it."""
+    global _SHARED
+    if _SHARED is None:
+        _SHARED = Embedder()
+    return _SHARED
+
+
+class MeaningIndex:
+    """The knowledge's phrasings as vectors: how close in meaning a question is to each document.
+
+    A document is as close as its closest phrasing (the same rule as the lexical index).
+    """
+
+    def __init__(self, embedder: Embedder, keys: list[str], doc_starts: list[int]) -> None:
+        self.embedder = embedder
+        self.vectors = embedder.encode(keys) if keys else np.zeros((0, embedder.dim), dtype=np.float32)
+        self.starts = np.asarray(doc_starts, dtype=np.intp)
+
+    def similarities(self, question: str) -> np.ndarray:
+        """Cosine similarity of `question` to every document (one value per document, in index order)."""
+        if not len(self.starts):
+            return np.zeros(0, dtype=np.float32)
+        scores = self.vectors @ self.embedder.encode([question])[0]
+        return np.maximum.reduceat(scores, self.starts)

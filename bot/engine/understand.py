@@ -1,0 +1,118 @@
+"""Reading a message the way people write it: what it asks, and whether it asks about the story at all.
+
+A Discord message is rarely one clean question. It may be a greeting, thanks or a request for
+help (an intent, answered with a pointer to /help, never with a story fact); it may carry
+filler ("bro", "ngl", "lol", an @mention, emoji) around the question; chatter may come before
+the question; and it may hold two or three questions at once ("who is X and when did Y?").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.engine.text import plain
+
+MAX_QUESTIONS = 3  # questions answered from one message
+
+# A leading address to the bot that is not a Discord mention: "@bot", "@StoryBot", "bot,".
+_ADDRESS = re.compile(r"^\s*(?:@\w+[\s,:]*)+|^\s*(?:hey\s+)?bot\s*[,:]\s*", re.IGNORECASE)
+
+# Messages said to the bot rather than asked about the story. Each pattern must cover the whole
+# message (after cleaning), so "thanks, who is vance?" is a question, not thanks.
+_FILL = r"(?:\s+(?:so\s+much|a\s+lot|lots|again|man|bro|bot|mate|buddy|dude|guys|all|everyone|u|you|"\
+        r"there|friend|a\s+ton))*"
+INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("help", re.compile(
+        r"^(?:help(?:\s+me)?|commands?|usage|menu|what\s+(?:can|do|should|could)\s+(?:you|i|we)\s+(?:do|ask)(?:\s+you)?"
+        r"(?:\s+here)?|what\s+are\s+(?:your\s+)?commands|how\s+(?:do|does|can|should)\s+(?:i|you|we|this|one)\s+"
+        r"(?:use|work|ask)(?:\s+(?:this|you|it|the\s+bot|this\s+thing|this\s+bot|questions?))*(?:\s+thing)?|"
+        r"how\s+does\s+this\s+(?:thing|bot)\s+work|what\s+do\s+you\s+do|what\s+is\s+this(?:\s+bot)?|"
+        r"what\s+(?:questions\s+)?can\s+i\s+ask(?:\s+you)?|(?:can|could)?\s*(?:you\s+)?help(?:\s+me)?(?:\s+out)?"
+        r"(?:\s+with\s+(?:something|a\s+question|this|stuff))?|"
+        r"i\s+need\s+help|instructions|how\s+to\s+use(?:\s+(?:this|you|it))?)$")),
+    ("thanks", re.compile(
+        rf"^(?:(?:ok(?:ay)?|cool|great|nice|awesome|perfect|got\s+it|k)\s+)*(?:thanks?|thx|ty|tysm|thank\s+you|"
+        rf"cheers|much\s+appreciated|appreciate\s+(?:it|you|that)|merci){_FILL}$")),
+    ("greeting", re.compile(
+        rf"^(?:hi+|hello+|hey+|heya|hiya|yo+|sup|wass?up|what'?s\s+up|howdy|good\s+(?:morning|afternoon|evening|day)|"
+        rf"greetings|bonjour|salut|gm){_FILL}$")),
+    ("about-bot", re.compile(
+        r"^(?:good|bad|nice|great|smart|dumb|stupid|cool)\s+(?:bot|job|work|one)|"
+        r"^(?:who|what)\s+(?:made|built|created|wrote|programmed|owns|runs)\s+(?:you|this(?:\s+bot)?)|"
+        r"^are\s+(?:you|u)\s+(?:a\s+)?(?:real|human|person|bot|robot|ai|alive|sentient|chatgpt|a\s+real\s+person)|"
+        r"^(?:what|who)\s+are\s+(?:you|u)$|^(?:what(?:'s|\s+is)\s+your\s+name)|^(?:how\s+are\s+(?:you|u))|"
+        r"^(?:i\s+)?(?:love|like|hate)\s+(?:you|u|this\s+bot)$")),
+    ("chatter", re.compile(
+        r"^(?:ok(?:ay)?|k|cool|nice|great|got\s+it|alright|sure|lol|lmao|haha+|interesting|wow|neat|yes|no|yep|nope|"
+        r"same|true|fair|oh|ah|hm+|huh)(?:\s+(?:ok|okay|cool|nice|then|lol|lmao|i\s+see))*$")),
+)
+
+# Where one message holds two questions: a comma, "and", "also", "plus" or a semicolon followed
+# by a new question word ("who is X and when did Y"). The question word starts the second part.
+_QUESTION_START = (r"(?:who|whom|whose|what|when|where|why|which|how|did|does|do|is|are|was|were|has|have|"
+                   r"can|could|will|would|should)\b")
+_JOINT = re.compile(rf"(?:\s*[,;]\s*(?:and|also|plus|&)?\s*|\s+(?:and|also|plus|&)\s+(?:also\s+)?)"
+                    rf"(?={_QUESTION_START})", re.IGNORECASE)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[^\d\s])|\n+")
+# A full stop after these ends no sentence: "Feb. 4", "the U.S. tariffs".
+_ABBREVIATION = re.compile(r"(?:\b(?:jan|feb|mar|apr|aug|sept?|oct|nov|dec|mr|mrs|ms|dr|st|vs|etc)|u\.s|\b[a-z])\.$",
+                           re.IGNORECASE)
+_STARTS_QUESTION = re.compile(rf"^\s*{_QUESTION_START}", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """What a message asks: an intent, or up to MAX_QUESTIONS questions, or a single unclear text."""
+
+    intent: str | None
+    questions: tuple[str, ...]
+
+
+def strip_address(text: str) -> str:
+    """The message without a leading "@bot"-style address (Discord's own <@id> mentions `clean` drops)."""
+    return _ADDRESS.sub("", text, count=1)
+
+
+def intent_of(text: str) -> str | None:
+    """The intent of a message that is only said to the bot ("help", "thanks!!", "hi", "good bot")."""
+    folded = " ".join(re.findall(r"[a-z0-9']+", plain(strip_address(text))))
+    if not folded:
+        return None
+    for name, pattern in INTENTS:
+        if pattern.search(folded):
+            return name
+    return None
+
+
+def split_questions(text: str) -> tuple[str, ...]:
+    """The questions of a message, in order, at most MAX_QUESTIONS.
+
+    Sentences that ask are kept (a statement of context before the question is not a question);
+    a sentence that joins two questions ("who is X and when did Y") is split where the second starts.
+    A message with no clear question is returned whole, so the engine still tries it.
+    """
+    text = strip_address(text).strip()
+    sentences: list[str] = []
+    for piece in (p.strip() for p in _SENTENCE.split(text)):
+        if sentences and _ABBREVIATION.search(sentences[-1]):
+            sentences[-1] = f"{sentences[-1]} {piece}".strip()
+        elif piece:
+            sentences.append(piece)
+    asked = [s for s in sentences if s.endswith("?") or _STARTS_QUESTION.match(s)]
+    parts: list[str] = []
+    for sentence in asked or [text]:
+        pieces = [p.strip(" ,;") for p in _JOINT.split(sentence)]
+        if len(pieces) > 1 and all(len(p.split()) >= 2 for p in pieces):
+            parts.extend(pieces)
+        else:
+            parts.append(sentence)
+    return tuple(dict.fromkeys(p for p in parts if p))[:MAX_QUESTIONS] or (text,)
+
+
+def understand(text: str) -> Message:
+    """Read a message: an intent when it is said to the bot, else the questions it asks."""
+    intent = intent_of(text)
+    if intent is not None:
+        return Message(intent, ())
+    return Message(None, split_questions(text))
