@@ -115,12 +115,15 @@ class Entities:
     def feminine(role: str) -> bool:
         return bool(_FEMININE_ROLE.search(fold(role)))
 
+    def mentions(self, folded: str) -> list[tuple[re.Match[str], Entity]]:
+        """Each name in already folded text, with the entity it names."""
+        if self._pattern is None:
+            return []
+        return [(m, self._by_name[m.group(1)]) for m in self._pattern.finditer(folded)]
+
     def found(self, text: str) -> list[Entity]:
         """The entities named in `text`, in order of first mention, without repeats."""
-        if self._pattern is None or not text:
-            return []
-        out = [self._by_name[m.group(1)] for m in self._pattern.finditer(fold(text))]
-        return list(dict.fromkeys(out))
+        return list(dict.fromkeys(e for _, e in self.mentions(fold(text))))
 
 
 def _focus(turn: Turn, entities: Entities) -> list[Entity]:
@@ -161,7 +164,8 @@ def resolve(question: str, conversation: Conversation, entities: Entities) -> st
     named = entities.found(body)
     persons = [w for w in words if w in _PERSONAL]
     things = _THING_REF.findall(fold(body))
-    asks = _WH.match(body) or re.match(r"\s*(?:is|are|was|were|did|does|do|has|have)\b", body, re.IGNORECASE)
+    asks = re.search(r"\b(?:who|whom|whose|what|when|where|why|which|how)\b", body, re.IGNORECASE) or \
+        re.match(r"\s*(?:is|are|was|were|did|does|do|has|have)\b", body, re.IGNORECASE)
 
     if ellipsis and not asks:
         # "and rubio?" / "what about 'wasn't so grateful'?": the last question again, about the new thing.
@@ -169,6 +173,8 @@ def resolve(question: str, conversation: Conversation, entities: Entities) -> st
     if persons or (things and not named):
         # "and rubio, what's his job?": his is Rubio. Otherwise whom the last turn was about, not whom
         # this question names itself ("did carney agree with him?" after Bessent's claim about Carney).
+        if ellipsis and named:
+            body = re.sub(r"^[^,?]+,\s*", "", body)  # "rubio, what's his job?" asks "what's his job?" of Rubio
         focus = named if ellipsis and named else [e for e in _focus(last, entities) if e not in named]
         resolved = _replace_pronouns(body, focus, last)
         if resolved != body:
@@ -184,24 +190,15 @@ def _swap(previous: str, new: str, focus: list[Entity], entities: Entities) -> s
     quoted = _QUOTED.search(previous)
     if quoted and re.search(r"[\"“”'‘’]", new):
         return previous[: quoted.start()] + new + previous[quoted.end():]
+    folded = fold(previous)
     for entity in focus:
-        for name in _names_in(previous, entity, entities):
-            return re.sub(re.escape(name), new, previous, count=1, flags=re.IGNORECASE)
+        for m, named in entities.mentions(folded):
+            if named == entity:
+                return folded[: m.start()] + new + folded[m.end():]
     wh = _WH.match(previous)
     head = previous[: wh.end()] if wh else ""
     noun = re.match(r"\s*(\w+)", previous[wh.end():]) if wh else None
     return f"{head} {noun.group(1) if noun else ''} {new}".strip()
-
-
-def _names_in(text: str, entity: Entity, entities: Entities) -> list[str]:
-    """The spellings of `entity` that occur in `text` (as written there)."""
-    folded = fold(text)
-    out = []
-    for m in re.finditer(r"[a-z0-9][a-z0-9'.\- ]*", folded):
-        for found in entities.found(m.group()):
-            if found == entity:
-                out.append(m.group())
-    return out
 
 
 def _replace_pronouns(body: str, focus: list[Entity], last: Turn) -> str:

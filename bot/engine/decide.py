@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from bot.engine.index import Index, Match, Query
-from bot.engine.text import QuestionType, question_type
+from bot.engine.text import QuestionType, offered_kinds, question_type
 from bot.knowledge.article import fold
 
 # "which senators", "what university", "how long", "by how much": the question asks for a detail
@@ -67,8 +67,8 @@ def detail_missing(question: str, match: Match) -> str | None:
     answer = " ".join([match.doc.answer, *(c.quote for c in match.doc.citations)])
     what = re.sub(r"^(?:what|which)\s+", "which ", found.group())
     noun = found.group(1) or found.group(2)
-    if noun is None:  # how long, how old, by how much: a number
-        return None if _NUMBER.search(answer) else what
+    if noun is None:  # how long, how old, by how much: a number that is not a date
+        return None if QuestionType.NUMBER in offered_kinds(answer) else what
     if found.group(1) and question_type(question) is QuestionType.WHO:
         return None
     stem = noun[:-1] if noun.endswith("s") and len(noun) > 3 else noun

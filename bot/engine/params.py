@@ -30,7 +30,8 @@ class Params:
     meaning_shortlist: int = 6  # documents the embedding proposes beside the lexical shortlist
     meaning_rank: float = 1.0  # candidates are ranked by lexical score + this × similarity in meaning
     # --- the decision (bot/engine/decide.py): a logistic model over FEATURES ---
-    weights: tuple[float, ...] = (-3.562, 2.494, 1.551, -0.354, 1.267, 1.617, -0.328, 0.196, 1.262, -1.074, 0.222, 0.037)
+    weights: tuple[float, ...] = (-3.562, 2.494, 1.551, -0.354, 1.267, 1.617, -0.328, 0.196, 1.262, -1.074, 0.222,
+                                  0.037)
     threshold: float = 0.75  # the probability of being right below which the engine says the story doesn't say
     part_threshold: float = 0.6  # the same for a later question of a message that asks several
     unsure_margin: float = 0.15  # answers this close above the threshold come with suggestions

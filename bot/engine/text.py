@@ -38,6 +38,7 @@ SHORTHAND: dict[str, str] = {
     "pct": "percent", "dept": "department", "non": "not", "dec": "december", "jan": "january", "feb": "february",
     "didnt": "did not", "doesnt": "does not", "isnt": "is not", "wasnt": "was not", "dont": "do not",
     "shud": "should", "wud": "would", "cud": "could", "gonna": "going to", "wanna": "want to",
+    "w": "with", "rly": "really", "tmrw": "tomorrow",
     "nah": "no", "ya": "yes", "yea": "yes", "yeah": "yes", "thx": "thanks", "pls": "please", "plz": "please",
 }
 
@@ -58,6 +59,7 @@ STOPWORDS: frozenset[str] = frozenset(
     story article news report piece according per much many still remain remains remaining
     without within among upon via toward towards onto across around along amid despite
     read confused confusing wondering wonder curious hmm um uh guys wait btw anyway honestly basically literally
+    bro bruh ngl rn lmao lmfao tbh fr idk omg smh dude yall fam lowkey highkey haha hahaha xd lolol srsly
     """.split()
 )
 
