@@ -99,7 +99,7 @@ def _named_beside(text: str, start: int, end: int) -> bool:
     """A capitalised name within two words before or after text[start:end], in the same clause."""
     before = re.split(r"[,;:]", text[max(0, start - 40):start])[-1].split()[-2:]
     after = re.split(r"[,;:]", text[end:end + 40])[0].split()[:2]
-    return any(re.match(r"[A-Z][a-z]", w) for w in (*before, *after))
+    return any(re.match(r"\W*[A-Z][A-Za-z]", w) for w in (*before, *after))
 
 
 def features(question: str, query: Query, match: Match, meaning: float, best_other_meaning: float,
