@@ -2,14 +2,16 @@
 
     python -m benchmarks.bench [--entries 10000] [--out benchmarks/results.md]
 
-Targets on the 2-core reference machine: p99 under 1 ms on the story, under 10 ms at 10,000
-entries; knowledge load under 200 ms; `python -m bot ask --json -` start-up under 0.5 s.
+Targets on the 2-core reference machine, with the semantic stage on: p99 at most 2 ms on the story
+(aim 1 ms), under 10 ms at 10,000 entries; `python -m bot ask --json -` start-up at most 0.5 s and
+its peak memory at most 150 MB.
 Measured here, reported in the README; never asserted in tests (timings vary by machine).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import statistics
@@ -97,15 +99,21 @@ def measure(directory: Path, questions: list[str], rounds: int, builds: int) -> 
     }
 
 
-def startup_seconds(runs: int = 5) -> float:
-    """Median wall time of `python -m bot ask --json -` answering one question, start to exit."""
-    times = []
+def startup_seconds(runs: int = 5) -> tuple[float, float]:
+    """Median wall time of `python -m bot ask --json -` answering one question, start to exit, and the
+    largest resident memory of those processes in MiB."""
+    times, peaks = [], []
     for _ in range(runs):
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "bot", "ask", "--json", "-"], input="Who is Jivani?\n",
-                       capture_output=True, text=True, cwd=ROOT, check=True)
+        proc = subprocess.Popen([sys.executable, "-m", "bot", "ask", "--json", "-"], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, cwd=ROOT, text=True)
+        assert proc.stdin is not None
+        proc.stdin.write("Who is Jivani?\n")
+        proc.stdin.close()
+        _, _, usage = os.wait4(proc.pid, 0)  # wait4, not wait: it also says how much memory the child used
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        peaks.append(usage.ru_maxrss / 1024)
+    return statistics.median(times), max(peaks)
 
 
 def main() -> None:
@@ -120,20 +128,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         synthetic_knowledge(engine.kb, args.entries, Path(tmp))
         large = measure(Path(tmp), questions, rounds=1, builds=1)
-    startup = startup_seconds()
+    startup, startup_rss = startup_seconds()
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rows = [
         ("knowledge load + index (story)", f"{story['load_ms']:.0f} + {story['index_ms']:.0f} ms", "< 200 ms"),
         ("index memory (story)", f"{story['index_mib']:.1f} MiB", ""),
         (f"latency p50 / p99 (story, {story['questions']:.0f} asks)",
-         f"{story['p50_ms']:.3f} / {story['p99_ms']:.3f} ms", "p99 < 1 ms"),
+         f"{story['p50_ms']:.3f} / {story['p99_ms']:.3f} ms", "p99 ≤ 2 ms (aim 1 ms)"),
         (f"knowledge load + index ({large['entries']:.0f} entries)",
          f"{large['load_ms']:.0f} + {large['index_ms']:.0f} ms", ""),
         (f"index memory ({large['entries']:.0f} entries)", f"{large['index_mib']:.0f} MiB", ""),
         (f"latency p50 / p99 ({large['entries']:.0f} entries)",
          f"{large['p50_ms']:.3f} / {large['p99_ms']:.3f} ms", "p99 < 10 ms"),
-        ("`ask --json -` start-up, one question", f"{startup:.2f} s", "< 0.5 s"),
-        ("peak memory (this process)", f"{peak_rss:.0f} MiB", ""),
+        ("`ask --json -` start-up, one question", f"{startup:.2f} s", "≤ 0.5 s"),
+        ("`ask --json -` peak memory", f"{startup_rss:.0f} MiB", "≤ 150 MB"),
+        (f"peak memory (this process, with {large['entries']:.0f} entries)", f"{peak_rss:.0f} MiB", ""),
     ]
     lines = ["| measure | result | target |", "| --- | --- | --- |"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]

@@ -103,7 +103,7 @@ def _named_beside(text: str, start: int, end: int) -> bool:
 
 
 def features(question: str, query: Query, match: Match, meaning: float, best_other_meaning: float,
-             best_other_lexical: float, index: Index) -> tuple[float, ...]:
+             best_other_lexical: float, covered: float, index: Index) -> tuple[float, ...]:
     """The signals of one candidate, in the order of params.FEATURES.
 
     "agree" marks the candidate that both retrievers put first: words and meaning agreeing is strong
@@ -124,6 +124,7 @@ def features(question: str, query: Query, match: Match, meaning: float, best_oth
         unknown / (sum(weights) or 1.0),
         1.0 if match.doc.title is None else 0.0,
         1.0 if meaning >= best_other_meaning and min(match.score, 1.0) >= best_other_lexical else 0.0,
+        covered,
     )
 
 

@@ -27,8 +27,8 @@ from bot.engine.conversation import Conversation, Entities, Entity, resolve
 from bot.engine.index import Doc, Index, build_docs
 from bot.engine.params import DEFAULT, Params
 from bot.engine.premise import claims_removed, settle, verdict
-from bot.engine.semantic import MeaningIndex, shared_embedder
-from bot.engine.text import QuestionType, Thesaurus, clean, content_terms, question_type
+from bot.engine.semantic import MeaningIndex, WordMeaning, shared_embedder
+from bot.engine.text import STOPWORDS, QuestionType, Thesaurus, clean, content_terms, question_type, stem, words
 from bot.engine.understand import understand
 from bot.knowledge.loader import Problem, load_knowledge
 from bot.knowledge.model import Citation, Event, KnowledgeBase, Person, Term
@@ -50,6 +50,9 @@ class Engine:
         self.index = Index(build_docs(kb), self.thesaurus, kb.story.places, params)
         self.meaning = MeaningIndex(shared_embedder(), self.index.key_text,
                                     [r.start for r in self.index.doc_keys])
+        self.word_meaning = WordMeaning(shared_embedder(), [
+            _content_words(" ".join([doc.answer, *(self.index.key_text[k] for k in self.index.doc_keys[d])]))
+            for d, doc in enumerate(self.index.docs)])
         self.entities = Entities(
             [(p.names, Entity(p.name, True, Entities.feminine(p.role.text))) for p in kb.people]
             + [(t.names, Entity(t.name, False)) for t in kb.terms]
@@ -131,13 +134,17 @@ class Engine:
         matches = self.index.search(query, extra=proposed)
         if len(query.terms) == 1 and query.terms[0] not in self._story_words:
             return []  # one word the story never uses ("nice", "hmm") asks nothing of it
+        asked = _content_words(question)
+        asked_vectors = self.word_meaning.question(asked)
+        asked_weights = np.array([self.index.weight(stem(w)) for w in asked])
         out = []
         for m in matches:
             rivals = [x for x in matches if x.doc.answer != m.doc.answer]
             best_lex = max((min(x.score, 1.0) for x in rivals), default=0.0)
             best_sem = max((float(meaning[x.position]) for x in rivals), default=0.0)
             similarity = float(meaning[m.position])
-            signals = decide.features(question, query, m, similarity, best_sem, best_lex, self.index)
+            covered = self.word_meaning.coverage(asked_vectors, asked_weights, m.position)
+            signals = decide.features(question, query, m, similarity, best_sem, best_lex, covered, self.index)
             out.append(decide.Candidate(m, similarity, min(m.score, 1.0) + self.params.meaning_rank * similarity,
                                         signals, decide.probability(signals, self.params.weights)))
         out.sort(key=lambda c: c.rank, reverse=True)
@@ -205,6 +212,11 @@ class Engine:
             if wanted & set(content_terms(f"{ev.when} {ev.text} {names}", self.thesaurus)):
                 out.append(ev)
         return out
+
+
+def _content_words(text: str) -> list[str]:
+    """The words of `text` that carry meaning, in order, once each."""
+    return list(dict.fromkeys(w for w in words(text) if w not in STOPWORDS and len(w) > 1))
 
 
 def _answer_side(doc: Doc) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 # The signals the decision weighs, in the order of `Params.weights` (see bot/engine/decide.py).
 FEATURES = ("bias", "lexical", "recall", "precision", "ratio", "typed", "meaning", "meaning_margin",
-            "lexical_margin", "unknown", "sentence", "agree")
+            "lexical_margin", "unknown", "sentence", "agree", "covered")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +30,8 @@ class Params:
     meaning_shortlist: int = 6  # documents the embedding proposes beside the lexical shortlist
     meaning_rank: float = 1.0  # candidates are ranked by lexical score + this × similarity in meaning
     # --- the decision (bot/engine/decide.py): a logistic model over FEATURES ---
-    weights: tuple[float, ...] = (-3.562, 2.494, 1.551, -0.354, 1.267, 1.617, -0.328, 0.196, 1.262, -1.074, 0.222,
-                                  0.037)
+    weights: tuple[float, ...] = (-3.693, 2.479, 1.321, -0.434, 1.139, 1.587, -0.472, 0.223, 1.256, -1.237, 0.224,
+                                  0.012, 0.749)
     threshold: float = 0.75  # the probability of being right below which the engine says the story doesn't say
     part_threshold: float = 0.6  # the same for a later question of a message that asks several
     unsure_margin: float = 0.15  # answers this close above the threshold come with suggestions

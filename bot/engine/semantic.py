@@ -74,3 +74,35 @@ class MeaningIndex:
             return np.zeros(0, dtype=np.float32)
         scores = self.vectors @ self.embedder.encode([question])[0]
         return np.maximum.reduceat(scores, self.starts)
+
+
+class WordMeaning:
+    """How much of a question's wording a document covers in meaning, word by word ("dorm" ~ "roommate").
+
+    The lexical recall counts a word the knowledge never uses fully against a match; here each
+    question word counts by its closest word in the document's phrasings and answer.
+    """
+
+    def __init__(self, embedder: Embedder, doc_words: list[list[str]]) -> None:
+        self.embedder = embedder
+        vocabulary = sorted({w for ws in doc_words for w in ws})
+        self.ids = {w: i for i, w in enumerate(vocabulary)}
+        self.vectors = embedder.encode(vocabulary) if vocabulary else np.zeros((0, embedder.dim), np.float32)
+        self.doc_ids = [np.fromiter((self.ids[w] for w in dict.fromkeys(ws)), dtype=np.intp) for ws in doc_words]
+
+    def question(self, words: list[str]) -> np.ndarray:
+        """The question's words as vectors (known words from the table, others encoded)."""
+        if not words:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        known = [self.ids.get(w) for w in words]
+        if all(i is not None for i in known):
+            return self.vectors[known]
+        return self.embedder.encode(words)
+
+    def coverage(self, question: np.ndarray, weights: np.ndarray, doc: int) -> float:
+        """The weighted mean, over question words, of the closest document word's cosine similarity."""
+        ids = self.doc_ids[doc]
+        if not len(question) or not len(ids):
+            return 0.0
+        best = (question @ self.vectors[ids].T).max(axis=1)
+        return float(np.clip(best, 0.0, 1.0) @ weights / weights.sum())
