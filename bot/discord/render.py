@@ -45,6 +45,7 @@ RELATED_BUDGET = 320  # up to three questions offered beside an answer the engin
 NO_MENTIONS = discord.AllowedMentions.none()
 COLOUR = discord.Colour.blurple()
 APOLOGY = "Sorry, something went wrong while answering that. Please try again in a moment."
+HELP_POINTER = "Ask me anything about the story, or try /help."
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +148,17 @@ def answer_reply(answer: Answer, story_title: str) -> Reply:
     title = escape(" ".join(answer.question.split()))
     # An answer close to the engine's threshold comes with suggestions: show them as the reader's way out.
     return Reply(embed=_embed(title, escape(answer.text or ""), answer.citations, story_title, answer.suggestions))
+
+
+def intent_reply(answer: Answer) -> Reply:
+    """Help, a greeting or thanks: the engine's short reply (a pointer to /help) as plain text, not an answer."""
+    return Reply(content=truncate(answer.text or HELP_POINTER, CONTENT_LIMIT))
+
+
+def did_you_mean_reply(answer: Answer) -> Reply:
+    """Two answers were too close to pick between: ask which one, the choices being buttons (views.Pick)."""
+    asked = truncate(escape(" ".join(answer.question.split())), 200)
+    return Reply(content=f"“{asked}” could mean two things in the story. Did you mean one of these?")
 
 
 def _profile(name: str, lead: str, first: Fact, facts: Sequence[Fact], story_title: str) -> discord.Embed:

@@ -31,7 +31,7 @@ from discord.webhook.async_ import AsyncWebhookAdapter
 from bot.config import DEFAULT_KNOWLEDGE_DIR, Settings
 from bot.discord import bot as bot_module
 from bot.discord.bot import StoryBot
-from bot.engine import Answer, Engine, load_engine
+from bot.engine import Answer, Conversation, Engine, load_engine
 
 TOKEN = "MTIz.fake-token.never-logged"
 APP_ID = 1100000000000000001
@@ -291,8 +291,8 @@ class SuggestingEngine(Engine):
     The face shows whatever suggestions come; which ones the engine picks is for the engine's tests.
     """
 
-    def ask(self, text: str) -> Answer:
-        answer = super().ask(text)
+    def ask(self, text: str, conversation: Conversation | None = None) -> Answer:
+        answer = super().ask(text, conversation)
         if answer.answered:
             return answer
         return dataclasses.replace(answer, suggestions=tuple(e.question for e in self.kb.qa[:3]))
