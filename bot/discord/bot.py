@@ -18,6 +18,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord import access, render, respond, views
+from bot.discord.i18n import StoryTranslator
 from bot.discord.render import Reply
 from bot.discord.respond import Asker
 from bot.engine import ConversationBook, load_engine
@@ -34,6 +35,7 @@ INITIAL_EXTENSIONS = (
     "bot.discord.cogs.ask",
     "bot.discord.cogs.lookup",
     "bot.discord.cogs.meta",
+    "bot.discord.cogs.menu",
     "bot.discord.cogs.kb",
 )
 SHUTDOWN_GRACE = 10.0  # seconds close() waits for answers being written before the HTTP session goes
@@ -142,6 +144,7 @@ class StoryBot(commands.AutoShardedBot):
             raise KnowledgeError(problems)
         self.engine = engine
         self.add_dynamic_items(*views.DYNAMIC_ITEMS)
+        await self.tree.set_translator(StoryTranslator())
         for extension in self.initial_extensions:
             try:
                 await self.load_extension(extension)
@@ -155,7 +158,7 @@ class StoryBot(commands.AutoShardedBot):
             )
         if self.dev_guild is not None:
             self.tree.copy_global_to(guild=self.dev_guild)
-        if self.auto_sync and self.syncs_commands and self.command_hash() != self.stored_command_hash():
+        if self.auto_sync and self.syncs_commands and await self.command_hash() != self.stored_command_hash():
             try:
                 await self.sync_commands()
             except discord.HTTPException:
@@ -235,14 +238,17 @@ class StoryBot(commands.AutoShardedBot):
         db = self.settings.database_path
         return db.with_name(db.stem + ".commands.sha256")
 
-    def command_hash(self) -> str:
-        """A hash of what a sync would send, and where: a change in either means a sync is due."""
-        guild = self.dev_guild
+    async def command_hash(self) -> str:
+        """A hash of what a sync would send (translations included), and where: a change in either means a sync
+        is due."""
+        guild, tree = self.dev_guild, self.tree
+        translator = tree.translator
+        commands = [await c.get_translated_payload(tree, translator) if translator else c.to_dict(tree)
+                    for c in tree.get_commands(guild=guild)]
         payload = {
             "application": self.application_id,
             "guild": guild.id if guild else None,
-            "commands": sorted((c.to_dict(self.tree) for c in self.tree.get_commands(guild=guild)),
-                               key=lambda c: (c["type"], c["name"])),
+            "commands": sorted(commands, key=lambda c: (c["type"], c["name"])),
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
@@ -259,7 +265,7 @@ class StoryBot(commands.AutoShardedBot):
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write a temporary file, then replace: a crash mid-write never leaves half a hash.
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.command_hash() + "\n")
+        tmp.write_text(await self.command_hash() + "\n")
         os.replace(tmp, path)
         where = f"guild {self.dev_guild.id}" if self.dev_guild else "all guilds (global)"
         log.info("synced %d commands to %s", len(synced), where)

@@ -223,8 +223,13 @@ def help_reply(kb: KnowledgeBase, answer_channels: Iterable[int]) -> Reply:
         "`/when` the timeline in order; `/when query: tariffs` only what matches",
         f"`/source paragraph:` read a paragraph, 1 to {len(kb.article)}",
         "",
+        "Or right-click any message → **Apps** → **Ask the story**: I answer it as a reply.",
         where + ".",
         "When the story doesn't say, I tell you so and suggest questions it does answer.",
+        "",
+        "Answers are in English for now. You can add me to your own account to ask anywhere.",
+        "🇫🇷 Les commandes existent aussi en français (/demander, /qui…) ; les réponses restent en anglais "
+        "pour l'instant.",
     ]
     embed = discord.Embed(title="What I can do", description=truncate("\n".join(lines), DESCRIPTION_LIMIT),
                           colour=COLOUR)

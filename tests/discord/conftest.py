@@ -250,7 +250,9 @@ class FakeDiscord:
                     "bot_require_code_grant": False, "verify_key": "0" * 64, "flags": 0,
                     "owner": user(OTHER_READER_ID, "owner")}
         if re.fullmatch(r"/applications/\d+(/guilds/\d+)?/commands", path) and route.method == "PUT":
-            return [c | {"id": str(snowflake()), "application_id": str(APP_ID), "version": "1"} for c in body]
+            # Discord answers a context menu's description as "" (discord.py requires the key)
+            return [{"description": ""} | c | {"id": str(snowflake()), "application_id": str(APP_ID), "version": "1"}
+                    for c in body]
         if re.fullmatch(r"/channels/\d+/messages", path):
             return self._message(body, channel_id=int(path.split("/")[2]))
         if path.endswith("/callback"):

@@ -25,7 +25,7 @@ def syncs(fake: FakeDiscord) -> list[str]:
 
 async def test_first_start_syncs_to_the_dev_guild_and_remembers(settings: Settings, fake: FakeDiscord) -> None:
     bot = await start_bot(settings, fake)
-    expected = bot.command_hash()
+    expected = await bot.command_hash()
     await bot.close()
     assert syncs(fake) == [f"/applications/{APP_ID}/guilds/{GUILD_ID}/commands"]
     hash_file = settings.database_path.with_name("bot.commands.sha256")

@@ -19,6 +19,7 @@ from discord.ext import commands
 
 from bot.discord import render, respond
 from bot.discord.access import everywhere
+from bot.discord.i18n import fr
 from bot.discord.render import Reply
 from bot.discord.respond import Asker
 
@@ -53,8 +54,11 @@ class Ask(commands.Cog):
     def __init__(self, bot: StoryBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="ask", description="Ask anything about the story; the answer cites its paragraphs")
-    @app_commands.describe(question="Your question, in your own words")
+    @app_commands.command(name=fr("ask", "demander"),
+                          description=fr("Ask anything about the story; the answer cites its paragraphs",
+                                         "Posez une question sur l'article ; la réponse cite ses paragraphes"))
+    @app_commands.rename(question=fr("question", "question"))
+    @app_commands.describe(question=fr("Your question, in your own words", "Votre question, avec vos mots"))
     @everywhere
     async def ask(self, interaction: discord.Interaction[StoryBot],
                   question: app_commands.Range[str, 1, 500]) -> None:
