@@ -183,33 +183,14 @@ class World:
     def channel(self, channel_id: int) -> dict[str, Any] | None:
         if channel_id in self.threads:
             return self.threads[channel_id]
-        if channel_id == self.forum:
-            return {
+        if channel_id in self.channels or channel_id == self.forum:
+            forum = channel_id == self.forum
+            channel = {
                 "id": str(channel_id),
-                "type": FORUM_CHANNEL,
+                "type": FORUM_CHANNEL if forum else TEXT_CHANNEL,
                 "guild_id": str(self.guild_id),
-                "name": "questions",
-                "position": len(self.channels),
-                "permission_overwrites": [],
-                "nsfw": False,
-                "parent_id": None,
-                "topic": None,
-                "rate_limit_per_user": 0,
-                "last_message_id": None,
-                "flags": 0,
-                "available_tags": [],
-                "default_reaction_emoji": None,
-                "default_thread_rate_limit_per_user": 0,
-                "default_sort_order": None,
-                "default_forum_layout": 0,
-            }
-        if channel_id in self.channels:
-            return {
-                "id": str(channel_id),
-                "type": TEXT_CHANNEL,
-                "guild_id": str(self.guild_id),
-                "name": self.channels[channel_id],
-                "position": list(self.channels).index(channel_id),
+                "name": "questions" if forum else self.channels[channel_id],
+                "position": len(self.channels) if forum else list(self.channels).index(channel_id),
                 "permission_overwrites": [],
                 "nsfw": False,
                 "parent_id": None,
@@ -218,6 +199,15 @@ class World:
                 "last_message_id": None,
                 "flags": 0,
             }
+            if forum:  # what only a forum has: tags, and defaults for its posts
+                channel |= {
+                    "available_tags": [],
+                    "default_reaction_emoji": None,
+                    "default_thread_rate_limit_per_user": 0,
+                    "default_sort_order": None,
+                    "default_forum_layout": 0,
+                }
+            return channel
         for user_id, dm_id in self.dm_channels.items():
             if dm_id == channel_id:
                 person = self.person(user_id)
