@@ -11,10 +11,12 @@ import dataclasses
 import logging
 import sqlite3
 
+import discord
 import pytest
 
 from bot.config import DEFAULT_CHANNEL_CONFIDENCE, Settings, SettingsError
 from bot.discord.cogs.ask import worth_answering
+from bot.discord.cogs.menu import can_post
 from bot.engine import Answer, Conversation, Engine
 from bot.knowledge import Citation
 from tests.discord.conftest import (
@@ -26,6 +28,7 @@ from tests.discord.conftest import (
     READER_ID,
     THREAD_IN_ANSWER_CHANNEL,
     Harness,
+    _interaction,
     assert_within_limits,
     button_press,
     slash,
@@ -238,3 +241,28 @@ def test_reach_settings_are_read_and_checked() -> None:
         with pytest.raises(SettingsError, match="CHANNEL_CONFIDENCE must be a number from 0 to 1"):
             Settings.from_env(env={"CHANNEL_CONFIDENCE": bad}, env_file=None)
 
+
+
+# --- Ask the story: where the bot may post its reply ------------------------------------------------------
+
+
+def _menu_interaction(harness: Harness, *, dm: bool = False, **changes: object) -> discord.Interaction:
+    data = {"id": "1", "name": "Ask the story", "type": 3, "target_id": "2"}
+    payload = _interaction(2, data, dm=dm) | changes
+    return discord.Interaction(data=payload, state=harness.bot._connection)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("where", "changes", "posts"),
+    [
+        ("a server that installed the bot", {}, True),
+        ("a server, from a user install", {"authorizing_integration_owners": {"1": str(READER_ID)}}, False),
+        ("a server channel it may not send in", {"app_permissions": "0"}, False),
+        ("its own DM", {"dm": True}, True),
+        ("a DM or group DM it is not in", {"dm": True, "context": 2}, False),
+    ],
+)
+def test_ask_the_story_posts_only_where_the_bot_can(harness: Harness, where: str, changes: dict, posts: bool) -> None:
+    changes = dict(changes)
+    interaction = _menu_interaction(harness, dm=bool(changes.pop("dm", False)), **changes)
+    assert can_post(interaction) is posts, where
