@@ -69,8 +69,9 @@ class AskAboutMessage(commands.Cog):
         # The answer is a message of its own (an interaction response cannot reply to a message), so
         # acknowledge at once, privately: the "thinking…" the asker sees becomes the note or the answer.
         await interaction.response.defer(ephemeral=True, thinking=True)
-        answer = await bot.consult(question, Asker.of_interaction(interaction))
-        reply = await bot.reply_for(answer, Asker.of_interaction(interaction))
+        asker = Asker.of_interaction(interaction)
+        answer = await bot.consult(question, asker)
+        reply = await bot.reply_for(answer, asker)
         if answer.answered and answer.intent is None and can_post(interaction):
             try:
                 posted = await message.reply(**reply.kwargs(), mention_author=False)
