@@ -227,7 +227,7 @@ def help_reply(kb: KnowledgeBase, answer_channels: Iterable[int]) -> Reply:
         where + ".",
         "When the story doesn't say, I tell you so and suggest questions it does answer.",
         "",
-        "Answers are in English for now. You can add me to your own account to ask anywhere.",
+        "Answers are in English for now.",
         "🇫🇷 Les commandes existent aussi en français (/demander, /qui…) ; les réponses restent en anglais "
         "pour l'instant.",
     ]
