@@ -17,6 +17,7 @@ import pytest
 from bot.config import DEFAULT_CHANNEL_CONFIDENCE, Settings, SettingsError
 from bot.discord.cogs.ask import worth_answering
 from bot.discord.cogs.menu import can_post
+from bot.discord.i18n import StoryTranslator
 from bot.engine import Answer, Conversation, Engine
 from bot.knowledge import Citation
 from tests.discord.conftest import (
@@ -31,6 +32,7 @@ from tests.discord.conftest import (
     _interaction,
     assert_within_limits,
     button_press,
+    message_create,
     slash,
     user,
 )
@@ -115,6 +117,16 @@ async def test_slash_commands_and_messages_share_the_readers_conversation(harnes
     await harness.interact(slash("ask", question="when was that?", dm=True))  # same reader, the DM
     assert asked_before(scripted.conversation_for("who is his old roommate?")) == ["who is jivani?"]
     assert asked_before(scripted.conversation_for("when was that?")) == []
+
+
+async def test_a_reply_to_the_bot_is_a_follow_up_even_when_the_engine_is_unsure(harness: Harness,
+                                                                                  scripted: Scripted) -> None:
+    scripted.script["when was that?"] = story(0.3)  # too unsure to butt in, but it was said to the bot
+    assert await harness.say("What did Trump ask Jivani to tell Canadians?")
+    bots = message_create("the bot's answer", author=user(BOT_ID, "StoryBot", bot=True))
+    (follow_up,) = await harness.say("when was that?", replying_to=bots)
+    assert follow_up.embeds
+    assert asked_before(scripted.conversation_for("when was that?")) == ["What did Trump ask Jivani to tell Canadians?"]
 
 
 async def test_chatter_left_alone_is_not_remembered(harness: Harness, scripted: Scripted) -> None:
@@ -266,3 +278,18 @@ def test_ask_the_story_posts_only_where_the_bot_can(harness: Harness, where: str
     changes = dict(changes)
     interaction = _menu_interaction(harness, dm=bool(changes.pop("dm", False)), **changes)
     assert can_post(interaction) is posts, where
+
+
+# --- French ------------------------------------------------------------------------------------------------
+
+
+async def test_a_changed_translation_changes_the_command_hash(harness: Harness) -> None:
+    """So the bot re-syncs when only a translation changed (the hash is of the translated payload)."""
+
+    class NoFrench(StoryTranslator):
+        async def translate(self, *args: object) -> str | None:
+            return None
+
+    before = await harness.bot.command_hash()
+    await harness.bot.tree.set_translator(NoFrench())
+    assert await harness.bot.command_hash() != before

@@ -1,9 +1,10 @@
 """Questions: /ask, and messages that mention the bot, DM it, ask in a configured channel or open a forum post.
 
-Messages addressed to the bot (a mention, a DM) are always answered. Messages it only overhears
-(answer channels, threads in forums it watches) are answered when the engine judges them to be
-a question the story answers, with a stricter confidence (CHANNEL_CONFIDENCE): the face adds no
-matching rules of its own, so "anyone know why jivani went to dc" is heard and "lol same" is not.
+Messages addressed to the bot (a mention, a DM, a reply to one of its answers) are always answered.
+Messages it only overhears (answer channels, threads in forums it watches) are answered when the
+engine judges them to be a question the story answers, with a stricter confidence (CHANNEL_CONFIDENCE):
+the face adds no matching rules of its own, so "anyone know why jivani went to dc" is heard and
+"lol same" is not.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ MESSAGE_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 class Heard(Enum):
     """How a message reached the bot, which decides whether it must answer."""
 
-    ADDRESSED = "addressed"  # a mention or a DM: always answered
+    ADDRESSED = "addressed"  # a mention, a DM or a reply to the bot: always answered
     OVERHEARD = "overheard"  # an answer channel or a thread of a watched forum: answered when the engine is sure
     FORUM_POST = "forum post"  # the opening message of a post in a watched forum: as overheard, plus "This answered it"
 
@@ -86,7 +87,10 @@ class Ask(commands.Cog):
         me = self.bot.user
         if me is None or message.author.bot or message.webhook_id or message.type not in MESSAGE_TYPES:
             return None
-        if message.guild is None or me.id in message.raw_mentions:
+        replied = message.reference.resolved if message.reference else None
+        replied_to = replied.author.id if isinstance(replied, discord.Message) else None
+        if message.guild is None or me.id in message.raw_mentions or replied_to == me.id:
+            # A DM, a mention, or a reply to one of its answers (a follow-up, even with the ping turned off).
             return without_mentions_of(message.content, me.id), Heard.ADDRESSED  # "" (a bare mention) gets the help
         settings = self.bot.settings
         channel = message.channel
@@ -97,8 +101,7 @@ class Ask(commands.Cog):
         listening = settings.answer_channels | settings.forum_channels
         if channel.id not in listening and parent not in listening:
             return None
-        replied = message.reference.resolved if message.reference else None
-        if message.raw_mentions or (isinstance(replied, discord.Message) and replied.author.id != me.id):
+        if message.raw_mentions or replied_to is not None:
             return None  # talking to someone else
         return (message.content, Heard.OVERHEARD) if message.content.strip() else None
 
