@@ -6,6 +6,7 @@ the environment wins over the file so a process manager can override anything.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,9 @@ PACKAGE_ROOT = Path(__file__).resolve().parent
 DEFAULT_KNOWLEDGE_DIR = PACKAGE_ROOT.parent / "knowledge"
 DEFAULT_DATABASE = Path("data/bot.sqlite3")
 DEFAULT_COOLDOWN = (5, 60.0)  # questions per seconds, per user
+# Messages nobody addressed to the bot (answer channels, forum posts) are answered only above this
+# confidence: stricter than for direct questions, so chatter is left alone.
+DEFAULT_CHANNEL_CONFIDENCE = 0.8
 
 
 class SettingsError(ValueError):
@@ -38,6 +42,8 @@ class Settings:
     shard_count: int | None = None
     shard_ids: tuple[int, ...] | None = None
     hash_salt: str = field(default="", repr=False)
+    forum_channels: frozenset[int] = frozenset()
+    channel_confidence: float = DEFAULT_CHANNEL_CONFIDENCE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, env_file: Path | str | None = ".env") -> Settings:
@@ -69,6 +75,18 @@ class Settings:
                 return tuple(int(part) for part in raw.replace(" ", ",").split(",") if part)
             except ValueError:
                 raise SettingsError(f"{name} must be a comma-separated list of ids, got {raw!r}") from None
+
+        def fraction(name: str, default: float) -> float:
+            raw = text(name)
+            if raw is None:
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                value = math.nan  # fails the range check below, with the same message
+            if not 0.0 <= value <= 1.0:
+                raise SettingsError(f"{name} must be a number from 0 to 1, got {raw!r}")
+            return value
 
         rate, seconds = DEFAULT_COOLDOWN
         if cooldown := text("COOLDOWN"):
@@ -105,4 +123,6 @@ class Settings:
             shard_count=shard_count,
             shard_ids=shard_ids,
             hash_salt=text("STATS_SALT") or "",
+            forum_channels=frozenset(ids("FORUM_CHANNELS")),
+            channel_confidence=fraction("CHANNEL_CONFIDENCE", DEFAULT_CHANNEL_CONFIDENCE),
         )

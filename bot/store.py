@@ -69,6 +69,16 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             detail TEXT NOT NULL
         )""",
     ),
+    (
+        # "Did you mean…?" picks: which of two close answers a reader meant by a question.
+        """CREATE TABLE picks (
+            question_id INTEGER NOT NULL REFERENCES questions (id) ON DELETE CASCADE,
+            user_hash TEXT NOT NULL,
+            title TEXT NOT NULL,
+            at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+            PRIMARY KEY (question_id, user_hash)
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -199,6 +209,19 @@ class Store:
                 " SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM questions WHERE id = ?)"
                 " ON CONFLICT (question_id, user_hash) DO UPDATE SET helpful = excluded.helpful, at = excluded.at",
                 (question_id, self._hash(user_id) or "", int(helpful), question_id),
+            )
+
+    def record_pick(self, question_id: int, *, title: str, user_id: int | None) -> None:
+        """Which of the offered answers a reader picked for a question; picking again replaces the earlier pick.
+
+        A pick on a question this database does not hold (a button older than the database) is dropped.
+        """
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO picks (question_id, user_hash, title)"
+                " SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM questions WHERE id = ?)"
+                " ON CONFLICT (question_id, user_hash) DO UPDATE SET title = excluded.title, at = excluded.at",
+                (question_id, self._hash(user_id) or "", title.strip()[:MAX_QUESTION], question_id),
             )
 
     def record_edit(self, *, action: str, entry_id: str, moderator_id: int | None, detail: str) -> None:

@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,9 +17,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord import render, respond, views
+from bot.discord import access, render, respond, views
+from bot.discord.i18n import StoryTranslator
 from bot.discord.render import Reply
-from bot.engine import load_engine
+from bot.discord.respond import Asker
+from bot.engine import ConversationBook, load_engine
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -32,6 +35,7 @@ INITIAL_EXTENSIONS = (
     "bot.discord.cogs.ask",
     "bot.discord.cogs.lookup",
     "bot.discord.cogs.meta",
+    "bot.discord.cogs.menu",
     "bot.discord.cogs.kb",
 )
 SHUTDOWN_GRACE = 10.0  # seconds close() waits for answers being written before the HTTP session goes
@@ -119,6 +123,7 @@ class StoryBot(commands.AutoShardedBot):
             shard_count=settings.shard_count,
             shard_ids=list(settings.shard_ids) if settings.shard_ids is not None else None,
             tree_cls=StoryTree,
+            allowed_installs=access.SERVER_INSTALL_ONLY,  # reader commands opt in to user installs themselves
             max_messages=None,  # nothing reads the message cache; replies carry the message they reply to
             chunk_guilds_at_startup=False,
         )
@@ -127,6 +132,8 @@ class StoryBot(commands.AutoShardedBot):
         self.auto_sync = auto_sync
         self.store: Store | None = None
         self.questions = QuestionCooldown(settings.cooldown_rate, settings.cooldown_seconds)
+        # Each reader's recent questions per place (channel, thread or DM), so follow-ups lean on their own.
+        self.conversations = ConversationBook()
         self._work: set[asyncio.Task] = set()
 
     # --- start ---------------------------------------------------------------------
@@ -137,6 +144,7 @@ class StoryBot(commands.AutoShardedBot):
             raise KnowledgeError(problems)
         self.engine = engine
         self.add_dynamic_items(*views.DYNAMIC_ITEMS)
+        await self.tree.set_translator(StoryTranslator())
         for extension in self.initial_extensions:
             try:
                 await self.load_extension(extension)
@@ -150,7 +158,7 @@ class StoryBot(commands.AutoShardedBot):
             )
         if self.dev_guild is not None:
             self.tree.copy_global_to(guild=self.dev_guild)
-        if self.auto_sync and self.syncs_commands and self.command_hash() != self.stored_command_hash():
+        if self.auto_sync and self.syncs_commands and await self.command_hash() != self.stored_command_hash():
             try:
                 await self.sync_commands()
             except discord.HTTPException:
@@ -165,24 +173,54 @@ class StoryBot(commands.AutoShardedBot):
 
     # --- answering -------------------------------------------------------------------
 
-    async def answer(self, question: str, *, guild_id: int | None, channel_id: int | None,
-                     user_id: int | None) -> Reply:
-        """Ask the engine (in a worker thread: the gateway keeps its heartbeat), record it, and render the reply."""
-        engine, store = self.engine, self.store
+    async def answer(self, question: str, asker: Asker, **options: bool) -> Reply:
+        """Consult the engine and reply: for questions addressed to the bot (mentions, DMs, commands, buttons)."""
+        return await self.reply_for(await self.consult(question, asker), asker, **options)
 
-        def work() -> tuple[Answer, int | None]:
-            answer = engine.ask(question)
-            question_id = None
-            if store is not None:
-                question_id = store.record_question(
-                    question=question, answered=answer.answered, source=answer.source,
-                    confidence=answer.confidence, guild_id=guild_id, channel_id=channel_id, user_id=user_id,
-                )
-            return answer, question_id
+    async def consult(self, question: str, asker: Asker) -> Answer:
+        """The engine's answer, leaning on this reader's conversation in this place.
 
-        answer, question_id = await asyncio.to_thread(work)
-        reply = render.answer_reply(answer, engine.kb.story.title)
-        return dataclasses.replace(reply, view=views.answer_view(answer, question_id))
+        In a worker thread, so the gateway keeps its heartbeat. Nothing is remembered or recorded yet:
+        for a message nobody addressed to the bot, the caller may still decide to stay quiet.
+        """
+        conversation = self.conversations.get(asker.key, time.monotonic())
+        return await asyncio.to_thread(self.engine.ask, question, conversation)
+
+    async def reply_for(self, answer: Answer, asker: Asker, *, offer_alternatives: bool = True,
+                        forum: bool = False) -> Reply:
+        """Remember the answer in the reader's conversation, record it, and render it with its buttons.
+
+        Two close answers become a "Did you mean…?" with both as buttons (unless this already is a pick);
+        `forum` adds "This answered it" for the poster of a forum question.
+        """
+        self.conversations.record(asker.key, answer, time.monotonic())
+        if answer.intent is not None:  # help, a greeting, thanks: the engine's pointer to /help, not a story answer
+            return render.intent_reply(answer)
+        question_id = await self.record_question(answer, asker)
+        if offer_alternatives and len(answer.alternatives) >= 2:
+            return dataclasses.replace(render.did_you_mean_reply(answer),
+                                       view=views.did_you_mean_view(answer.alternatives, question_id))
+        reply = render.answer_reply(answer, self.engine.kb.story.title)
+        return dataclasses.replace(reply, view=views.answer_view(answer, question_id, forum=forum))
+
+    async def record_question(self, answer: Answer, asker: Asker) -> int | None:
+        """Record the question for moderators (gaps, stats, votes); its id, or None without a store.
+
+        Answer first: a store that fails is logged loudly and the reader still gets the answer, without votes.
+        """
+        store = self.store
+        if store is None:
+            return None
+        try:
+            return await asyncio.to_thread(
+                store.record_question, question=answer.question, answered=answer.answered, source=answer.source,
+                confidence=answer.confidence, guild_id=asker.guild_id, channel_id=asker.channel_id,
+                user_id=asker.user_id,
+            )
+        except Exception:
+            log.exception("recording a question failed (channel %s); answering without vote buttons",
+                          asker.channel_id)
+            return None
 
     # --- command sync ----------------------------------------------------------------
 
@@ -200,14 +238,17 @@ class StoryBot(commands.AutoShardedBot):
         db = self.settings.database_path
         return db.with_name(db.stem + ".commands.sha256")
 
-    def command_hash(self) -> str:
-        """A hash of what a sync would send, and where: a change in either means a sync is due."""
-        guild = self.dev_guild
+    async def command_hash(self) -> str:
+        """A hash of what a sync would send (translations included), and where: a change in either means a sync
+        is due."""
+        guild, tree = self.dev_guild, self.tree
+        translator = tree.translator
+        commands = [await c.get_translated_payload(tree, translator) if translator else c.to_dict(tree)
+                    for c in tree.get_commands(guild=guild)]
         payload = {
             "application": self.application_id,
             "guild": guild.id if guild else None,
-            "commands": sorted((c.to_dict(self.tree) for c in self.tree.get_commands(guild=guild)),
-                               key=lambda c: (c["type"], c["name"])),
+            "commands": sorted(commands, key=lambda c: (c["type"], c["name"])),
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
@@ -224,7 +265,7 @@ class StoryBot(commands.AutoShardedBot):
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write a temporary file, then replace: a crash mid-write never leaves half a hash.
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.command_hash() + "\n")
+        tmp.write_text(await self.command_hash() + "\n")
         os.replace(tmp, path)
         where = f"guild {self.dev_guild.id}" if self.dev_guild else "all guilds (global)"
         log.info("synced %d commands to %s", len(synced), where)

@@ -45,6 +45,7 @@ RELATED_BUDGET = 320  # up to three questions offered beside an answer the engin
 NO_MENTIONS = discord.AllowedMentions.none()
 COLOUR = discord.Colour.blurple()
 APOLOGY = "Sorry, something went wrong while answering that. Please try again in a moment."
+HELP_POINTER = "Ask me anything about the story, or try /help."
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +150,17 @@ def answer_reply(answer: Answer, story_title: str) -> Reply:
     return Reply(embed=_embed(title, escape(answer.text or ""), answer.citations, story_title, answer.suggestions))
 
 
+def intent_reply(answer: Answer) -> Reply:
+    """Help, a greeting or thanks: the engine's short reply (a pointer to /help) as plain text, not an answer."""
+    return Reply(content=truncate(answer.text or HELP_POINTER, CONTENT_LIMIT))
+
+
+def did_you_mean_reply(answer: Answer) -> Reply:
+    """Two answers were too close to pick between: ask which one, the choices being buttons (views.Pick)."""
+    asked = truncate(escape(" ".join(answer.question.split())), 200)
+    return Reply(content=f"“{asked}” could mean two things in the story. Did you mean one of these?")
+
+
 def _profile(name: str, lead: str, first: Fact, facts: Sequence[Fact], story_title: str) -> discord.Embed:
     lines = [f"**{lead}:** {escape(first.text)} ({refs(first.citations)})"]
     lines += [f"• {escape(f.text)} ({refs(f.citations)})" for f in facts]
@@ -211,8 +223,13 @@ def help_reply(kb: KnowledgeBase, answer_channels: Iterable[int]) -> Reply:
         "`/when` the timeline in order; `/when query: tariffs` only what matches",
         f"`/source paragraph:` read a paragraph, 1 to {len(kb.article)}",
         "",
+        "Or right-click any message → **Apps** → **Ask the story**: I answer it as a reply.",
         where + ".",
         "When the story doesn't say, I tell you so and suggest questions it does answer.",
+        "",
+        "Answers are in English for now.",
+        "🇫🇷 Les commandes existent aussi en français (/demander, /qui…) ; les réponses restent en anglais "
+        "pour l'instant.",
     ]
     embed = discord.Embed(title="What I can do", description=truncate("\n".join(lines), DESCRIPTION_LIMIT),
                           colour=COLOUR)

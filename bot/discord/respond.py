@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable
-from typing import TYPE_CHECKING, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
 
@@ -22,6 +23,30 @@ T = TypeVar("T")
 # Discord drops an interaction not answered within 3 s. Work still running after this long
 # is deferred ("thinking…") so a slow host or a busy event loop still makes the window.
 DEFER_AFTER = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Asker:
+    """Who asked and where: the reader's conversation is kept per (user, place), and the store records the ids.
+
+    The place is the channel id, which is the thread's own id in a thread and the DM channel's in a DM.
+    """
+
+    user_id: int
+    channel_id: int | None
+    guild_id: int | None
+
+    @property
+    def key(self) -> tuple[int, int | None]:
+        return self.user_id, self.channel_id
+
+    @classmethod
+    def of_message(cls, message: discord.Message) -> Asker:
+        return cls(message.author.id, message.channel.id, message.guild.id if message.guild else None)
+
+    @classmethod
+    def of_interaction(cls, interaction: discord.Interaction) -> Asker:
+        return cls(interaction.user.id, interaction.channel_id, interaction.guild_id)
 
 
 async def send(interaction: discord.Interaction, reply: Reply, *, ephemeral: bool = False) -> None:
@@ -58,12 +83,14 @@ async def handling(interaction: discord.Interaction[StoryBot], what: str) -> Asy
         await apologise(interaction)
 
 
-async def answer_interaction(interaction: discord.Interaction[StoryBot], question: str) -> None:
-    """/ask and the suggestion buttons: the per-user cooldown, then the answer, in the 3-second window."""
+async def answer_interaction(interaction: discord.Interaction[StoryBot], question: str, **options: Any) -> None:
+    """/ask and the question buttons: the per-user cooldown, then the answer, in the 3-second window.
+
+    `options` go to `StoryBot.answer` (e.g. offer_alternatives=False for a "did you mean" pick).
+    """
     bot = interaction.client
     if wait := bot.questions.retry_after(interaction.user.id):
         await send(interaction, render.cooldown_reply(wait), ephemeral=True)
         return
-    where = {"guild_id": interaction.guild_id, "channel_id": interaction.channel_id, "user_id": interaction.user.id}
-    reply = await in_time(interaction, bot.answer(question, **where))
+    reply = await in_time(interaction, bot.answer(question, Asker.of_interaction(interaction), **options))
     await send(interaction, reply)

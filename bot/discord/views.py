@@ -1,14 +1,16 @@
-"""Buttons under answers: suggestions, "Show paragraph" and 👍/👎 feedback.
+"""Buttons under answers: suggestions, "Show paragraph", 👍/👎 feedback, "Did you mean…?" and "This answered it".
 
 Each button is a `DynamicItem`: everything it needs is in its custom_id ("story:para:7",
-"story:ask:<question>", "story:vote:<question id>:up"), so buttons keep working after a
-restart, nothing is held in memory per message, and no timeout ever greys them out.
-The knowledge is read from `bot.engine` when the button is pressed, so a reload is honoured.
+"story:ask:<question>", "story:vote:<question id>:up", "story:pick:<question id>:<title>",
+"story:solved:<question id>"), so buttons keep working after a restart, nothing is held in
+memory per message, and no timeout ever greys them out. The knowledge is read from
+`bot.engine` when the button is pressed, so a reload is honoured.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from typing import TYPE_CHECKING
 
@@ -26,7 +28,10 @@ if TYPE_CHECKING:
 
     Interaction: TypeAlias = discord.Interaction[StoryBot]
 
+log = logging.getLogger(__name__)
+
 ASK_PREFIX = "story:ask:"
+PICK_PREFIX = "story:pick:"
 
 
 class ShowParagraph(ui.DynamicItem[ui.Button], template=r"story:para:(?P<number>[0-9]{1,4})"):
@@ -92,11 +97,61 @@ class Vote(ui.DynamicItem[ui.Button], template=r"story:vote:(?P<question_id>[0-9
             await respond.send(interaction, Reply(content="Thanks, noted."), ephemeral=True)
 
 
-DYNAMIC_ITEMS = (ShowParagraph, AskSuggestion, Vote)
+class Pick(ui.DynamicItem[ui.Button], template=r"story:pick:(?P<question_id>[0-9]*):(?P<title>.+)"):
+    """One of two close answers offered as "Did you mean…?": pressing it answers that one, and the pick is
+    recorded against the question so moderators learn which wording meant what."""
+
+    def __init__(self, question_id: int | None, title: str) -> None:
+        prefix = f"{PICK_PREFIX}{'' if question_id is None else question_id}:"
+        title = " ".join(title.split())[: CUSTOM_ID_LIMIT - len(prefix)]
+        super().__init__(ui.Button(label=render.truncate(title, BUTTON_LABEL_LIMIT),
+                                   style=discord.ButtonStyle.primary, custom_id=prefix + title, row=0))
+        self.question_id = question_id
+        self.title = title
+
+    @classmethod
+    async def from_custom_id(cls, interaction: Interaction, item: ui.Button, match: re.Match[str]) -> Pick:
+        return cls(int(match["question_id"]) if match["question_id"] else None, match["title"])
+
+    async def callback(self, interaction: Interaction) -> None:
+        async with respond.handling(interaction, "did-you-mean pick"):
+            await respond.answer_interaction(interaction, self.title, offer_alternatives=False)
+            store = interaction.client.store
+            if store is None or self.question_id is None:
+                return
+            try:  # after the answer: a store that fails is logged, never in the reader's face
+                await asyncio.to_thread(store.record_pick, self.question_id, title=self.title,
+                                        user_id=interaction.user.id)
+            except Exception:
+                log.exception("recording a did-you-mean pick failed (question %s)", self.question_id)
 
 
-def answer_view(answer: Answer, question_id: int | None) -> ui.View | None:
-    """Suggestions for an abstention; paragraph buttons, and votes when they can be recorded, for an answer."""
+class Solved(ui.DynamicItem[ui.Button], template=r"story:solved:(?P<question_id>[0-9]+)"):
+    """"This answered it" under the answer to a forum post: recorded as helpful feedback on the question."""
+
+    def __init__(self, question_id: int) -> None:
+        super().__init__(ui.Button(label="This answered it", emoji="✅", style=discord.ButtonStyle.success,
+                                   custom_id=f"story:solved:{question_id}", row=1))
+        self.question_id = question_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: Interaction, item: ui.Button, match: re.Match[str]) -> Solved:
+        return cls(int(match["question_id"]))
+
+    async def callback(self, interaction: Interaction) -> None:
+        async with respond.handling(interaction, "this answered it"):
+            if (store := interaction.client.store) is not None:
+                await asyncio.to_thread(store.record_feedback, self.question_id, helpful=True,
+                                        user_id=interaction.user.id)
+            await respond.send(interaction, Reply(content="Glad it helped. Noted."), ephemeral=True)
+
+
+DYNAMIC_ITEMS = (ShowParagraph, AskSuggestion, Vote, Pick, Solved)
+
+
+def answer_view(answer: Answer, question_id: int | None, *, forum: bool = False) -> ui.View | None:
+    """Suggestions for an abstention; for an answer, paragraph buttons and, when it can be recorded,
+    👍/👎 (or "This answered it" under a forum post's answer)."""
     view = ui.View(timeout=None)
     if not answer.answered:
         for suggestion in answer.suggestions[:BUTTONS_PER_ROW]:
@@ -105,7 +160,18 @@ def answer_view(answer: Answer, question_id: int | None) -> ui.View | None:
         paragraphs = dict.fromkeys(c.paragraph for c in answer.citations)
         for number in list(paragraphs)[:BUTTONS_PER_ROW]:
             view.add_item(ShowParagraph(number))
-        if question_id is not None:
+        if question_id is not None and forum:
+            view.add_item(Solved(question_id))
+        elif question_id is not None:
             view.add_item(Vote(question_id, True))
             view.add_item(Vote(question_id, False))
     return view if view.children else None
+
+
+def did_you_mean_view(titles: tuple[str, ...], question_id: int | None) -> ui.View:
+    """The close answers as buttons, in the engine's order."""
+    view = ui.View(timeout=None)
+    picks = {pick.custom_id: pick for pick in (Pick(question_id, t) for t in titles[:BUTTONS_PER_ROW])}
+    for pick in picks.values():  # two titles cut to the same custom_id would be refused by Discord
+        view.add_item(pick)
+    return view

@@ -31,7 +31,7 @@ from discord.webhook.async_ import AsyncWebhookAdapter
 from bot.config import DEFAULT_KNOWLEDGE_DIR, Settings
 from bot.discord import bot as bot_module
 from bot.discord.bot import StoryBot
-from bot.engine import Answer, Engine, load_engine
+from bot.engine import Answer, Conversation, Engine, load_engine
 
 TOKEN = "MTIz.fake-token.never-logged"
 APP_ID = 1100000000000000001
@@ -250,7 +250,9 @@ class FakeDiscord:
                     "bot_require_code_grant": False, "verify_key": "0" * 64, "flags": 0,
                     "owner": user(OTHER_READER_ID, "owner")}
         if re.fullmatch(r"/applications/\d+(/guilds/\d+)?/commands", path) and route.method == "PUT":
-            return [c | {"id": str(snowflake()), "application_id": str(APP_ID), "version": "1"} for c in body]
+            # Discord answers a context menu's description as "" (discord.py requires the key)
+            return [{"description": ""} | c | {"id": str(snowflake()), "application_id": str(APP_ID), "version": "1"}
+                    for c in body]
         if re.fullmatch(r"/channels/\d+/messages", path):
             return self._message(body, channel_id=int(path.split("/")[2]))
         if path.endswith("/callback"):
@@ -291,8 +293,8 @@ class SuggestingEngine(Engine):
     The face shows whatever suggestions come; which ones the engine picks is for the engine's tests.
     """
 
-    def ask(self, text: str) -> Answer:
-        answer = super().ask(text)
+    def ask(self, text: str, conversation: Conversation | None = None) -> Answer:
+        answer = super().ask(text, conversation)
         if answer.answered:
             return answer
         return dataclasses.replace(answer, suggestions=tuple(e.question for e in self.kb.qa[:3]))

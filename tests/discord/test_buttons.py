@@ -6,7 +6,7 @@ import logging
 from types import SimpleNamespace
 
 from bot.discord.bot import StoryBot
-from bot.engine import Engine
+from bot.engine import Conversation, Engine
 from tests.discord.conftest import (
     ABSTAINS,
     TOKEN,
@@ -107,7 +107,7 @@ async def test_answer_buttons_fit_discord_rows(harness: Harness, limits) -> None
     """An answer citing many paragraphs still sends at most five buttons a row."""
 
     class ManyCitations(Engine):
-        def ask(self, text: str):
+        def ask(self, text: str, conversation: Conversation | None = None):
             answer = super().ask(TRUMP_QUESTION)
             citations = tuple(type(answer.citations[0])(n, "x" * 10) for n in range(1, 9))
             return type(answer)(text, True, answer.text, 1.0, citations, answer.source)

@@ -13,7 +13,7 @@ from discord import app_commands
 
 from bot.discord import respond
 from bot.discord.cogs.lookup import ARTICLE_PARAGRAPHS
-from bot.engine import DOESNT_SAY, Engine
+from bot.engine import DOESNT_SAY, Conversation, Engine
 from tests.discord.conftest import (
     ABSTAINS,
     EPHEMERAL,
@@ -32,9 +32,9 @@ class SlowEngine(Engine):
 
     delay = 0.3
 
-    def ask(self, text: str):
+    def ask(self, text: str, conversation: Conversation | None = None):
         time.sleep(self.delay)
-        return super().ask(text)
+        return super().ask(text, conversation)
 
 
 class BrokenEngine(Engine):
@@ -132,9 +132,9 @@ async def test_ask_reads_the_engine_at_each_use(harness: Harness) -> None:
     calls: list[str] = []
 
     class Spy(Engine):
-        def ask(self, text: str):
+        def ask(self, text: str, conversation: Conversation | None = None):
             calls.append(text)
-            return super().ask(text)
+            return super().ask(text, conversation)
 
     harness.bot.engine = Spy(harness.bot.engine.kb)
     await harness.interact(slash("ask", question="who is Jivani"))
@@ -266,8 +266,8 @@ async def test_help_lists_commands_with_examples(harness: Harness) -> None:
 
 async def test_abstention_without_suggestions_is_just_the_words(harness: Harness) -> None:
     class NoSuggestions(Engine):
-        def ask(self, text: str):
-            return dataclasses.replace(super().ask(text), suggestions=())
+        def ask(self, text: str, conversation: Conversation | None = None):
+            return dataclasses.replace(super().ask(text, conversation), suggestions=())
 
     harness.bot.engine = NoSuggestions(harness.bot.engine.kb)
     call = await harness.interact(slash("ask", question=ABSTAINS))

@@ -15,7 +15,7 @@ import pytest
 from bot.config import DEFAULT_KNOWLEDGE_DIR, Settings
 from bot.discord import respond
 from bot.discord.bot import KnowledgeError, StoryBot
-from bot.engine import Engine
+from bot.engine import Conversation, Engine
 from tests.discord.conftest import APP_ID, GUILD_ID, TOKEN, FakeDiscord, Harness, slash, start_bot
 
 
@@ -25,7 +25,7 @@ def syncs(fake: FakeDiscord) -> list[str]:
 
 async def test_first_start_syncs_to_the_dev_guild_and_remembers(settings: Settings, fake: FakeDiscord) -> None:
     bot = await start_bot(settings, fake)
-    expected = bot.command_hash()
+    expected = await bot.command_hash()
     await bot.close()
     assert syncs(fake) == [f"/applications/{APP_ID}/guilds/{GUILD_ID}/commands"]
     hash_file = settings.database_path.with_name("bot.commands.sha256")
@@ -128,9 +128,9 @@ async def test_without_message_content_it_warns_and_still_answers_mentions(setti
 
 async def test_close_finishes_answers_in_flight(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     class Slow(Engine):
-        def ask(self, text: str):
+        def ask(self, text: str, conversation: Conversation | None = None):
             time.sleep(0.3)
-            return super().ask(text)
+            return super().ask(text, conversation)
 
     monkeypatch.setattr(respond, "DEFER_AFTER", 5.0)
     harness.bot.engine = Slow(harness.bot.engine.kb)

@@ -87,6 +87,8 @@ def child_env(standin: Discord, settings: Settings) -> dict[str, str]:
         "STANDIN_GATEWAY_URL": standin.gateway_url,
         "DISCORD_TOKEN": settings.token or "",
         "ANSWER_CHANNELS": ",".join(map(str, settings.answer_channels)),
+        "FORUM_CHANNELS": ",".join(map(str, settings.forum_channels)),
+        "CHANNEL_CONFIDENCE": str(settings.channel_confidence),
         "DEV_GUILD_ID": str(settings.dev_guild_id or ""),
         "MODERATOR_ROLE_ID": str(settings.moderator_role_id or ""),
         "MOD_LOG_CHANNEL_ID": str(settings.mod_log_channel_id or ""),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.discord.bot import StoryBot
 from tests.standin import Discord
 
-SYNCED = {"ask", "who", "what", "when", "source", "help", "kb"}
+SYNCED = {"ask", "who", "what", "when", "source", "help", "kb", "Ask the story"}
 
 
 async def test_commands_are_synced_to_the_development_guild(standin: Discord, story_bot: StoryBot) -> None:

@@ -16,6 +16,7 @@ from .server import APPLICATION_COMMAND, AUTOCOMPLETE, COMPONENT, MODAL_SUBMIT, 
 from .world import Person
 
 USER_OPTION, SUBCOMMAND, GROUP = 6, 1, 2
+CHAT_INPUT, MESSAGE_COMMAND = 1, 3  # application command types
 ATTACHMENT_LIMIT = 10 * 1024 * 1024
 
 
@@ -35,6 +36,17 @@ class Discord(StandIn):
         message = self._store_message(channel_id, w.guild_id, {"content": text}, author or w.member)
         mentioned = any(int(u["id"]) == w.bot.id for u in message["mentions"])
         return await self._deliver(message, w.guild_id, GUILD_MESSAGES, private=not mentioned)
+
+    async def forum_post(self, title: str, text: str, *, author: Person | None = None) -> Event:
+        """`author` opens a post in the forum: THREAD_CREATE, then its opening message (which has the thread's id)."""
+        w = self.world
+        author = author or w.member
+        thread_id = self.new_id()
+        thread = w.add_thread(thread_id, w.forum, title, author)
+        await self.wait_connected()
+        await self.gateway.dispatch("THREAD_CREATE", thread | {"newly_created": True}, guild_id=w.guild_id)
+        message = self._store_message(thread_id, w.guild_id, {"content": text}, author, id=str(thread_id))
+        return await self._deliver(message, w.guild_id, GUILD_MESSAGES, private=True)
 
     async def dm(self, text: str, *, author: Person | None = None) -> Event:
         """`author` writes `text` to the bot in a direct message."""
@@ -59,6 +71,29 @@ class Discord(StandIn):
         """`user` runs `/command` ("who", or "kb add" for a subcommand) with these option values."""
         data = self._command_data(command, options, focused=None)
         return await self._interact(APPLICATION_COMMAND, data, user, channel)
+
+    async def context_menu(
+        self, name: str, target: Event, *, user: Person | None = None, user_install: bool = False
+    ) -> Event:
+        """`user` right-clicks the message of `target` → Apps → `name` (a message command the bot synced).
+
+        `user_install`: the app is installed to the user's account rather than to the server, so the
+        interaction is authorised by the user and the bot may not be able to post in the channel.
+        """
+        message = self.messages[target.id]
+        command, scope = self._synced(name, MESSAGE_COMMAND)
+        data: dict[str, Any] = {
+            "id": (command or {}).get("id", str(self.new_id())),
+            "name": name,
+            "type": MESSAGE_COMMAND,
+            "target_id": message["id"],
+            "resolved": {"messages": {message["id"]: message}},
+        }
+        if scope is not None:
+            data["guild_id"] = str(scope)
+        return await self._interact(
+            APPLICATION_COMMAND, data, user, int(message["channel_id"]), user_install=user_install
+        )
 
     async def types_into(
         self, command: str, option: str, typed: str, *, user: Person | None = None, **others: Any
@@ -101,13 +136,13 @@ class Discord(StandIn):
         holder["options"] = options
         return data
 
-    def _synced(self, name: str) -> tuple[dict[str, Any] | None, int | None]:
+    def _synced(self, name: str, kind: int = CHAT_INPUT) -> tuple[dict[str, Any] | None, int | None]:
         """The synced command and the guild it was synced to (None: global); (None, None) before any sync."""
         for scope in (self.world.guild_id, None):
             for command in self.commands.get(scope, []):
-                if command["name"] == name and command.get("type", 1) == 1:
+                if command["name"] == name and command.get("type", CHAT_INPUT) == kind:
                     return command, scope
-        assert not self.commands, f"/{name} is not among the synced commands"
+        assert not self.commands, f"{name!r} (type {kind}) is not among the synced commands"
         return None, None
 
     def _options(
@@ -184,12 +219,14 @@ class Discord(StandIn):
         user: Person | None,
         channel: int | None,
         message: dict[str, Any] | None = None,
+        *,
+        user_install: bool = False,
     ) -> Event:
         await self.wait_connected()
         w = self.world
         user = user or w.member
         channel_id = channel or w.answers
-        in_guild = channel_id in w.channels
+        in_guild = w.in_guild(channel_id)
         payload: dict[str, Any] = {
             "id": str(self.new_id()),
             "application_id": str(w.application_id),
@@ -211,7 +248,7 @@ class Discord(StandIn):
                 "guild": {"id": str(w.guild_id), "locale": "en-US", "features": []},
                 "guild_locale": "en-US",
                 "member": {**user.member(), "permissions": str(w.permissions(user))},
-                "authorizing_integration_owners": {"0": str(w.guild_id)},
+                "authorizing_integration_owners": {"1": str(user.id)} if user_install else {"0": str(w.guild_id)},
             }
         else:
             payload |= {"user": user.user(), "authorizing_integration_owners": {"1": str(user.id)}}

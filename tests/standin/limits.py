@@ -44,6 +44,13 @@ COMMAND_NAME = re.compile(r"^[-_'\w]{1,32}$")
 COMMAND_DESCRIPTION = 100
 COMMAND_OPTIONS = 25
 ALLOWED_MENTIONS_IDS = 100
+# Discord's locales (https://discord.com/developers/docs/reference#locales): the keys of *_localizations.
+LOCALES = frozenset(
+    "id da de en-GB en-US es-ES es-419 fr hr it lt hu nl no pl pt-BR ro fi sv-SE vi tr cs el bg ru uk hi th "
+    "zh-CN ja zh-TW ko".split()
+)
+INTEGRATION_TYPES = frozenset({0, 1})  # installed to a guild, to a user
+CONTEXTS = frozenset({0, 1, 2})  # a guild, the bot's DM, other DMs and group DMs
 
 FLAG_EPHEMERAL = 1 << 6
 FLAG_COMPONENTS_V2 = 1 << 15
@@ -292,23 +299,50 @@ def check_commands(commands: Any) -> list[Problem]:
             problems += _check_command_node(str(i), command, depth=0)
         else:
             problems += _length(f"{i}.name", command.get("name"), 32, 1)
+            problems += [
+                p
+                for locale, name in (command.get("name_localizations") or {}).items()
+                for p in _length(f"{i}.name_localizations.{locale}", name, 32, 1)
+            ]
+            problems += _check_locales(str(i), command)
+        for key, valid in (("integration_types", INTEGRATION_TYPES), ("contexts", CONTEXTS)):
+            values = command.get(key)
+            if values is not None and (not values or set(values) - valid):
+                problems.append(Problem(f"{i}.{key}", f"must be a non-empty list of {sorted(valid)}, got {values!r}"))
     return problems
 
 
+def _check_locales(at: str, node: Mapping[str, Any]) -> list[Problem]:
+    """The keys of name_localizations and description_localizations must be locales Discord knows."""
+    return [
+        Problem(f"{at}.{key}.{locale}", f"{locale!r} is not a Discord locale", "LOCALE_INVALID")
+        for key in ("name_localizations", "description_localizations")
+        for locale in node.get(key) or {}
+        if locale not in LOCALES
+    ]
+
+
 def _check_name_and_description(at: str, node: Mapping[str, Any], what: str) -> list[Problem]:
-    """Commands and options alike: a valid lower-case name and a description of the right length."""
-    name = node.get("name")
+    """Commands and options alike: a valid lower-case name and a description of the right length,
+    and the same for every translation of them."""
+    names = [("name", node.get("name"))]
+    names += [(f"name_localizations.{k}", v) for k, v in (node.get("name_localizations") or {}).items()]
     problems: list[Problem] = []
-    if not isinstance(name, str) or not COMMAND_NAME.match(name) or name != name.lower():
-        problems.append(
-            Problem(f"{at}.name", f"{name!r} is not a valid lowercase {what} name", "APPLICATION_COMMAND_INVALID_NAME")
-        )
+    for path, name in names:
+        if not isinstance(name, str) or not COMMAND_NAME.match(name) or name != name.lower():
+            problems.append(
+                Problem(
+                    f"{at}.{path}", f"{name!r} is not a valid lowercase {what} name", "APPLICATION_COMMAND_INVALID_NAME"
+                )
+            )
     problems += _length(f"{at}.description", node.get("description"), COMMAND_DESCRIPTION, 1)
+    for locale, text in (node.get("description_localizations") or {}).items():
+        problems += _length(f"{at}.description_localizations.{locale}", text, COMMAND_DESCRIPTION, 1)
     return problems
 
 
 def _check_command_node(at: str, node: Mapping[str, Any], depth: int) -> list[Problem]:
-    problems = _check_name_and_description(at, node, "command")
+    problems = _check_name_and_description(at, node, "command") + _check_locales(at, node)
     options = node.get("options") or []
     if len(options) > COMMAND_OPTIONS:
         problems.append(Problem(f"{at}.options", f"Must be {COMMAND_OPTIONS} or fewer in length (got {len(options)})."))
@@ -338,7 +372,7 @@ def _check_command_node(at: str, node: Mapping[str, Any], depth: int) -> list[Pr
 
 
 def _check_command_node_leaf(at: str, option: Mapping[str, Any]) -> list[Problem]:
-    problems = _check_name_and_description(at, option, "option")
+    problems = _check_name_and_description(at, option, "option") + _check_locales(at, option)
     choices = option.get("choices") or []
     if choices and option.get("autocomplete"):
         problems.append(Problem(f"{at}.autocomplete", "autocomplete cannot be combined with choices"))

@@ -251,7 +251,9 @@ class StandIn:
             return _json(400, limits.error_body(problems))
         guild = int(request.match_info["guild"]) if "guild" in request.match_info else None
         stored = [
-            {**c, "id": str(self._ids()), "application_id": str(self.world.application_id), "version": str(self._ids())}
+            {"description": ""}  # what Discord answers for a context menu, which has none
+            | c
+            | {"id": str(self._ids()), "application_id": str(self.world.application_id), "version": str(self._ids())}
             | ({"guild_id": str(guild)} if guild else {})
             for c in record.body
         ]

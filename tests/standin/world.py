@@ -30,7 +30,7 @@ EVERYONE_PERMISSIONS = (
 )
 MODERATOR_PERMISSIONS = MANAGE_GUILD | MANAGE_MESSAGES | KICK_MEMBERS | MENTION_EVERYONE
 
-TEXT_CHANNEL, DM_CHANNEL = 0, 1
+TEXT_CHANNEL, DM_CHANNEL, PUBLIC_THREAD, FORUM_CHANNEL = 0, 1, 11, 15
 
 
 class Snowflakes:
@@ -92,6 +92,7 @@ class World:
     answers: int = 1_400_000_000_000_000_001  # the channel configured for plain questions
     chatter: int = 1_400_000_000_000_000_002  # a channel where the bot only answers mentions
     mod_log: int = 1_400_000_000_000_000_003
+    forum: int = 1_400_000_000_000_000_004  # a forum channel: every post is a thread
     member: Person = field(default_factory=lambda: Person(1_500_000_000_000_000_001, "alice"))
     moderator: Person = field(
         default_factory=lambda: Person(1_500_000_000_000_000_002, "mo", roles=(1_300_000_000_000_000_001,))
@@ -99,6 +100,7 @@ class World:
     owner_id: int = 1_500_000_000_000_000_999
     extra: dict[int, Person] = field(default_factory=dict)
     dm_channels: dict[int, int] = field(default_factory=dict)  # user id -> DM channel id
+    threads: dict[int, dict[str, Any]] = field(default_factory=dict)  # thread id -> its channel object
 
     @property
     def application_id(self) -> int:
@@ -107,6 +109,36 @@ class World:
     @property
     def channels(self) -> dict[int, str]:
         return {self.answers: "ask-the-story", self.chatter: "general", self.mod_log: "mod-log"}
+
+    def in_guild(self, channel_id: int) -> bool:
+        return channel_id in self.channels or channel_id == self.forum or channel_id in self.threads
+
+    def add_thread(self, thread_id: int, parent_id: int, name: str, owner: Person) -> dict[str, Any]:
+        """A public thread (a forum post when `parent_id` is the forum), as THREAD_CREATE carries it."""
+        thread = {
+            "id": str(thread_id),
+            "type": PUBLIC_THREAD,
+            "guild_id": str(self.guild_id),
+            "parent_id": str(parent_id),
+            "owner_id": str(owner.id),
+            "name": name,
+            "last_message_id": str(thread_id),
+            "rate_limit_per_user": 0,
+            "message_count": 0,
+            "member_count": 1,
+            "total_message_sent": 0,
+            "applied_tags": [],
+            "flags": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": 4320,
+                "archive_timestamp": iso_now(),
+                "locked": False,
+                "create_timestamp": iso_now(),
+            },
+        }
+        self.threads[thread_id] = thread
+        return thread
 
     def reader(self, n: int) -> Person:
         """The n-th extra member, created on first use (load tests use thousands)."""
@@ -149,13 +181,16 @@ class World:
         ]
 
     def channel(self, channel_id: int) -> dict[str, Any] | None:
-        if channel_id in self.channels:
-            return {
+        if channel_id in self.threads:
+            return self.threads[channel_id]
+        if channel_id in self.channels or channel_id == self.forum:
+            forum = channel_id == self.forum
+            channel = {
                 "id": str(channel_id),
-                "type": TEXT_CHANNEL,
+                "type": FORUM_CHANNEL if forum else TEXT_CHANNEL,
                 "guild_id": str(self.guild_id),
-                "name": self.channels[channel_id],
-                "position": list(self.channels).index(channel_id),
+                "name": "questions" if forum else self.channels[channel_id],
+                "position": len(self.channels) if forum else list(self.channels).index(channel_id),
                 "permission_overwrites": [],
                 "nsfw": False,
                 "parent_id": None,
@@ -164,6 +199,15 @@ class World:
                 "last_message_id": None,
                 "flags": 0,
             }
+            if forum:  # what only a forum has: tags, and defaults for its posts
+                channel |= {
+                    "available_tags": [],
+                    "default_reaction_emoji": None,
+                    "default_thread_rate_limit_per_user": 0,
+                    "default_sort_order": None,
+                    "default_forum_layout": 0,
+                }
+            return channel
         for user_id, dm_id in self.dm_channels.items():
             if dm_id == channel_id:
                 person = self.person(user_id)
@@ -180,7 +224,7 @@ class World:
             "icon": None,
             "owner_id": str(self.owner_id),
             "roles": self.roles(),
-            "channels": [c for c in map(self.channel, self.channels) if c],
+            "channels": [c for c in map(self.channel, [*self.channels, self.forum]) if c],
             "members": members,
             "member_count": len(members),
             "large": False,
@@ -188,7 +232,7 @@ class World:
             "joined_at": JOINED_AT,
             "presences": [],
             "voice_states": [],
-            "threads": [],
+            "threads": list(self.threads.values()),
             "stage_instances": [],
             "guild_scheduled_events": [],
             "soundboard_sounds": [],

@@ -1,9 +1,17 @@
-"""Questions: /ask, and messages that mention the bot, DM it, or ask in a configured channel."""
+"""Questions: /ask, and messages that mention the bot, DM it, ask in a configured channel or open a forum post.
+
+Messages addressed to the bot (a mention, a DM, a reply to one of its answers) are always answered.
+Messages it only overhears (answer channels, threads in forums it watches) are answered when the
+engine judges them to be a question the story answers, with a stricter confidence (CHANNEL_CONFIDENCE):
+the face adds no matching rules of its own, so "anyone know why jivani went to dc" is heard and
+"lol same" is not.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+from enum import Enum
 from typing import TYPE_CHECKING
 
 import discord
@@ -11,33 +19,31 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord import render, respond
+from bot.discord.access import everywhere
+from bot.discord.i18n import fr
 from bot.discord.render import Reply
+from bot.discord.respond import Asker
 
 if TYPE_CHECKING:
     from bot.discord.bot import StoryBot
+    from bot.engine import Answer
 
 log = logging.getLogger(__name__)
 
-# Words a question starts with. In configured channels only questions are answered,
-# so chatter ("lol", "same", "good morning") is left alone.
-QUESTION_WORDS = frozenset(
-    "who whom whose what when where why how which is was were are am do does did can could will would should "
-    "shall has have had may might tell explain describe".split()
-)
-# One-word reactions that end in "?" but ask nothing the story could answer.
-REACTIONS = frozenset("what why how who when where really seriously huh eh lol ok okay sure right wait".split())
-WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 MESSAGE_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 
 
-def looks_like_question(text: str) -> bool:
-    """A question mark or a question word, and something to ask about: "lol" and "what?" are not questions."""
-    words = [w.lower() for w in WORD.findall(text)]
-    if not words:
-        return False
-    if len(words) == 1:
-        return text.rstrip().endswith("?") and len(words[0]) >= 3 and words[0] not in REACTIONS
-    return text.rstrip().endswith("?") or words[0] in QUESTION_WORDS
+class Heard(Enum):
+    """How a message reached the bot, which decides whether it must answer."""
+
+    ADDRESSED = "addressed"  # a mention, a DM or a reply to the bot: always answered
+    OVERHEARD = "overheard"  # an answer channel or a thread of a watched forum: answered when the engine is sure
+    FORUM_POST = "forum post"  # the opening message of a post in a watched forum: as overheard, plus "This answered it"
+
+
+def worth_answering(answer: Answer, min_confidence: float) -> bool:
+    """Whether to speak up about a message nobody addressed to the bot: a story answer the engine is sure of."""
+    return answer.answered and answer.intent is None and answer.confidence >= min_confidence
 
 
 def without_mentions_of(text: str, user_id: int) -> str:
@@ -49,51 +55,66 @@ class Ask(commands.Cog):
     def __init__(self, bot: StoryBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="ask", description="Ask anything about the story; the answer cites its paragraphs")
-    @app_commands.describe(question="Your question, in your own words")
+    @app_commands.command(name=fr("ask", "demander"),
+                          description=fr("Ask anything about the story; the answer cites its paragraphs",
+                                         "Posez une question sur l'article ; la réponse cite ses paragraphes"))
+    @app_commands.rename(question=fr("question", "question"))
+    @app_commands.describe(question=fr("Your question, in your own words", "Votre question, avec vos mots"))
+    @everywhere
     async def ask(self, interaction: discord.Interaction[StoryBot],
                   question: app_commands.Range[str, 1, 500]) -> None:
         await respond.answer_interaction(interaction, question)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        question = self.question_in(message)
-        if question is None:
+        found = self.question_in(message)
+        if found is None:
             return
+        question, heard = found
         self.bot.hold_current_task()
         try:
-            reply = await self.reply_to(message, question)
+            reply = await self.reply_to(message, question, heard)
         except Exception:
             log.exception("answering message %s in channel %s failed", message.id, message.channel.id)
-            reply = Reply(content=render.APOLOGY)
+            # Only someone who spoke to the bot is owed an apology; overheard chatter may not have been a question.
+            reply = Reply(content=render.APOLOGY) if heard is Heard.ADDRESSED else None
         if reply is not None:
             await message.channel.send(**reply.kwargs(), mention_author=False,
                                        reference=message.to_reference(fail_if_not_exists=False))
 
-    def question_in(self, message: discord.Message) -> str | None:
-        """The question a message asks the bot, or None when the bot should stay out of it."""
+    def question_in(self, message: discord.Message) -> tuple[str, Heard] | None:
+        """The question a message may ask the bot and how it was heard, or None when the bot stays out of it."""
         me = self.bot.user
         if me is None or message.author.bot or message.webhook_id or message.type not in MESSAGE_TYPES:
             return None
-        if message.guild is None or me.id in message.raw_mentions:
-            return without_mentions_of(message.content, me.id)  # "" (a bare mention) gets the help
-        channel = message.channel
-        configured = self.bot.settings.answer_channels
-        if channel.id not in configured and getattr(channel, "parent_id", None) not in configured:
-            return None
         replied = message.reference.resolved if message.reference else None
-        if message.raw_mentions or (isinstance(replied, discord.Message) and replied.author.id != me.id):
+        replied_to = replied.author.id if isinstance(replied, discord.Message) else None
+        if message.guild is None or me.id in message.raw_mentions or replied_to == me.id:
+            # A DM, a mention, or a reply to one of its answers (a follow-up, even with the ping turned off).
+            return without_mentions_of(message.content, me.id), Heard.ADDRESSED  # "" (a bare mention) gets the help
+        settings = self.bot.settings
+        channel = message.channel
+        parent = getattr(channel, "parent_id", None)
+        if parent in settings.forum_channels and message.id == channel.id:
+            # A forum post's opening message has the post's id; its title is part of the question.
+            return f"{getattr(channel, 'name', '')}\n{message.content}".strip(), Heard.FORUM_POST
+        listening = settings.answer_channels | settings.forum_channels
+        if channel.id not in listening and parent not in listening:
+            return None
+        if message.raw_mentions or replied_to is not None:
             return None  # talking to someone else
-        return message.content if looks_like_question(message.content) else None
+        return (message.content, Heard.OVERHEARD) if message.content.strip() else None
 
-    async def reply_to(self, message: discord.Message, question: str) -> Reply | None:
+    async def reply_to(self, message: discord.Message, question: str, heard: Heard) -> Reply | None:
         if not question:
             return render.help_reply(self.bot.engine.kb, self.bot.settings.answer_channels)
-        user_id = message.author.id
-        if wait := self.bot.questions.retry_after(user_id):
-            return render.cooldown_reply(wait) if self.bot.questions.first_notice(user_id) else None
-        return await self.bot.answer(question, guild_id=message.guild.id if message.guild else None,
-                                     channel_id=message.channel.id, user_id=user_id)
+        asker = Asker.of_message(message)
+        answer = await self.bot.consult(question, asker)
+        if heard is not Heard.ADDRESSED and not worth_answering(answer, self.bot.settings.channel_confidence):
+            return None  # chatter: left alone, neither remembered nor recorded, and not counted by the cooldown
+        if (wait := self.bot.questions.retry_after(asker.user_id)) is not None:
+            return render.cooldown_reply(wait) if self.bot.questions.first_notice(asker.user_id) else None
+        return await self.bot.reply_for(answer, asker, forum=heard is Heard.FORUM_POST)
 
 
 async def setup(bot: StoryBot) -> None:

@@ -9,6 +9,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord import render, respond
+from bot.discord.access import everywhere
+from bot.discord.i18n import fr
 
 if TYPE_CHECKING:
     from bot.discord.bot import StoryBot
@@ -23,8 +25,13 @@ class Lookup(commands.Cog):
     def __init__(self, bot: StoryBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="who", description="A person in the story: their role, what they did and said")
-    @app_commands.describe(name="Someone the story names (start typing for suggestions)")
+    @app_commands.command(name=fr("who", "qui"),
+                          description=fr("A person in the story: their role, what they did and said",
+                                         "Une personne de l'article : son rôle, ce qu'elle a fait et dit"))
+    @app_commands.rename(name=fr("name", "nom"))
+    @app_commands.describe(name=fr("Someone the story names (start typing for suggestions)",
+                                   "Une personne que nomme l'article (tapez pour des suggestions)"))
+    @everywhere
     async def who(self, interaction: discord.Interaction[StoryBot], name: app_commands.Range[str, 1, 100]) -> None:
         engine = self.bot.engine
         # Autocomplete sends an id, but a reader may type anything: look it up either way.
@@ -40,8 +47,13 @@ class Lookup(commands.Cog):
                                current: str) -> list[app_commands.Choice[str]]:
         return render.choices(self.bot.engine.complete_people(current))
 
-    @app_commands.command(name="what", description="A term or organisation in the story, explained and cited")
-    @app_commands.describe(term="A term or organisation the story names (start typing for suggestions)")
+    @app_commands.command(name=fr("what", "quoi"),
+                          description=fr("A term or organisation in the story, explained and cited",
+                                         "Un terme ou une organisation de l'article, expliqué et cité"))
+    @app_commands.rename(term=fr("term", "terme"))
+    @app_commands.describe(term=fr("A term or organisation the story names (start typing for suggestions)",
+                                   "Un terme ou une organisation que nomme l'article (tapez pour des suggestions)"))
+    @everywhere
     async def what(self, interaction: discord.Interaction[StoryBot], term: app_commands.Range[str, 1, 100]) -> None:
         engine = self.bot.engine
         found = engine.kb.term(term) or engine.find_term(term)
@@ -56,15 +68,25 @@ class Lookup(commands.Cog):
                                 current: str) -> list[app_commands.Choice[str]]:
         return render.choices(self.bot.engine.complete_terms(current))
 
-    @app_commands.command(name="when", description="The story's timeline in order, each event cited")
-    @app_commands.describe(query="Only the events about this: a person, a place, a word")
+    @app_commands.command(name=fr("when", "quand"),
+                          description=fr("The story's timeline in order, each event cited",
+                                         "La chronologie de l'article, chaque événement cité"))
+    @app_commands.rename(query=fr("query", "filtre"))
+    @app_commands.describe(query=fr("Only the events about this: a person, a place, a word",
+                                    "Seulement les événements à ce sujet : une personne, un lieu, un mot"))
+    @everywhere
     async def when(self, interaction: discord.Interaction[StoryBot],
                    query: app_commands.Range[str, 1, 100] | None = None) -> None:
         engine = self.bot.engine
         await respond.send(interaction, render.timeline_reply(engine.events(query), query, engine.kb.story.title))
 
-    @app_commands.command(name="source", description="Read one paragraph of the story, with its section")
-    @app_commands.describe(paragraph=f"Paragraph number, 1 to {ARTICLE_PARAGRAPHS}")
+    @app_commands.command(name=fr("source", "source"),
+                          description=fr("Read one paragraph of the story, with its section",
+                                         "Lire un paragraphe de l'article, avec sa section"))
+    @app_commands.rename(paragraph=fr("paragraph", "paragraphe"))
+    @app_commands.describe(paragraph=fr(f"Paragraph number, 1 to {ARTICLE_PARAGRAPHS}",
+                                        f"Numéro du paragraphe, de 1 à {ARTICLE_PARAGRAPHS}"))
+    @everywhere
     async def source(self, interaction: discord.Interaction[StoryBot],
                      paragraph: app_commands.Range[int, 1, ARTICLE_PARAGRAPHS]) -> None:
         kb = self.bot.engine.kb
