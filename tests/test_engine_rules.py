@@ -118,6 +118,7 @@ def test_a_bare_follow_up_asks_about_the_last_subject() -> None:
     talk = _after("what did trump threaten over china", "Trump threatened 100 percent tariffs.")
     assert resolve("why?", talk, _entities()) == "why trump threaten over china"
     assert resolve("when was that", talk, _entities()) == "when was trump threaten over china"
+    assert resolve("lol same", talk, _entities()) == "lol same"  # chatter, not a question about it
 
 
 def test_a_question_that_names_its_subject_stands_alone() -> None:
@@ -215,3 +216,13 @@ def test_meaning_finds_a_paraphrase_that_shares_no_word(engine: Engine) -> None:
 def test_an_empty_model_vocabulary_gives_zero_vectors() -> None:
     embedder = Embedder()
     assert not embedder.encode(["🤔🤔"]).any()
+
+
+def test_two_close_answers_become_did_you_mean_only_when_unsure(engine: Engine) -> None:
+    question = "who did jivani meet"
+    assert not engine.ask("trump message to canadians").alternatives  # sure of itself: no question back
+    torn = Engine(engine.kb, replace(DEFAULT, threshold=0.0, unsure_margin=2.0, ambiguity_margin=2.0))
+    alternatives = torn.ask(question).alternatives
+    assert len(alternatives) == 2 and alternatives[0] != alternatives[1]
+    never = Engine(engine.kb, replace(DEFAULT, threshold=0.0, unsure_margin=2.0, ambiguity_margin=0.0))
+    assert not never.ask(question).alternatives

@@ -179,7 +179,8 @@ def resolve(question: str, conversation: Conversation, entities: Entities) -> st
         resolved = _replace_pronouns(body, focus, last)
         if resolved != body:
             return resolved
-    if not named and len(words) <= SHORT:
+    if not named and len(words) <= SHORT and re.search(r"\b(?:who|whom|whose|what|when|where|why|which|how)\b", body,
+                                                       re.IGNORECASE):
         # "why?", "says who?", "over what?": the same subject, another question.
         return f"{' '.join(words)} {_frame(last.resolved)}".strip()
     return body

@@ -114,11 +114,12 @@ class Engine:
                           resolved=spelled)
         p = self.params
         others = [c for c in candidates[1:] if c.doc.answer != best.doc.answer]
+        unsure = best.probability < threshold + p.unsure_margin
         alternatives: tuple[str, ...] = ()
-        if others and best.doc.title and others[0].doc.title and \
+        # Unsure, and another answer is about as likely: ask which was meant rather than guess.
+        if unsure and others and best.doc.title and others[0].doc.title and \
                 best.probability - others[0].probability < p.ambiguity_margin:
             alternatives = (best.doc.title, others[0].doc.title)
-        unsure = best.probability < threshold + p.unsure_margin
         text = settle(resolved, best.doc.answer, best.doc.citations, self.entities)
         return Answer(asked, True, text, best.probability, best.doc.citations, best.doc.source,
                       self._suggestions(others, exclude=best.doc.title) if unsure else (),
