@@ -135,6 +135,10 @@ def _focus(turn: Turn, entities: Entities) -> list[Entity]:
     asked = entities.found(turn.resolved)
     answered = entities.found(turn.text or "") if turn.answered else []
     new = [e for e in answered if e not in asked]
+    identity = re.fullmatch(r"\s*who(?:'s|\s+is|\s+was)\s+(.+?)[\s?!.]*", fold(turn.resolved))
+    if identity and entities.found(identity.group(1)) and len(entities.mentions(identity.group(1))) == 1 and \
+            entities.mentions(identity.group(1))[0][0].group() == identity.group(1):
+        return [*asked, *new]  # "who is Scott Bessent?": he is still the subject
     if re.match(r"\s*who", turn.resolved, re.IGNORECASE) and new:
         return [*new[:1], *asked, *new[1:]]
     return [*asked, *new]

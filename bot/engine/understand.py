@@ -45,7 +45,9 @@ INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"^(?:i\s+)?(?:love|like|hate)\s+(?:you|u|this\s+bot)$")),
     ("chatter", re.compile(
         r"^(?:ok(?:ay)?|k|cool|nice|great|got\s+it|alright|sure|lol|lmao|haha+|interesting|wow|neat|yes|no|yep|nope|"
-        r"same|true|fair|oh|ah|hm+|huh)(?:\s+(?:ok|okay|cool|nice|then|lol|lmao|i\s+see))*$")),
+        r"same|true|fair|oh|ah|hm+|huh)(?:\s+(?:ok|okay|cool|nice|then|lol|lmao|i\s+see))*$|"
+        # An opinion is not a question: "I think the tariffs are bad", "imo carney caved".
+        r"^(?:i\s+(?:think|feel|believe|reckon|guess|hate|love|like|agree|disagree)|imo|imho|tbh\s+i)\b(?!.*\?)")),
 )
 
 # Where one message holds two questions: a comma, "and", "also", "plus" or a semicolon followed

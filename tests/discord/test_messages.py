@@ -46,11 +46,8 @@ async def test_question_in_a_configured_channel_gets_a_cited_reply(harness: Harn
     assert_within_limits(call, limits)
 
 
-NEEDS_UNDERSTANDING = pytest.mark.xfail(strict=False, reason="needs the engine's message understanding (lead)")
-
-
 @pytest.mark.parametrize("chatter", ["lol", "same", "good morning everyone", "what?", "huh?", "ok", "🙂", "",
-                                     pytest.param("I think the tariffs are bad", marks=NEEDS_UNDERSTANDING)])
+                                     "I think the tariffs are bad"])
 async def test_chatter_in_a_configured_channel_is_left_alone(harness: Harness, chatter: str) -> None:
     assert await harness.say(chatter) == []
 

@@ -1,8 +1,7 @@
 """Reach, end to end: follow-ups per reader and place, "did you mean", Ask the story, forums, user installs, French.
 
 The real bot against the stand-in. Which conversation the engine gets is checked in the bot's
-ConversationBook; what the engine makes of it (resolving "he") is the engine's part: a test that
-needs it and fails today is marked xfail, so it starts passing when the engine resolves follow-ups.
+ConversationBook; what the engine makes of it (resolving "he") is the engine's part, checked here too.
 """
 
 from __future__ import annotations
@@ -22,9 +21,6 @@ from tests.standin import Discord, Event
 from .harness import ErrorLog, running_bot, settings_for
 
 NO_PINGS = {"parse": [], "replied_user": False}
-NEEDS_RESOLVING = pytest.mark.xfail(strict=False, reason="needs the engine to resolve follow-ups (lead)")
-
-
 @pytest.fixture
 async def forum_bot(standin: Discord, tmp_path: Path, errors: ErrorLog) -> AsyncIterator[StoryBot]:
     """The real bot watching the stand-in's forum."""
@@ -73,7 +69,6 @@ async def test_a_second_readers_he_is_not_resolved_from_the_first_readers_conver
     assert turns(story_bot, w.member.id, w.chatter) == ["who is scott bessent?"]
 
 
-@NEEDS_RESOLVING
 async def test_the_first_readers_own_he_is_resolved(standin: Discord, story_bot: StoryBot) -> None:
     await (await ask_in(standin, "who is scott bessent?", standin.world.chatter)).reply()
     mine = await (await ask_in(standin, "who is he?", standin.world.chatter)).reply()
