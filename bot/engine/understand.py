@@ -45,10 +45,11 @@ INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"^(?:i\s+)?(?:love|like|hate)\s+(?:you|u|this\s+bot)$")),
     ("chatter", re.compile(
         r"^(?:ok(?:ay)?|k|cool|nice|great|got\s+it|alright|sure|lol|lmao|haha+|interesting|wow|neat|yes|no|yep|nope|"
-        r"same|true|fair|oh|ah|hm+|huh)(?:\s+(?:ok|okay|cool|nice|then|lol|lmao|i\s+see))*$|"
-        # An opinion is not a question: "I think the tariffs are bad", "imo carney caved".
-        r"^(?:i\s+(?:think|feel|believe|reckon|guess|hate|love|like|agree|disagree)|imo|imho|tbh\s+i)\b(?!.*\?)")),
+        r"same|true|fair|oh|ah|hm+|huh)(?:\s+(?:ok|okay|cool|nice|then|lol|lmao|i\s+see))*$")),
 )
+
+# An opinion that asks nothing: "I think the tariffs are bad", "imo carney caved".
+_OPINION = re.compile(r"^(?:i\s+(?:think|feel|believe|reckon|guess|hate|love|like|agree|disagree)|imo|imho)\b")
 
 # Where one message holds two questions: a comma, "and", "also", "plus" or a semicolon followed
 # by a new question word ("who is X and when did Y"). The question word starts the second part.
@@ -84,6 +85,8 @@ def intent_of(text: str) -> str | None:
     for name, pattern in INTENTS:
         if pattern.search(folded):
             return name
+    if "?" not in text and _OPINION.match(folded):
+        return "chatter"
     return None
 
 
