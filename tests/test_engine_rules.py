@@ -227,3 +227,13 @@ def test_two_close_answers_become_did_you_mean_only_when_unsure(engine: Engine) 
     assert len(alternatives) == 2 and alternatives[0] != alternatives[1]
     never = Engine(engine.kb, replace(DEFAULT, threshold=0.0, unsure_margin=2.0, ambiguity_margin=0.0))
     assert not never.ask(question).alternatives
+
+
+def test_an_ellipsis_swaps_a_name_only_for_a_name() -> None:
+    talk = _after("what tariff is canada paying outside usmca", "35 percent on products outside the USMCA.")
+    assert resolve("and the one rubio threatened?", talk, _entities()) == "what tariff the one rubio threatened"
+
+
+def test_an_announced_question_is_read_without_its_announcement() -> None:
+    assert split_questions("diff q - when did carney last go to washington") == ("when did carney last go to washington",)
+    assert split_questions("and rubio, what's his job?") == ("and rubio, what's his job?",)

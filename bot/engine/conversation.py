@@ -173,7 +173,8 @@ def resolve(question: str, conversation: Conversation, entities: Entities) -> st
 
     if ellipsis and not asks:
         # "and rubio?" / "what about 'wasn't so grateful'?": the last question again, about the new thing.
-        return _swap(last.resolved, body.strip(" ?.!"), _focus(last, entities), entities)
+        swapped = _swap(last.resolved, body.strip(" ?.!"), _focus(last, entities), entities)
+        return _replace_pronouns(swapped, [e for e in _focus(last, entities) if e not in named], last)
     if persons or (things and not named):
         # "and rubio, what's his job?": his is Rubio. Otherwise whom the last turn was about, not whom
         # this question names itself ("did carney agree with him?" after Bessent's claim about Carney).
@@ -196,10 +197,15 @@ def _swap(previous: str, new: str, focus: list[Entity], entities: Entities) -> s
     if quoted and re.search(r"[\"“”'‘’]", new):
         return previous[: quoted.start()] + new + previous[quoted.end():]
     folded = fold(previous)
-    for entity in focus:
-        for m, named in entities.mentions(folded):
-            if named == entity:
-                return folded[: m.start()] + new + folded[m.end():]
+    replacing = entities.mentions(fold(new))
+    rest = _WORD.findall(fold(new)[replacing[0][0].end():] if replacing else fold(new))
+    if replacing and len(rest) <= 1:
+        # "and rubio?": the same question about Rubio, in place of whoever of the same kind it was about.
+        person = replacing[0][1].person
+        for entity in focus:
+            for m, named in entities.mentions(folded):
+                if named == entity and named.person == person:
+                    return folded[: m.start()] + new + folded[m.end():]
     wh = _WH.match(previous)
     head = previous[: wh.end()] if wh else ""
     noun = re.match(r"\s*(\w+)", previous[wh.end():]) if wh else None

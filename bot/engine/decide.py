@@ -26,8 +26,9 @@ _DETAIL = re.compile(
     r"\bhow\s+(?:long|old|tall|far|often)\b|\bby\s+how\s+much\b|\b(?:who|where)\s+(?:at|in|from)\s+(?:the\s+)?([a-z]+)"
 )
 # "what did Vance tell Jivani?", "how did the State Department describe it?": what someone said.
-_SAID = re.compile(r"\b(?:what|how)\s+(?:did|does|do|has|have|had|would|will)\s+(?:the\s+)?([a-z][a-z.\- ]*?)\s+"
-                   r"(?:say|said|tell|think|respond|reply|describe|react|feel|write|post|announce|answer|make\s+of)\b")
+_SAID = re.compile(r"\b(?:(?:what|how)\s+(?:did|does|do|has|have|had|would|will)|^(?:has|have|did|does))\s+(?:the\s+)?"
+                   r"([a-z][a-z.\- ]*?)\s+(?:say|said|tell|think|respond|responded|reply|replied|describe|react|"
+                   r"reacted|feel|write|post|announce|answer|comment|commented|make\s+of)\b")
 _SPEECH = r"(?:said|says|say|told|tells|asked|asks|replied|responded|wrote|posted|called|claimed|noted|denied|" \
           r"added|stated|announced|described|according)"
 _NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b[A-Z][a-zA-Z]+|\b[A-Z]{2,}\b")

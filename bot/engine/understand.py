@@ -62,6 +62,10 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[^\d\s])|\n+")
 _ABBREVIATION = re.compile(r"(?:\b(?:jan|feb|mar|apr|aug|sept?|oct|nov|dec|mr|mrs|ms|dr|st|vs|etc)|u\.s|\b[a-z])\.$",
                            re.IGNORECASE)
 _STARTS_QUESTION = re.compile(rf"^\s*{_QUESTION_START}", re.IGNORECASE)
+# Openings that only announce a question: "diff q - when did…", "quick question: who…".
+_LEAD = re.compile(r"^\s*(?:(?:diff(?:erent)?|new|quick|other|another|unrelated|random|dumb|side)\s+"
+                   r"(?:q|qs|question)\b|"
+                   r"unrelated(?:\s+but)?|btw|by\s+the\s+way|ok(?:ay)?\s+so|so\s+like|anyway)[\s:,.!-]*", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +111,10 @@ def split_questions(text: str) -> tuple[str, ...]:
     asked = [s for s in sentences if s.endswith("?") or _STARTS_QUESTION.match(s)]
     parts: list[str] = []
     for sentence in asked or [text]:
+        sentence = _LEAD.sub("", sentence, count=1) or sentence
         pieces = [p.strip(" ,;") for p in _JOINT.split(sentence)]
-        if len(pieces) > 1 and all(len(p.split()) >= 2 for p in pieces):
+        # "and rubio, what's his job?" is one question about Rubio: the first piece must ask too.
+        if len(pieces) > 1 and all(len(p.split()) >= 2 for p in pieces) and _STARTS_QUESTION.match(pieces[0]):
             parts.extend(pieces)
         else:
             parts.append(sentence)
