@@ -17,6 +17,8 @@ PACKAGE_ROOT = Path(__file__).resolve().parent
 DEFAULT_KNOWLEDGE_DIR = PACKAGE_ROOT.parent / "knowledge"
 DEFAULT_DATABASE = Path("data/bot.sqlite3")
 DEFAULT_COOLDOWN = (5, 60.0)  # questions per seconds, per user
+DEFAULT_KEEP_DAYS = 90  # recorded questions older than this are pruned…
+DEFAULT_KEEP_ROWS = 2_000_000  # …and at most this many of the newest are kept
 
 
 class SettingsError(ValueError):
@@ -38,6 +40,9 @@ class Settings:
     shard_count: int | None = None
     shard_ids: tuple[int, ...] | None = None
     hash_salt: str = field(default="", repr=False)
+    database_url: str | None = field(default=None, repr=False)  # may hold a password
+    keep_days: int = DEFAULT_KEEP_DAYS
+    keep_rows: int = DEFAULT_KEEP_ROWS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, env_file: Path | str | None = ".env") -> Settings:
@@ -87,6 +92,13 @@ class Settings:
         if shard_ids is not None and shard_count is not None and any(i >= shard_count for i in shard_ids):
             raise SettingsError("every id in SHARD_IDS must be below SHARD_COUNT")
 
+        keep_days, keep_rows = integer("QUESTIONS_KEEP_DAYS"), integer("QUESTIONS_KEEP_ROWS")
+        if (keep_days is not None and keep_days < 1) or (keep_rows is not None and keep_rows < 1):
+            raise SettingsError("QUESTIONS_KEEP_DAYS and QUESTIONS_KEEP_ROWS must be at least 1")
+        database_url = text("DATABASE_URL")
+        if database_url is not None and not database_url.startswith(("postgresql://", "postgres://")):
+            raise SettingsError("DATABASE_URL must start with postgresql:// (empty: SQLite at DATABASE_PATH)")
+
         level = (text("LOG_LEVEL") or "INFO").upper()
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
@@ -105,4 +117,7 @@ class Settings:
             shard_count=shard_count,
             shard_ids=shard_ids,
             hash_salt=text("STATS_SALT") or "",
+            database_url=database_url,
+            keep_days=keep_days or DEFAULT_KEEP_DAYS,
+            keep_rows=keep_rows or DEFAULT_KEEP_ROWS,
         )

@@ -1,4 +1,8 @@
-"""StoryBot: the Discord client. Loads knowledge, cogs and buttons; syncs commands only when they change."""
+"""StoryBot: the Discord client. Loads knowledge, cogs and buttons; syncs commands only when they change.
+
+The bot owns the store, the knowledge watcher and reloads (made in setup_hook, closed in close),
+so no cog's failure can switch them off; cogs use `bot.store` and `bot.reloader`.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,8 @@ from discord.ext import commands
 
 from bot.discord import render, respond, views
 from bot.discord.render import Reply
-from bot.engine import load_engine
+from bot.knowledge.watch import KnowledgeReloader, ReloadResult
+from bot.store import StoreUnavailable, open_store
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -27,6 +32,9 @@ if TYPE_CHECKING:
     from bot.store import Store
 
 log = logging.getLogger(__name__)
+
+WATCHER_TASK = "knowledge watcher"
+STORE_RETRY = 60.0  # seconds between attempts to open a database that was unusable at start
 
 INITIAL_EXTENSIONS = (
     "bot.discord.cogs.ask",
@@ -125,17 +133,24 @@ class StoryBot(commands.AutoShardedBot):
         self.settings = settings
         self.initial_extensions = tuple(extensions)
         self.auto_sync = auto_sync
-        self.store: Store | None = None
+        self.store: Store | None = None  # None while the database is unusable: readers are answered all the same
+        self.store_problem: str | None = None  # why it is unusable, for /kb replies
+        self.reloader = KnowledgeReloader(settings.knowledge_dir, self._swap, self._extra_knowledge)
+        self._watcher: asyncio.Task | None = None
+        self._store_retry: asyncio.Task | None = None
         self.questions = QuestionCooldown(settings.cooldown_rate, settings.cooldown_seconds)
         self._work: set[asyncio.Task] = set()
 
     # --- start ---------------------------------------------------------------------
 
     async def setup_hook(self) -> None:
-        engine, problems = load_engine(self.settings.knowledge_dir)
+        if not await self.open_store():
+            self._store_retry = asyncio.create_task(self._retry_store(), name="store retry")
+        engine, problems = await asyncio.to_thread(self.reloader.load)
         if engine is None or problems:
             raise KnowledgeError(problems)
         self.engine = engine
+        self._watcher = asyncio.create_task(self.reloader.watch(self._reloaded), name=WATCHER_TASK)
         self.add_dynamic_items(*views.DYNAMIC_ITEMS)
         for extension in self.initial_extensions:
             try:
@@ -156,6 +171,50 @@ class StoryBot(commands.AutoShardedBot):
             except discord.HTTPException:
                 log.exception("command sync failed; the next start tries again (or run `python -m bot sync`)")
 
+    # --- the store and reloads ------------------------------------------------------------
+
+    async def open_store(self) -> bool:
+        """Open the database; when it is unusable (corrupt, locked, unwritable), say so loudly and carry on without it.
+
+        Readers are answered all the same; /kb stays registered and says the store is unavailable.
+        """
+        try:
+            store = await asyncio.to_thread(open_store, self.settings)
+        except StoreUnavailable as exc:
+            self.store_problem = str(exc)
+            log.error("DATABASE UNAVAILABLE, running without it (questions and votes are not recorded, /kb edits "
+                      "are refused; retrying every %.0f s): %s", STORE_RETRY, exc)
+            return False
+        self.store, self.store_problem = store, None
+        loop = asyncio.get_running_loop()
+        store.listen(lambda: loop.call_soon_threadsafe(self._reload_soon))
+        return True
+
+    async def _retry_store(self) -> None:
+        while True:
+            await asyncio.sleep(STORE_RETRY)
+            if await self.open_store():
+                log.info("the database is usable again: recording resumes")
+                self._reload_soon()  # entries kept in the database may be new to us
+                return
+
+    def _extra_knowledge(self) -> dict[str, str]:
+        store = self.store
+        return dict(store.extra_knowledge()) if store is not None else {}
+
+    def _swap(self, engine: Engine) -> None:
+        self.engine = engine  # one reference: a question in flight keeps the engine it started with
+
+    def _reload_soon(self) -> None:
+        """Another process changed the shared entries: reload (the reloader runs one reload at a time)."""
+        task = asyncio.create_task(self.reloader.reload(), name="shared entries reload")
+        self._work.add(task)
+        task.add_done_callback(self._work.discard)
+
+    async def _reloaded(self, result: ReloadResult) -> None:
+        """A reload the watcher started: cogs hear of it (the kb cog posts failures to the moderators' log)."""
+        self.dispatch("knowledge_reload", result)
+
     async def on_ready(self) -> None:
         log.info("ready as %s in %d guilds (shards %s of %s)", self.user, len(self.guilds),
                  self.shard_ids or "all", self.shard_count)
@@ -174,10 +233,13 @@ class StoryBot(commands.AutoShardedBot):
             answer = engine.ask(question)
             question_id = None
             if store is not None:
-                question_id = store.record_question(
-                    question=question, answered=answer.answered, source=answer.source,
-                    confidence=answer.confidence, guild_id=guild_id, channel_id=channel_id, user_id=user_id,
-                )
+                try:  # queued, so it neither waits for nor fails on the database; still, the answer comes first
+                    question_id = store.record_question(
+                        question=question, answered=answer.answered, source=answer.source,
+                        confidence=answer.confidence, guild_id=guild_id, channel_id=channel_id, user_id=user_id,
+                    )
+                except Exception:
+                    log.exception("could not queue a question for recording; the reader is answered all the same")
             return answer, question_id
 
         answer, question_id = await asyncio.to_thread(work)
@@ -244,4 +306,11 @@ class StoryBot(commands.AutoShardedBot):
         if pending and not self.is_closed():
             log.info("finishing %d answers before closing", len(pending))
             await asyncio.wait(pending, timeout=SHUTDOWN_GRACE)
+        for task in (self._watcher, self._store_retry):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await super().close()
+        store, self.store = self.store, None
+        if store is not None:
+            await asyncio.to_thread(store.close)  # writes what is queued first
