@@ -283,11 +283,14 @@ class StoryBot(commands.AutoShardedBot):
         """Sync to the development guild when one is set, else globally; remember what was synced."""
         synced = await self.tree.sync(guild=self.dev_guild)
         path = self.command_hash_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write a temporary file, then replace: a crash mid-write never leaves half a hash.
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.command_hash() + "\n")
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Write a temporary file, then replace: a crash mid-write never leaves half a hash.
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(self.command_hash() + "\n")
+            os.replace(tmp, path)
+        except OSError as exc:  # the data directory is unusable: the commands are synced all the same
+            log.warning("could not remember the command sync in %s (%s): the next start syncs again", path, exc)
         where = f"guild {self.dev_guild.id}" if self.dev_guild else "all guilds (global)"
         log.info("synced %d commands to %s", len(synced), where)
         return len(synced)
