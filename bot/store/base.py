@@ -27,12 +27,12 @@ import hmac
 import logging
 import secrets
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rapidfuzz import fuzz, process
 
@@ -44,6 +44,7 @@ from bot.knowledge.loader import phrasing_key
 from bot.store.queue import Write, WriteQueue
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 BUSY_TIMEOUT = 5.0  # seconds a synchronous write (an edit's audit row) waits for another process's transaction
 MAX_QUESTION = 1000  # characters of a question kept; Discord allows more, nobody asks that much
@@ -213,6 +214,11 @@ class Edit:
     status: str = "done"  # pending (the file write's outcome is not known yet), done or failed
 
 
+def entry_detail(entry: NewEntry) -> str:
+    """What the audit keeps of an added entry."""
+    return f"{entry.question} | {entry.answer} | ¶{entry.paragraph} {entry.quote}"
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -268,6 +274,13 @@ class Store:
 
     def _statements(self, migration: Migration) -> tuple[str, ...]:
         raise NotImplementedError
+
+    def _revive(self) -> None:
+        """Replace `_db` if it broke (a server restart); called under `_lock` before each use."""
+
+    def _broken(self) -> bool:
+        """Whether the last failure broke `_db` itself (then one more attempt on a new connection is worth it)."""
+        return False
 
     def _sql(self, query: str) -> str:
         """The query with the driver's placeholders (written with `?` here)."""
@@ -362,35 +375,26 @@ class Store:
         self._audit_row(action, entry_id, moderator_id, detail, "done")
 
     def _audit_row(self, action: str, entry_id: str, moderator_id: int | None, detail: str, status: str) -> int:
-        try:
-            with self._lock, self._transaction(self._db):
-                return self._exec(self._db, "INSERT INTO edits (at, action, entry_id, moderator_id, detail, status)"
-                                            " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                                  (stamp(utc_now()), action, entry_id, moderator_id, detail, status)).fetchone()[0]
-        except self.errors as exc:
-            raise StoreUnavailable(self._describe(exc)) from exc
+        row = (stamp(utc_now()), action, entry_id, moderator_id, detail, status)
+        return self._use(lambda db: self._exec(db, "INSERT INTO edits (at, action, entry_id, moderator_id, detail,"
+                                                   " status) VALUES (?, ?, ?, ?, ?, ?) RETURNING id", row
+                                               ).fetchone()[0])
 
     def _finish_edit(self, row: int, status: str, entry_id: str) -> None:
         """Mark an audit row done or failed; if the database is busy now, the write queue retries it."""
-        query, params = "UPDATE edits SET status = ?, entry_id = ? WHERE id = ?", (status, entry_id, row)
-        try:
-            with self._lock, self._transaction(self._db):
-                self._exec(self._db, query, params)
-        except self.errors as exc:
-            log.warning("store: audit row %d stays pending for now (%s); retrying in the background",
-                        row, self._describe(exc))
-            self._queue.put(Write(f"audit row {row}", lambda conn: self._exec(conn, query, params)))
+        self._now_or_queued(f"audit row {row}", "UPDATE edits SET status = ?, entry_id = ? WHERE id = ?",
+                            (status, entry_id, row))
 
     def _forget_edit(self, row: int) -> None:
-        """An edit the editor refused changed nothing: its pending row goes."""
+        """An edit the editor refused changed nothing: its pending row goes (later, if the database is busy now)."""
+        self._now_or_queued(f"audit row {row}", "DELETE FROM edits WHERE id = ?", (row,))
+
+    def _now_or_queued(self, what: str, query: str, params: tuple) -> None:
         try:
-            with self._lock, self._transaction(self._db):
-                self._exec(self._db, "DELETE FROM edits WHERE id = ?", (row,))
-        except self.errors as exc:
-            log.warning("store: could not drop the pending audit row %d of a refused edit (%s); marking it failed "
-                        "in the background", row, self._describe(exc))
-            self._queue.put(Write(f"audit row {row}", lambda conn: self._exec(
-                conn, "UPDATE edits SET status = 'failed' WHERE id = ?", (row,))))
+            self._use(lambda db: self._exec(db, query, params))
+        except StoreUnavailable as exc:
+            log.warning("store: %s stays pending for now (%s); retrying in the background", what, exc)
+            self._queue.put(Write(what, lambda conn: self._exec(conn, query, params)))
 
     def audited(self, *, action: str, entry_id: str, moderator_id: int | None, detail: str,
                 change: Callable[[], EditResult]) -> EditResult:
@@ -412,8 +416,7 @@ class Store:
 
     def add_entry(self, directory: Path, entry: NewEntry, *, moderator_id: int | None) -> EditResult:
         """Validate and add a Q&A entry (to qa-discord.yaml), audited."""
-        detail = f"{entry.question} | {entry.answer} | ¶{entry.paragraph} {entry.quote}"
-        return self.audited(action="add", entry_id="", moderator_id=moderator_id, detail=detail,
+        return self.audited(action="add", entry_id="", moderator_id=moderator_id, detail=entry_detail(entry),
                             change=lambda: editor.add_entry(directory, entry))
 
     def remove_entry(self, directory: Path, entry_id: str, *, moderator_id: int | None, detail: str) -> EditResult:
@@ -432,49 +435,63 @@ class Store:
         """Knowledge files kept in the database (file name → text), loaded beside the knowledge directory."""
         return {}
 
+    # --- the shared connection ------------------------------------------------------------
+
+    def _use(self, work: Callable[[Any], T], *, transaction: bool = True) -> T:
+        """`work(db)` on the shared connection, under the lock (in a transaction); once more on a fresh
+        connection if the first attempt found it broken (a server restart). Raises StoreUnavailable."""
+        for attempt in (1, 2):
+            try:
+                with self._lock:
+                    self._revive()
+                    if not transaction:
+                        return work(self._db)
+                    with self._transaction(self._db):
+                        return work(self._db)
+            except self.errors as exc:
+                if attempt == 1 and self._broken():
+                    continue
+                raise StoreUnavailable(self._describe(exc)) from exc
+        raise AssertionError("unreachable")
+
+    def _read(self, work: Callable[[Any], T]) -> T:
+        """A read, after this process's queued writes (waiting briefly), so a moderator sees what was just asked."""
+        self._queue.flush(READ_FLUSH)
+        return self._use(work, transaction=False)
+
     # --- reading ----------------------------------------------------------------------
 
-    @contextmanager
-    def _reading(self) -> Iterator[Any]:
-        self._queue.flush(READ_FLUSH)
-        try:
-            with self._lock:
-                yield self._db
-        except self.errors as exc:
-            raise StoreUnavailable(self._describe(exc)) from exc
-
     def edits(self, limit: int = 50) -> list[Edit]:
-        with self._reading() as db:
-            rows = self._exec(db, "SELECT at, action, entry_id, moderator_id, detail, status FROM edits"
-                                  " ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        rows = self._read(lambda db: self._exec(db, "SELECT at, action, entry_id, moderator_id, detail, status"
+                                                    " FROM edits ORDER BY id DESC LIMIT ?", (limit,)).fetchall())
         return [Edit(*row) for row in rows]
 
     def gaps(self, limit: int = 10) -> list[Gap]:
         """Unanswered and 👎 questions, similar wordings grouped, the most missed first."""
-        with self._reading() as db:
-            rows = self._exec(db, """SELECT q.question, q.question_key, q.answered, q.source, q.asked_at,
-                                      (SELECT COUNT(*) FROM feedback f WHERE f.question_id = q.id AND f.helpful = 0)
-                               FROM questions q
-                               WHERE q.answered = 0
-                                  OR EXISTS (SELECT 1 FROM feedback f WHERE f.question_id = q.id AND f.helpful = 0)
-                               ORDER BY q.id DESC LIMIT ?""", (GAP_WINDOW,)).fetchall()
+        rows = self._read(lambda db: self._exec(db, """
+            SELECT q.question, q.question_key, q.answered, q.source, q.asked_at,
+                   (SELECT COUNT(*) FROM feedback f WHERE f.question_id = q.id AND f.helpful = 0)
+            FROM questions q
+            WHERE q.answered = 0 OR EXISTS (SELECT 1 FROM feedback f WHERE f.question_id = q.id AND f.helpful = 0)
+            ORDER BY q.id DESC LIMIT ?""", (GAP_WINDOW,)).fetchall())
         return _group(rows)[:limit]
 
     def stats(self) -> Stats:
-        with self._reading() as db:
+        def read(db: Any) -> Stats:
             questions, answered = self._exec(db, "SELECT COUNT(*), COALESCE(SUM(answered), 0) FROM questions"
                                              ).fetchone()
             votes, helpful = self._exec(db, "SELECT COUNT(*), COALESCE(SUM(helpful), 0) FROM feedback").fetchone()
             top = self._exec(db, "SELECT source, COUNT(*) AS n FROM questions WHERE answered = 1 AND source IS NOT NULL"
                                  " GROUP BY source ORDER BY n DESC, source LIMIT 5").fetchall()
-        return Stats(int(questions), int(answered), int(votes), int(helpful), tuple((s, int(n)) for s, n in top))
+            return Stats(int(questions), int(answered), int(votes), int(helpful), tuple((s, int(n)) for s, n in top))
+
+        return self._read(read)
 
     # --- pruning ----------------------------------------------------------------------
 
     def prune(self, now: datetime | None = None) -> int:
         """Delete questions (and their votes) older than keep_days, and all but the newest max_rows."""
-        with self._lock, self._transaction(self._db):
-            return self._prune_rows(self._db, now or utc_now())
+        return self._use(lambda db: self._prune_rows(db, now or utc_now()))
 
     def _prune_now(self, conn: Any) -> None:
         with self._transaction(conn):
