@@ -6,6 +6,8 @@ which turns that skip into a failure, so these tests run in CI.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import multiprocessing
 import os
 import shutil
@@ -14,13 +16,18 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import discord
 import psycopg
 import pytest
+from discord.webhook.async_ import AsyncWebhookAdapter
 
+from bot.config import Settings
 from bot.knowledge.editor import DISCORD_FILE, NewEntry
 from bot.knowledge.watch import KnowledgeReloader
 from bot.store import SCHEMA_VERSION, StoreUnavailable
 from bot.store.postgres import SHARED_FILE, PostgresStore
+from tests.discord.conftest import TOKEN, FakeDiscord, Harness, guild_create, slash, start_bot
+from tests.discord.test_kb import GOOD, GUILD_ID, interact, kb, open_form, submit
 from tests.pgserver import REQUIRE_ENV, PostgresServer, unavailable
 
 KNOWLEDGE = Path(__file__).resolve().parent / "fixtures" / "knowledge"
@@ -252,3 +259,44 @@ def test_the_listener_comes_back_after_the_server_drops_it(pg_url: str):
     assert len(calls) >= 2
     store.close()
     other.close()
+
+
+# --- two bots on one database, through Discord ------------------------------------------------------
+
+
+async def test_a_kb_add_through_one_bot_is_answered_by_another_within_seconds(pg_url: str, knowledge: Path,
+                                                                              tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch):
+    fake = FakeDiscord()
+    monkeypatch.setattr(discord.http.HTTPClient, "request", fake.rest)
+    monkeypatch.setattr(AsyncWebhookAdapter, "request", fake.webhook)
+    elsewhere = tmp_path / "other-machine" / "knowledge"  # the other bot's own copy of the files
+    shutil.copytree(knowledge, elsewhere)
+    one = Settings(token=TOKEN, dev_guild_id=GUILD_ID, knowledge_dir=knowledge, cooldown_rate=100,
+                   database_path=tmp_path / "one" / "bot.sqlite3", database_url=pg_url)
+    bots = [await start_bot(one, fake),
+            await start_bot(dataclasses.replace(one, knowledge_dir=elsewhere, shard_count=2, shard_ids=(1,),
+                                                database_path=tmp_path / "two" / "bot.sqlite3"), fake)]
+    first, second = (Harness(bot, fake) for bot in bots)
+    for h in (first, second):
+        await h.event("GUILD_CREATE", guild_create())
+    question = "which vice president shared jivani's university room"
+    assert not second.bot.engine.ask(question).answered
+
+    form = await open_form(first, kb("add"))
+    call = await interact(first, submit(form, GOOD))
+    assert call.content.startswith("Added `which-vice-president") and "the shared database" in call.content
+    assert not (knowledge / DISCORD_FILE).exists()
+    started = time.monotonic()
+    while not second.bot.engine.ask(question).answered and time.monotonic() - started < 5:
+        await asyncio.sleep(0.05)
+    assert second.bot.engine.ask(question).answered  # heard through NOTIFY, loaded with its own files
+
+    for h in (first, second):  # both record into the same tables
+        await h.interact(slash("ask", question="Who is Jamil Jivani?"))
+    for bot in bots:
+        await bot.close()
+    store = PostgresStore(pg_url, salt="s")
+    assert store.stats().questions == 2
+    assert [e.action for e in store.edits()] == ["add"]
+    store.close()
