@@ -146,14 +146,14 @@ def _record_many(url: str, n: int) -> None:
 def test_several_processes_record_at_once_and_every_row_lands(pg_url: str):
     PostgresStore(pg_url, salt="s").close()
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_record_many, args=(pg_url, 100)) for _ in range(4)]
+    procs = [ctx.Process(target=_record_many, args=(pg_url, 100)) for _ in range(2)]  # 8 x 200: benchmarks/
     for p in procs:
         p.start()
     for p in procs:
         p.join(60)
         assert p.exitcode == 0
     store = PostgresStore(pg_url, salt="s")
-    assert (store.stats().questions, store.stats().votes) == (400, 400)
+    assert (store.stats().questions, store.stats().votes) == (200, 200)
     store.close()
 
 
@@ -221,7 +221,7 @@ def _add_many(url: str, knowledge: str, worker: int, n: int) -> None:
 def test_concurrent_adds_from_two_processes_are_serialised_by_the_database(pg_url: str, knowledge: Path):
     PostgresStore(pg_url, salt="s").close()
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_add_many, args=(pg_url, str(knowledge), w, 8)) for w in (1, 2)]
+    procs = [ctx.Process(target=_add_many, args=(pg_url, str(knowledge), w, 5)) for w in (1, 2)]
     for p in procs:
         p.start()
     for p in procs:
@@ -230,10 +230,10 @@ def test_concurrent_adds_from_two_processes_are_serialised_by_the_database(pg_ur
     with psycopg.connect(pg_url) as conn:
         ids = [i for (i,) in conn.execute("SELECT id FROM kb_entries")]
         audited = [i for (i,) in conn.execute("SELECT entry_id FROM edits WHERE action = 'add'")]
-    assert len(ids) == len(set(ids)) == 16 and sorted(audited) == sorted(ids)
+    assert len(ids) == len(set(ids)) == 10 and sorted(audited) == sorted(ids)
     store = PostgresStore(pg_url, salt="s")
     engine, problems = KnowledgeReloader(knowledge, lambda e: None, store.extra_knowledge).load()
-    assert engine is not None and not problems and len(engine.kb.qa) == 2 + 16
+    assert engine is not None and not problems and len(engine.kb.qa) == 2 + 10
     assert SHARED_FILE in store.extra_knowledge()
     store.close()
 
