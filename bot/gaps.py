@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from bot.config import Settings
-from bot.store import Gap, Stats, open_store
+from bot.store import Gap, Stats, StoreUnavailable, open_store
 
 SHOWN_PHRASINGS = 3
 QUESTION_WIDTH = 150  # long questions are cut in listings; /kb add gets the whole text
@@ -44,7 +44,11 @@ def print_gaps(settings: Settings, out: TextIO) -> int:
         out.write(f"No questions recorded yet: there is no database at {settings.database_path} "
                   "(set DATABASE_PATH to the bot's database).\n")
         return 0
-    store = open_store(settings)
+    try:
+        store = open_store(settings)
+    except StoreUnavailable as exc:
+        out.write(f"The database cannot be read: {exc}\n")
+        return 1
     try:
         stats, gaps = store.stats(), store.gaps()
     finally:

@@ -430,3 +430,11 @@ def test_a_refused_edit_leaves_no_audit_row_and_a_crashed_one_is_marked_failed(t
     (edit,) = s.edits()
     assert (edit.status, edit.detail) == ("failed", "kept")
     s.close()
+
+
+def test_print_gaps_on_a_corrupt_database_is_one_line_and_a_failure(tmp_path: Path):
+    path = tmp_path / "bot.sqlite3"
+    path.write_bytes(b"not a database " * 100)
+    out = io.StringIO()
+    assert print_gaps(Settings(database_path=path), out) == 1
+    assert out.getvalue().startswith("The database cannot be read: ") and out.getvalue().count("\n") == 1
