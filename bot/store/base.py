@@ -236,7 +236,6 @@ class Store:
 
     errors: tuple[type[BaseException], ...] = ()  # the driver's errors: any of them makes the database unusable
     transient: tuple[type[BaseException], ...] = ()  # the ones worth retrying
-    where: str = "the database"  # where entries added from Discord are written, for replies
 
     def __init__(self, *, salt: str, keep_days: int = KEEP_DAYS, max_rows: int = MAX_ROWS,
                  prune_every: float = PRUNE_EVERY) -> None:

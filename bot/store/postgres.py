@@ -28,6 +28,7 @@ import psycopg
 
 from bot.knowledge.editor import EditResult, NewEntry, _entry_yaml, make_id, validate
 from bot.store.base import (
+    CLOSE_FLUSH,
     KEEP_DAYS,
     MAX_ROWS,
     PRUNE_EVERY,
@@ -55,7 +56,7 @@ class PostgresStore(Store):
     errors = (psycopg.Error,)
     # Connection lost, server restarting, disk full, lock timeouts, serialisation failures: all may pass.
     transient = (psycopg.OperationalError,)
-    where = "the shared database"
+    where = "the shared database"  # where entries added from Discord are kept, for the replies
 
     def __init__(self, url: str, *, salt: str, keep_days: int = KEEP_DAYS, max_rows: int = MAX_ROWS,
                  prune_every: float = PRUNE_EVERY) -> None:
@@ -189,7 +190,7 @@ class PostgresStore(Store):
                     delay, reconnecting = 0.1, True
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=LISTEN_POLL):
-                            if note.pid != self._db.info.backend_pid:  # our own edits are reloaded by the editor
+                            if note.pid != self._own_pid():  # our own edits are reloaded by the editor
                                 on_change()
             except psycopg.Error as exc:
                 log.warning("store listener: %s; reconnecting in %.1f s", self._describe(exc), delay)
@@ -199,7 +200,14 @@ class PostgresStore(Store):
             except Exception:
                 log.exception("store listener: on_change failed; still listening")
 
-    def close(self, timeout: float = 10.0) -> None:
+    def _own_pid(self) -> int | None:
+        """The server process of our editing connection (its NOTIFYs are ours), if it is open."""
+        try:
+            return self._db.info.backend_pid
+        except psycopg.Error:
+            return None
+
+    def close(self, timeout: float = CLOSE_FLUSH) -> None:
         self._stop.set()
         if self._listener is not None:
             self._listener.join(LISTEN_POLL + CONNECT_TIMEOUT)

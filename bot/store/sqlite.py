@@ -20,7 +20,6 @@ class SQLiteStore(Store):
     errors = (sqlite3.Error, OSError)
     # Locked, busy, full, I/O: may pass. Corruption and constraint errors are DatabaseError/IntegrityError: they won't.
     transient = (sqlite3.OperationalError, OSError)
-    where = "qa-discord.yaml"
 
     def __init__(self, path: Path | str, *, salt: str, busy_timeout: float = BUSY_TIMEOUT, keep_days: int = KEEP_DAYS,
                  max_rows: int = MAX_ROWS, prune_every: float = PRUNE_EVERY) -> None:
