@@ -11,10 +11,12 @@ import dataclasses
 import multiprocessing
 import os
 import shutil
+import signal
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import discord
 import psycopg
@@ -299,4 +301,36 @@ async def test_a_kb_add_through_one_bot_is_answered_by_another_within_seconds(pg
     store = PostgresStore(pg_url, salt="s")
     assert store.stats().questions == 2
     assert [e.action for e in store.edits()] == ["add"]
+    store.close()
+
+
+def _add_and_hang(url: str, knowledge: str, ready: Any) -> None:
+    """Add an entry, but stop for good inside the transaction: after the insert, before the commit."""
+    from bot.store import postgres
+
+    store = PostgresStore(url, salt="s")
+    real = postgres.PostgresStore._audit_in
+
+    def audit_then_hang(self: PostgresStore, *args: Any) -> None:
+        real(self, *args)
+        ready.set()
+        time.sleep(600)
+
+    postgres.PostgresStore._audit_in = audit_then_hang  # type: ignore[method-assign]
+    store.add_entry(Path(knowledge), ROOMMATE, moderator_id=7)
+
+
+def test_a_process_killed_mid_edit_leaves_no_half_written_entry_and_no_lock(pg_url: str, knowledge: Path):
+    PostgresStore(pg_url, salt="s").close()
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Event()
+    proc = ctx.Process(target=_add_and_hang, args=(pg_url, str(knowledge), ready))
+    proc.start()
+    assert ready.wait(60)  # the entry and its audit row are written, not committed, the edit lock held
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join(10)
+    store = PostgresStore(pg_url, salt="s")
+    assert store.extra_knowledge() == {} and store.edits() == []
+    result = store.add_entry(knowledge, ROOMMATE, moderator_id=8)  # the lock went with the process
+    assert result.ok and [e.moderator_id for e in store.edits()] == [8]
     store.close()
