@@ -30,7 +30,9 @@ from bot.store import SCHEMA_VERSION, StoreUnavailable
 from bot.store.postgres import SHARED_FILE, PostgresStore
 from tests.discord.conftest import TOKEN, FakeDiscord, Harness, guild_create, slash, start_bot
 from tests.discord.test_kb import GOOD, GUILD_ID, interact, kb, open_form, submit
+from tests.e2e.harness import settings_for, spawn_bot
 from tests.pgserver import REQUIRE_ENV, PostgresServer, unavailable
+from tests.standin import Discord
 
 KNOWLEDGE = Path(__file__).resolve().parent / "fixtures" / "knowledge"
 USER = 412345678901234567
@@ -334,3 +336,51 @@ def test_a_process_killed_mid_edit_leaves_no_half_written_entry_and_no_lock(pg_u
     result = store.add_entry(knowledge, ROOMMATE, moderator_id=8)  # the lock went with the process
     assert result.ok and [e.moderator_id for e in store.edits()] == [8]
     store.close()
+
+
+# --- end to end: two `python -m bot run` processes on one PostgreSQL, against the stand-in ------------------
+
+
+async def test_two_bot_processes_on_one_postgresql_share_edits_and_questions(pg_url: str, tmp_path: Path):
+    """Shard 1 (the guild's) takes a /kb add; shard 0 (direct messages) answers it from the database."""
+    async with Discord(shard_count=2) as standin:
+        guild_shard = (standin.world.guild_id >> 22) % 2
+        procs = []
+        for shard in (guild_shard, 1 - guild_shard):
+            workdir = tmp_path / f"shard-{shard}"  # each process has its own copy of the files, as on two machines
+            workdir.mkdir()
+            settings = settings_for(standin, workdir, database_url=pg_url, shard_count=2, shard_ids=(shard,))
+            with (workdir / "bot.log").open("wb") as log:  # the child keeps its own handle
+                procs.append(await spawn_bot(standin, settings, workdir, output=log))
+        try:
+            await standin.gateway.signal.until(lambda: len([s for s in standin.gateway.live_sessions() if s.ws]) == 2,
+                                       60.0, "both processes to connect")
+            question = "Which outlet did Jivani speak to about the trip?"
+            before = await (await standin.dm(question)).reply(timeout=10.0)
+            assert "Semafor" not in before.text
+            mo = standin.world.moderator
+            form = await (await standin.slash("kb add", user=mo, question=question)).reply(timeout=10.0)
+            values = {"Answer, in the bot's words": "The American outlet Semafor.",
+                      "Citation: paragraph number": "4",
+                      "Citation: exact quote from that paragraph": "Jivani told the American outlet Semafor"}
+            added = await (await standin.submit_modal(form, values, user=mo)).reply(timeout=10.0)
+            assert added.text.startswith("Added") and "shared database" in added.text, added.text
+            started = time.monotonic()
+            while True:  # the other process hears the NOTIFY and reloads
+                reply = await (await standin.dm(question)).reply(timeout=10.0)
+                if "Semafor" in reply.text or time.monotonic() - started > 5:
+                    break
+                await asyncio.sleep(0.2)
+            assert "Semafor" in reply.text and time.monotonic() - started < 5
+            in_guild = await (await standin.member_says("who is Jivani?", mentions_bot=True)).reply(timeout=10.0)
+            assert "Jivani" in in_guild.text
+        finally:
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                assert await asyncio.wait_for(proc.wait(), 30) == 0
+        standin.assert_clean()
+    with psycopg.connect(pg_url) as conn:  # both processes recorded into the same tables
+        guilds = {g for (g,) in conn.execute("SELECT DISTINCT guild_id FROM questions")}
+        (edits,) = conn.execute("SELECT COUNT(*) FROM edits WHERE action = 'add' AND status = 'done'").fetchone()
+    assert guilds == {None, standin.world.guild_id} and edits == 1  # DMs on shard 0, the guild on its shard
