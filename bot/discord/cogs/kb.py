@@ -182,8 +182,7 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         result = await self.bot.reloader.reload()
         detail = result.engine.kb.summary() if result.engine else f"refused: {len(result.problems)} problems"
         try:
-            await asyncio.to_thread(self._store().record_edit, action="reload", entry_id="-",
-                                    moderator_id=interaction.user.id, detail=detail)
+            await self._audit(interaction, "reload", "-", detail)
         except StoreUnavailable as exc:  # the reload itself happened; say so in the log, not to the moderator
             log.error("could not audit a /kb reload: %s", exc)
         await respond.send(interaction, self._reload_reply(result), ephemeral=True)
@@ -285,6 +284,10 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         if self.bot.store is None:
             raise StoreUnavailable(self.bot.store_problem or "the store is closed")
         return self.bot.store
+
+    async def _audit(self, interaction: Interaction, action: str, entry_id: str, detail: str) -> None:
+        await asyncio.to_thread(self._store().record_edit, action=action, entry_id=entry_id,
+                                moderator_id=interaction.user.id, detail=detail)
 
     async def cog_app_command_error(self, interaction: Interaction, error: app_commands.AppCommandError) -> None:
         """A /kb command that needs the database while it is unusable: say so (privately) instead of "Sorry"."""
