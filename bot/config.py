@@ -21,6 +21,8 @@ DEFAULT_COOLDOWN = (5, 60.0)  # questions per seconds, per user
 # Messages nobody addressed to the bot (answer channels, forum posts) are answered only above this
 # confidence: stricter than for direct questions, so chatter is left alone.
 DEFAULT_CHANNEL_CONFIDENCE = 0.8
+DEFAULT_KEEP_DAYS = 90  # recorded questions older than this are pruned…
+DEFAULT_KEEP_ROWS = 2_000_000  # …and at most this many of the newest are kept
 
 
 class SettingsError(ValueError):
@@ -44,6 +46,9 @@ class Settings:
     hash_salt: str = field(default="", repr=False)
     forum_channels: frozenset[int] = frozenset()
     channel_confidence: float = DEFAULT_CHANNEL_CONFIDENCE
+    database_url: str | None = field(default=None, repr=False)  # may hold a password
+    keep_days: int = DEFAULT_KEEP_DAYS
+    keep_rows: int = DEFAULT_KEEP_ROWS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, env_file: Path | str | None = ".env") -> Settings:
@@ -105,6 +110,13 @@ class Settings:
         if shard_ids is not None and shard_count is not None and any(i >= shard_count for i in shard_ids):
             raise SettingsError("every id in SHARD_IDS must be below SHARD_COUNT")
 
+        keep_days, keep_rows = integer("QUESTIONS_KEEP_DAYS"), integer("QUESTIONS_KEEP_ROWS")
+        if (keep_days is not None and keep_days < 1) or (keep_rows is not None and keep_rows < 1):
+            raise SettingsError("QUESTIONS_KEEP_DAYS and QUESTIONS_KEEP_ROWS must be at least 1")
+        database_url = text("DATABASE_URL")
+        if database_url is not None and not database_url.startswith(("postgresql://", "postgres://")):
+            raise SettingsError("DATABASE_URL must start with postgresql:// (empty: SQLite at DATABASE_PATH)")
+
         level = (text("LOG_LEVEL") or "INFO").upper()
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
@@ -125,4 +137,7 @@ class Settings:
             hash_salt=text("STATS_SALT") or "",
             forum_channels=frozenset(ids("FORUM_CHANNELS")),
             channel_confidence=fraction("CHANNEL_CONFIDENCE", DEFAULT_CHANNEL_CONFIDENCE),
+            database_url=database_url,
+            keep_days=keep_days or DEFAULT_KEEP_DAYS,
+            keep_rows=keep_rows or DEFAULT_KEEP_ROWS,
         )

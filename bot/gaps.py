@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from bot.config import Settings
-from bot.store import Gap, Stats, Store
+from bot.store import Gap, Stats, StoreUnavailable, open_store
 
 SHOWN_PHRASINGS = 3
 QUESTION_WIDTH = 150  # long questions are cut in listings; /kb add gets the whole text
@@ -40,11 +40,15 @@ def stats_lines(stats: Stats) -> list[str]:
 
 def print_gaps(settings: Settings, out: TextIO) -> int:
     """`python -m bot gaps`: totals, then the most frequent unanswered or unhelpful questions. Exit status."""
-    if not settings.database_path.exists():
+    if not settings.database_url and not settings.database_path.exists():
         out.write(f"No questions recorded yet: there is no database at {settings.database_path} "
                   "(set DATABASE_PATH to the bot's database).\n")
         return 0
-    store = Store(settings.database_path, salt=settings.hash_salt)
+    try:
+        store = open_store(settings)
+    except StoreUnavailable as exc:
+        out.write(f"The database cannot be read: {exc}\n")
+        return 1
     try:
         stats, gaps = store.stats(), store.gaps()
     finally:

@@ -1,15 +1,28 @@
 from __future__ import annotations
 
+import contextlib
 import io
+import itertools
+import logging
 import multiprocessing
 import sqlite3
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.config import Settings
 from bot.gaps import print_gaps
-from bot.store import SCHEMA_VERSION, Store
+from bot.knowledge.editor import EditResult
+from bot.knowledge.loader import Problem
+from bot.store import SCHEMA_VERSION, StoreUnavailable
+from bot.store import SQLiteStore as Store
+from bot.store.base import MIGRATIONS
+from bot.store.queue import Write, WriteQueue
 
 USER = 412345678901234567  # a snowflake-sized id
 
@@ -46,7 +59,7 @@ def test_reopening_keeps_data_and_refuses_a_newer_schema(tmp_path: Path):
     db = sqlite3.connect(path)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.close()
-    with pytest.raises(RuntimeError, match="newer"):
+    with pytest.raises(StoreUnavailable, match="newer"):
         Store(path, salt="s")
 
 
@@ -195,3 +208,233 @@ def test_print_gaps_without_a_database_says_so_and_creates_nothing(tmp_path: Pat
     path = tmp_path / "none" / "bot.sqlite3"
     assert print_gaps(Settings(database_path=path), out) == 0
     assert "No questions recorded yet" in out.getvalue() and not path.parent.exists()
+
+
+# --- answer first, record after -------------------------------------------------------------
+
+
+class DatabaseLock:
+    """Another process holding a write transaction (BEGIN IMMEDIATE) on `path` until the block ends."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> DatabaseLock:
+        code = ("import sqlite3, sys; db = sqlite3.connect(sys.argv[1], isolation_level=None); "
+                "db.execute('BEGIN IMMEDIATE'); print('locked', flush=True); sys.stdin.readline(); "
+                "db.execute('COMMIT')")
+        self.proc = subprocess.Popen([sys.executable, "-c", code, str(self.path)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "locked"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("\n")
+        self.proc.stdin.close()
+        assert self.proc.wait(10) == 0
+
+
+def test_recording_returns_at_once_while_another_process_holds_the_write_lock(tmp_path: Path):
+    path = tmp_path / "bot.sqlite3"
+    s = Store(path, salt="s", busy_timeout=0.2)
+    with DatabaseLock(path):
+        started = time.monotonic()
+        refs = [ask(s, f"question {i}") for i in range(50)]
+        s.record_feedback(refs[0], helpful=False, user_id=USER)
+        assert time.monotonic() - started < 0.5  # nothing waited for the database
+        assert not s.flush(0.5) and s.queue.failures >= 1  # the writes are waiting, retried
+    assert s.flush(10)
+    stats = s.stats()
+    assert (stats.questions, stats.votes) == (50, 1)
+    assert len(set(refs)) == 50
+    s.close()
+
+
+def test_a_full_database_loses_no_question_once_it_has_room_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    path = tmp_path / "bot.sqlite3"
+    Store(path, salt="s").close()
+    full = True
+    real_connect = sqlite3.connect
+
+    def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        db = real_connect(*args, **kwargs)
+        if full:  # SQLITE_FULL as soon as a write needs one more page: a full disk, as SQLite sees it
+            db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0]}")
+        return db
+
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    s = Store(path, salt="s")
+    for i in range(200):
+        ask(s, f"a question long enough to fill pages quickly, number {i}")
+    assert not s.flush(1.0)
+    full = False  # room again: the writer reconnects and retries
+    assert s.flush(10)
+    assert s.stats().questions == 200
+    s.close()
+
+
+def test_a_full_queue_drops_the_oldest_and_counts(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    started, blocked = threading.Event(), threading.Event()
+    written: list[int] = []
+
+    def write(n: int) -> Write:
+        def run(_conn: object) -> None:
+            started.set()
+            blocked.wait(5)
+            written.append(n)
+        return Write(f"record {n}", run)
+
+    queue = WriteQueue(connect=object, transaction=lambda _c: contextlib.nullcontext(), transient=(), max_waiting=3)
+    queue.put(write(0))
+    assert started.wait(5)  # the writer is stuck on the first record, as on a locked database
+    with caplog.at_level(logging.WARNING):
+        for n in range(1, 11):
+            queue.put(write(n))
+    assert queue.waiting == 4  # three waiting and one being written: memory stays bounded
+    blocked.set()
+    assert queue.flush(5)
+    assert written == [0, 8, 9, 10] and queue.dropped == 7
+    assert "dropped the oldest record; 1 dropped so far" in caplog.text  # counted, at most one line a second
+    queue.close(1)
+
+
+def test_a_failing_write_is_retried_with_backoff_and_a_hopeless_one_dropped(caplog: pytest.LogCaptureFixture):
+    attempts: list[float] = []
+    done: list[str] = []
+
+    def flaky(_conn: object) -> None:
+        attempts.append(time.monotonic())
+        if len(attempts) < 4:
+            raise sqlite3.OperationalError("database is locked")
+        done.append("flaky")
+
+    def hopeless(_conn: object) -> None:
+        raise sqlite3.IntegrityError("CHECK constraint failed")
+
+    queue = WriteQueue(connect=object, transaction=lambda _c: contextlib.nullcontext(),
+                       transient=(sqlite3.OperationalError,))
+    with caplog.at_level(logging.WARNING):
+        queue.put(Write("a question", flaky))
+        queue.put(Write("a vote", hopeless))
+        queue.put(Write("another", lambda _c: done.append("after")))
+        assert queue.flush(5)
+    assert done == ["flaky", "after"] and queue.dropped == 1
+    gaps = [b - a for a, b in itertools.pairwise(attempts)]
+    assert gaps[1] > gaps[0] * 1.5 and gaps[2] > gaps[1] * 1.5  # backoff grows
+    lines = [r.getMessage() for r in caplog.records]
+    assert sum("retrying" in line for line in lines) == 3 and all("\n" not in line for line in lines)
+    assert any("dropped a vote" in line for line in lines)
+    queue.close(1)
+
+
+def test_prune_keeps_recent_questions_and_a_row_cap(tmp_path: Path):
+    s = Store(tmp_path / "bot.sqlite3", salt="s", keep_days=30, max_rows=5)
+    old = ask(s, "an old question")
+    s.record_feedback(old, helpful=False, user_id=USER)
+    assert s.flush(5)
+    db = sqlite3.connect(tmp_path / "bot.sqlite3")
+    db.execute("UPDATE questions SET asked_at = '2020-01-01T00:00:00Z'")
+    db.commit()
+    db.close()
+    for i in range(8):
+        ask(s, f"recent {i}")
+    assert s.flush(5)
+    assert s.prune() == 1 + 3  # the old one, then all but the newest 5
+    stats = s.stats()
+    assert (stats.questions, stats.votes) == (5, 0)  # its vote went with it
+    s.close()
+    db = sqlite3.connect(tmp_path / "bot.sqlite3")
+    assert {q for (q,) in db.execute("SELECT question FROM questions")} == {f"recent {i}" for i in range(3, 8)}
+    db.close()
+
+
+def test_pruning_runs_on_a_timer_in_the_writer(tmp_path: Path):
+    s = Store(tmp_path / "bot.sqlite3", salt="s", keep_days=1, prune_every=0.2)
+    ask(s, "old")
+    assert s.flush(5)
+    db = sqlite3.connect(tmp_path / "bot.sqlite3")
+    db.execute("UPDATE questions SET asked_at = '2020-01-01T00:00:00Z'")
+    db.commit()
+    db.close()
+    deadline = time.monotonic() + 5
+    while s.stats().questions and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert s.stats().questions == 0
+    s.close()
+
+
+def test_an_old_database_is_migrated_and_its_vote_buttons_still_count(tmp_path: Path):
+    path = tmp_path / "bot.sqlite3"
+    db = sqlite3.connect(path)
+    for sql in MIGRATIONS[0].sqlite:
+        db.execute(sql)
+    db.execute("INSERT INTO questions (question, question_key, answered, confidence) VALUES ('q', 'q', 1, 1.0)")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    s = Store(path, salt="s")
+    s.record_feedback(1, helpful=True, user_id=USER)  # a button posted before the upgrade carries the row id
+    assert s.stats().votes == 1
+    s.close()
+
+
+# --- an edit and its audit row land together --------------------------------------------------
+
+
+def _result(ok: bool = True) -> EditResult:
+    return EditResult("entry-id", "qa.yaml", () if ok else (Problem("qa.yaml", 1, "bad"),))
+
+
+def test_an_audited_edit_is_refused_with_nothing_changed_when_the_audit_cannot_be_written(tmp_path: Path):
+    path = tmp_path / "bot.sqlite3"
+    s = Store(path, salt="s", busy_timeout=0.2)
+    changed: list[str] = []
+    with DatabaseLock(path), pytest.raises(StoreUnavailable, match="locked"):
+        s.audited(action="remove", entry_id="x", moderator_id=7, detail="the removed text",
+                  change=lambda: changed.append("file written") or _result())
+    assert changed == [] and s.edits() == []
+    s.close()
+
+
+def test_an_audited_edit_keeps_its_text_while_pending_and_is_marked_done_when_the_database_is_back(tmp_path: Path):
+    path = tmp_path / "bot.sqlite3"
+    s = Store(path, salt="s", busy_timeout=0.2)
+    lock = DatabaseLock(path)
+
+    def change() -> EditResult:
+        lock.__enter__()  # the database becomes busy between the audit row and its completion
+        return _result()
+
+    s.audited(action="remove", entry_id="x", moderator_id=7, detail="the removed text", change=change)
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT detail, status FROM edits").fetchall() == [("the removed text", "pending")]
+    lock.__exit__()
+    assert s.flush(10)
+    (edit,) = s.edits()
+    assert (edit.detail, edit.status, edit.entry_id) == ("the removed text", "done", "entry-id")
+    db.close()
+    s.close()
+
+
+def test_a_refused_edit_leaves_no_audit_row_and_a_crashed_one_is_marked_failed(tmp_path: Path):
+    s = Store(tmp_path / "bot.sqlite3", salt="s")
+    s.audited(action="add", entry_id="", moderator_id=7, detail="d", change=lambda: _result(ok=False))
+    assert s.edits() == []
+
+    def crash() -> EditResult:
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError):
+        s.audited(action="add", entry_id="", moderator_id=7, detail="kept", change=crash)
+    (edit,) = s.edits()
+    assert (edit.status, edit.detail) == ("failed", "kept")
+    s.close()
+
+
+def test_print_gaps_on_a_corrupt_database_is_one_line_and_a_failure(tmp_path: Path):
+    path = tmp_path / "bot.sqlite3"
+    path.write_bytes(b"not a database " * 100)
+    out = io.StringIO()
+    assert print_gaps(Settings(database_path=path), out) == 1
+    assert out.getvalue().startswith("The database cannot be read: ") and out.getvalue().count("\n") == 1

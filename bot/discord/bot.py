@@ -1,4 +1,8 @@
-"""StoryBot: the Discord client. Loads knowledge, cogs and buttons; syncs commands only when they change."""
+"""StoryBot: the Discord client. Loads knowledge, cogs and buttons; syncs commands only when they change.
+
+The bot owns the store, the knowledge watcher and reloads (made in setup_hook, closed in close),
+so no cog's failure can switch them off; cogs use `bot.store` and `bot.reloader`.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,9 @@ from bot.discord import access, render, respond, views
 from bot.discord.i18n import StoryTranslator
 from bot.discord.render import Reply
 from bot.discord.respond import Asker
-from bot.engine import ConversationBook, load_engine
+from bot.engine import ConversationBook
+from bot.knowledge.watch import KnowledgeReloader, ReloadResult
+from bot.store import StoreUnavailable, open_store
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -30,6 +36,9 @@ if TYPE_CHECKING:
     from bot.store import Store
 
 log = logging.getLogger(__name__)
+
+WATCHER_TASK = "knowledge watcher"
+STORE_RETRY = 60.0  # seconds between attempts to open a database that was unusable at start
 
 INITIAL_EXTENSIONS = (
     "bot.discord.cogs.ask",
@@ -130,7 +139,11 @@ class StoryBot(commands.AutoShardedBot):
         self.settings = settings
         self.initial_extensions = tuple(extensions)
         self.auto_sync = auto_sync
-        self.store: Store | None = None
+        self.store: Store | None = None  # None while the database is unusable: readers are answered all the same
+        self.store_problem: str | None = None  # why it is unusable, for /kb replies
+        self.reloader = KnowledgeReloader(settings.knowledge_dir, self._swap, self._extra_knowledge)
+        self._watcher: asyncio.Task | None = None
+        self._store_retry: asyncio.Task | None = None
         self.questions = QuestionCooldown(settings.cooldown_rate, settings.cooldown_seconds)
         # Each reader's recent questions per place (channel, thread or DM), so follow-ups lean on their own.
         self.conversations = ConversationBook()
@@ -139,10 +152,13 @@ class StoryBot(commands.AutoShardedBot):
     # --- start ---------------------------------------------------------------------
 
     async def setup_hook(self) -> None:
-        engine, problems = load_engine(self.settings.knowledge_dir)
+        if not await self.open_store():
+            self._store_retry = asyncio.create_task(self._retry_store(), name="store retry")
+        engine, problems = await asyncio.to_thread(self.reloader.load)
         if engine is None or problems:
             raise KnowledgeError(problems)
         self.engine = engine
+        self._watcher = asyncio.create_task(self.reloader.watch(self._reloaded), name=WATCHER_TASK)
         self.add_dynamic_items(*views.DYNAMIC_ITEMS)
         await self.tree.set_translator(StoryTranslator())
         for extension in self.initial_extensions:
@@ -163,6 +179,50 @@ class StoryBot(commands.AutoShardedBot):
                 await self.sync_commands()
             except discord.HTTPException:
                 log.exception("command sync failed; the next start tries again (or run `python -m bot sync`)")
+
+    # --- the store and reloads ------------------------------------------------------------
+
+    async def open_store(self) -> bool:
+        """Open the database; when it is unusable (corrupt, locked, unwritable), say so loudly and carry on without it.
+
+        Readers are answered all the same; /kb stays registered and says the store is unavailable.
+        """
+        try:
+            store = await asyncio.to_thread(open_store, self.settings)
+        except StoreUnavailable as exc:
+            self.store_problem = str(exc)
+            log.error("DATABASE UNAVAILABLE, running without it (questions and votes are not recorded, /kb edits "
+                      "are refused; retrying every %.0f s): %s", STORE_RETRY, exc)
+            return False
+        self.store, self.store_problem = store, None
+        loop = asyncio.get_running_loop()
+        store.listen(lambda: loop.call_soon_threadsafe(self._reload_soon))
+        return True
+
+    async def _retry_store(self) -> None:
+        while True:
+            await asyncio.sleep(STORE_RETRY)
+            if await self.open_store():
+                log.info("the database is usable again: recording resumes")
+                self._reload_soon()  # entries kept in the database may be new to us
+                return
+
+    def _extra_knowledge(self) -> dict[str, str]:
+        store = self.store
+        return dict(store.extra_knowledge()) if store is not None else {}
+
+    def _swap(self, engine: Engine) -> None:
+        self.engine = engine  # one reference: a question in flight keeps the engine it started with
+
+    def _reload_soon(self) -> None:
+        """Another process changed the shared entries: reload (the reloader runs one reload at a time)."""
+        task = asyncio.create_task(self.reloader.reload(), name="shared entries reload")
+        self._work.add(task)
+        task.add_done_callback(self._work.discard)
+
+    async def _reloaded(self, result: ReloadResult) -> None:
+        """A reload the watcher started: cogs hear of it (the kb cog posts failures to the moderators' log)."""
+        self.dispatch("knowledge_reload", result)
 
     async def on_ready(self) -> None:
         log.info("ready as %s in %d guilds (shards %s of %s)", self.user, len(self.guilds),
@@ -211,9 +271,9 @@ class StoryBot(commands.AutoShardedBot):
         store = self.store
         if store is None:
             return None
-        try:
-            return await asyncio.to_thread(
-                store.record_question, question=answer.question, answered=answer.answered, source=answer.source,
+        try:  # queued by the store: returns at once, neither waiting for nor failing on the database
+            return store.record_question(
+                question=answer.question, answered=answer.answered, source=answer.source,
                 confidence=answer.confidence, guild_id=asker.guild_id, channel_id=asker.channel_id,
                 user_id=asker.user_id,
             )
@@ -262,11 +322,14 @@ class StoryBot(commands.AutoShardedBot):
         """Sync to the development guild when one is set, else globally; remember what was synced."""
         synced = await self.tree.sync(guild=self.dev_guild)
         path = self.command_hash_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write a temporary file, then replace: a crash mid-write never leaves half a hash.
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(await self.command_hash() + "\n")
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Write a temporary file, then replace: a crash mid-write never leaves half a hash.
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(await self.command_hash() + "\n")
+            os.replace(tmp, path)
+        except OSError as exc:  # the data directory is unusable: the commands are synced all the same
+            log.warning("could not remember the command sync in %s (%s): the next start syncs again", path, exc)
         where = f"guild {self.dev_guild.id}" if self.dev_guild else "all guilds (global)"
         log.info("synced %d commands to %s", len(synced), where)
         return len(synced)
@@ -285,4 +348,11 @@ class StoryBot(commands.AutoShardedBot):
         if pending and not self.is_closed():
             log.info("finishing %d answers before closing", len(pending))
             await asyncio.wait(pending, timeout=SHUTDOWN_GRACE)
+        for task in (self._watcher, self._store_retry):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await super().close()
+        store, self.store = self.store, None
+        if store is not None:
+            await asyncio.to_thread(store.close)  # writes what is queued first

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from watchfiles import Change, awatch
 
 from bot.engine import Engine, load_engine
+from bot.knowledge.editor import validate
 from bot.knowledge.loader import ARTICLE_FILE, Problem
 
 log = logging.getLogger(__name__)
@@ -46,15 +47,19 @@ def is_knowledge_file(path: str | Path) -> bool:
 
 
 class KnowledgeReloader:
-    def __init__(self, directory: Path | str, swap: Callable[[Engine], None]) -> None:
+    def __init__(self, directory: Path | str, swap: Callable[[Engine], None],
+                 extra: Callable[[], Mapping[str, str]] | None = None) -> None:
         self.directory = Path(directory)
         self._swap = swap
+        # Knowledge files kept elsewhere (file name → text: the store's shared entries), loaded and validated
+        # with the directory's as if they were in it.
+        self._extra = extra
         # One reload at a time: a slow reload that read older files must not swap in after a newer one.
         self._lock = asyncio.Lock()
 
     async def reload(self) -> ReloadResult:
         async with self._lock:
-            engine, problems = await asyncio.to_thread(load_engine, self.directory)
+            engine, problems = await asyncio.to_thread(self.load)
             if engine is None:
                 log.warning("knowledge reload refused, still answering from the last good knowledge:\n%s",
                             "\n".join(map(str, problems)))
@@ -62,6 +67,16 @@ class KnowledgeReloader:
             self._swap(engine)
             log.info("knowledge reloaded: %s", engine.kb.summary())
             return ReloadResult(engine, ())
+
+    def load(self) -> tuple[Engine | None, tuple[Problem, ...]]:
+        """Load the directory (with the extra files, if any) into a new Engine; blocking, for a worker thread."""
+        extra = dict(self._extra()) if self._extra is not None else {}
+        if not extra:
+            return load_engine(self.directory)
+        result = validate(self.directory, extra)
+        if not result.ok or result.kb is None:
+            return None, result.problems
+        return Engine(result.kb), ()
 
     async def watch(self, on_result: Callable[[ReloadResult], Awaitable[None]]) -> None:
         """Reload after every change to a knowledge file, until cancelled."""

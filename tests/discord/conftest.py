@@ -29,9 +29,9 @@ from discord.http import Route
 from discord.webhook.async_ import AsyncWebhookAdapter
 
 from bot.config import DEFAULT_KNOWLEDGE_DIR, Settings
-from bot.discord import bot as bot_module
 from bot.discord.bot import StoryBot
 from bot.engine import Answer, Conversation, Engine, load_engine
+from bot.knowledge import watch as watch_module
 
 TOKEN = "MTIz.fake-token.never-logged"
 APP_ID = 1100000000000000001
@@ -314,12 +314,12 @@ def shared_story_engine(monkeypatch: pytest.MonkeyPatch) -> None:
 
     Any other knowledge directory (a broken copy, a moderator's edit) is loaded for real.
     """
-    real = bot_module.load_engine
+    real = watch_module.load_engine  # the bot loads (at start and on reloads) through its KnowledgeReloader
 
     def load(directory: Path | str) -> tuple[Engine | None, tuple]:
         return _story_engine() if Path(directory) == DEFAULT_KNOWLEDGE_DIR else real(directory)
 
-    monkeypatch.setattr(bot_module, "load_engine", load)
+    monkeypatch.setattr(watch_module, "load_engine", load)
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from bot.discord.cogs.kb import REFUSAL, WATCHER_TASK
+from bot.discord.bot import WATCHER_TASK
+from bot.discord.cogs.kb import REFUSAL
 from bot.knowledge.editor import DISCORD_FILE
 from tests.discord.conftest import (
     ANSWER_CHANNEL,
@@ -229,8 +230,7 @@ async def test_a_broken_file_keeps_the_old_knowledge_and_the_reload_shows_path_a
 
 async def test_the_watcher_reloads_live_and_posts_failures_to_the_log_channel(h: Harness, settings: Settings):
     await asyncio.sleep(0.5)  # the watcher registers with the OS
-    cog = h.bot.get_cog("KnowledgeAdmin")  # the extension's own module: not the class imported here
-    assert cog is not None and cog._watcher is not None
+    assert h.bot._watcher is not None and not h.bot._watcher.done()
     qa = settings.knowledge_dir / "qa.yaml"
     qa.write_text(qa.read_text(encoding="utf-8").replace("Who did Jivani meet in Washington?",
                                                           "Whom did Jivani meet in Washington?"), encoding="utf-8")
@@ -365,7 +365,19 @@ async def test_stats_show_totals(h: Harness):
     assert "Top entries: qa:trump-message (2)" in text and "Knowledge: 2 Q&A entries" in text
 
 
-async def test_the_cog_opens_and_closes_the_store(h: Harness, settings: Settings):
-    assert h.bot.store is not None and settings.database_path.exists()
-    await h.bot.remove_cog("KnowledgeAdmin")
+async def test_the_bot_not_the_cog_owns_the_store_and_the_watcher(h: Harness, settings: Settings):
+    store = h.bot.store
+    assert store is not None and settings.database_path.exists()
+    await h.bot.remove_cog("KnowledgeAdmin")  # a cog that fails or goes switches neither off
+    assert h.bot.store is store
+    assert any(t.get_name() == WATCHER_TASK and not t.done() for t in asyncio.all_tasks())
+    store.record_question(question="still recorded?", answered=False, source=None, confidence=0.0, guild_id=GUILD_ID,
+                          channel_id=ANSWER_CHANNEL, user_id=READER_ID)
+    await h.bot.close()  # flushes the queue, then closes
     assert h.bot.store is None
+    assert not any(t.get_name() == WATCHER_TASK and not t.done() for t in asyncio.all_tasks())
+    from bot.store import SQLiteStore
+
+    reopened = SQLiteStore(settings.database_path, salt="test")
+    assert reopened.stats().questions == 1
+    reopened.close()

@@ -94,6 +94,9 @@ def child_env(standin: Discord, settings: Settings) -> dict[str, str]:
         "MOD_LOG_CHANNEL_ID": str(settings.mod_log_channel_id or ""),
         "KNOWLEDGE_DIR": str(settings.knowledge_dir),
         "DATABASE_PATH": str(settings.database_path),
+        "DATABASE_URL": settings.database_url or "",
+        "SHARD_COUNT": str(settings.shard_count or ""),
+        "SHARD_IDS": ",".join(map(str, settings.shard_ids or ())),
         "COOLDOWN": f"{settings.cooldown_rate}/{settings.cooldown_seconds}",
         "LOG_LEVEL": "INFO",
     }

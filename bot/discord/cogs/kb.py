@@ -4,7 +4,8 @@ Only moderators: Manage Server (or Administrator) in the interaction's permissio
 configured moderator role. default_permissions hides the group from others in the client, but
 server admins can change that and Discord does not enforce it, so every command, form and
 button checks again when it runs. The cog only translates: validating and writing live in
-bot.knowledge.editor, reloading in bot.knowledge.watch, counting in bot.store.
+bot.knowledge.editor, reloading in bot.knowledge.watch, counting and auditing in bot.store. The bot,
+not this cog, owns the store and the knowledge watcher: unloading or breaking the cog stops neither.
 """
 
 from __future__ import annotations
@@ -22,13 +23,12 @@ from rapidfuzz import fuzz, process, utils
 from bot.discord import render, respond
 from bot.discord.render import BUTTONS_PER_ROW, CONTENT_LIMIT, DESCRIPTION_LIMIT, Reply
 from bot.gaps import gap_line, stats_lines
-from bot.knowledge.editor import NewEntry, add_entry, parse_paragraph, parse_phrasings, remove_entry
-from bot.knowledge.watch import KnowledgeReloader, ReloadResult
-from bot.store import Store
+from bot.knowledge.editor import NewEntry, parse_paragraph, parse_phrasings
+from bot.knowledge.watch import ReloadResult
+from bot.store import Store, StoreUnavailable
 
 if TYPE_CHECKING:
     from bot.discord.bot import StoryBot
-    from bot.engine import Engine
     from bot.knowledge import QAEntry
     from bot.store import Gap
 
@@ -37,7 +37,6 @@ Interaction = discord.Interaction["StoryBot"]
 
 REFUSAL = "Only moderators (Manage Server, or the moderator role) can use /kb. Nothing was changed."
 GAPS_SHOWN = 10
-WATCHER_TASK = "knowledge watcher"
 FORM_TIMEOUT = 15 * 60  # Discord keeps an interaction's followups this long; a form or button past it is useless
 
 
@@ -140,31 +139,11 @@ class GapsView(ui.View):
 class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Moderators: the bot's knowledge"):
     def __init__(self, bot: StoryBot) -> None:
         self.bot = bot
-        self.reloader = KnowledgeReloader(bot.settings.knowledge_dir, self._swap)
-        self._watcher: asyncio.Task | None = None
-        self._owns_store = False
 
     # --- life cycle ----------------------------------------------------------------
 
-    async def cog_load(self) -> None:
-        if self.bot.store is None:
-            settings = self.bot.settings
-            self.bot.store = await asyncio.to_thread(Store, settings.database_path, salt=settings.hash_salt)
-            self._owns_store = True
-        self._watcher = asyncio.create_task(self.reloader.watch(self._report), name=WATCHER_TASK)
-
-    async def cog_unload(self) -> None:
-        if self._watcher is not None:
-            self._watcher.cancel()
-            await asyncio.gather(self._watcher, return_exceptions=True)
-        if self._owns_store and self.bot.store is not None:
-            self.bot.store.close()
-            self.bot.store = None
-
-    def _swap(self, engine: Engine) -> None:
-        self.bot.engine = engine  # one reference: a question in flight keeps the engine it started with
-
-    async def _report(self, result: ReloadResult) -> None:
+    @commands.Cog.listener()
+    async def on_knowledge_reload(self, result: ReloadResult) -> None:
         """A reload the watcher started failed: tell the moderators' log channel, if there is one."""
         channel_id = self.bot.settings.mod_log_channel_id
         if result.ok or channel_id is None:
@@ -200,9 +179,12 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
     @app_commands.command(name="reload", description="Reload the knowledge files now and show what loaded")
     async def reload(self, interaction: Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        result = await self.reloader.reload()
+        result = await self.bot.reloader.reload()
         detail = result.engine.kb.summary() if result.engine else f"refused: {len(result.problems)} problems"
-        await self._audit(interaction, "reload", "-", detail)
+        try:
+            await self._audit(interaction, "reload", "-", detail)
+        except StoreUnavailable as exc:  # the reload itself happened; say so in the log, not to the moderator
+            log.error("could not audit a /kb reload: %s", exc)
         await respond.send(interaction, self._reload_reply(result), ephemeral=True)
 
     @app_commands.command(name="add", description="Add a Q&A entry (opens a form)")
@@ -217,13 +199,18 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
     async def remove(self, interaction: Interaction, entry_id: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         entry = self.bot.engine.kb.entry(entry_id)
-        result = await asyncio.to_thread(remove_entry, self.bot.settings.knowledge_dir, entry_id)
+        try:
+            result = await asyncio.to_thread(self._store().remove_entry, self.bot.settings.knowledge_dir, entry_id,
+                                             moderator_id=interaction.user.id,
+                                             detail=_entry_summary(entry) if entry else "")
+        except StoreUnavailable as exc:
+            await respond.send(interaction, _store_refusal("Not removed", exc), ephemeral=True)
+            return
         if not result.ok:
             lines = [str(p) for p in result.problems]
             await respond.send(interaction, Reply(content=f"Not removed:\n{code_block(lines, 1900)}"), ephemeral=True)
             return
-        await self._audit(interaction, "remove", entry_id, _entry_summary(entry) if entry else "")
-        reloaded = await self.reloader.reload()
+        reloaded = await self.bot.reloader.reload()
         note = f"Removed `{entry_id}` from {render.escape(result.path)}.\n"
         await respond.send(interaction, self._reload_reply(reloaded, note), ephemeral=True)
 
@@ -271,13 +258,16 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
             return
         entry = NewEntry(typed.question.strip(), parse_phrasings(typed.phrasings), typed.answer.strip(), paragraph,
                          typed.quote.strip())
-        result = await asyncio.to_thread(add_entry, self.bot.settings.knowledge_dir, entry)
+        try:
+            result = await asyncio.to_thread(self._store().add_entry, self.bot.settings.knowledge_dir, entry,
+                                             moderator_id=interaction.user.id)
+        except StoreUnavailable as exc:
+            await self._refuse_entry(interaction, typed, [_store_refusal("Not added", exc).content or ""])
+            return
         if not result.ok:
             await self._refuse_entry(interaction, typed, [str(p) for p in result.problems])
             return
-        await self._audit(interaction, "add", result.entry_id,
-                          f"{entry.question} | {entry.answer} | ¶{paragraph} {entry.quote}")
-        reloaded = await self.reloader.reload()
+        reloaded = await self.bot.reloader.reload()
         note = f"Added `{result.entry_id}` to {render.escape(result.path)}.\n"
         await respond.send(interaction, self._reload_reply(reloaded, note), ephemeral=True)
 
@@ -292,12 +282,19 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
 
     def _store(self) -> Store:
         if self.bot.store is None:
-            raise RuntimeError("the store is closed")
+            raise StoreUnavailable(self.bot.store_problem or "the store is closed")
         return self.bot.store
 
     async def _audit(self, interaction: Interaction, action: str, entry_id: str, detail: str) -> None:
         await asyncio.to_thread(self._store().record_edit, action=action, entry_id=entry_id,
                                 moderator_id=interaction.user.id, detail=detail)
+
+    async def cog_app_command_error(self, interaction: Interaction, error: app_commands.AppCommandError) -> None:
+        """A /kb command that needs the database while it is unusable: say so (privately) instead of "Sorry"."""
+        cause = getattr(error, "original", error)
+        if isinstance(cause, StoreUnavailable):
+            interaction.extras["error_handled"] = True
+            await respond.send(interaction, _store_refusal("Not available", cause), ephemeral=True)
 
     def _reload_reply(self, result: ReloadResult, note: str = "") -> Reply:
         if result.engine is not None:
@@ -305,6 +302,12 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         head = (f"{note}Knowledge reload refused; still answering from the last good knowledge "
                 f"({self.bot.engine.kb.summary()}). Fix these and save again:\n")
         return Reply(content=head + code_block([str(p) for p in result.problems], CONTENT_LIMIT - len(head)))
+
+
+def _store_refusal(what: str, exc: StoreUnavailable) -> Reply:
+    """Why a /kb command could not use the database. Readers are still answered; nothing was changed."""
+    return Reply(content=render.escape(f"{what}: the bot's database is unavailable right now, so nothing was changed "
+                                       f"(readers are still answered). Try again in a minute. ({exc})")[:CONTENT_LIMIT])
 
 
 def _entry_summary(entry: QAEntry) -> str:

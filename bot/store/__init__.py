@@ -1,0 +1,28 @@
+"""What the bot keeps beside its answers: questions, 👍/👎 votes and the audit of edits.
+
+One interface (`Store`, in base.py) and two backends: SQLite (`SQLiteStore`, the embedded
+default, a file at DATABASE_PATH) and PostgreSQL (`PostgresStore`, when DATABASE_URL is a
+postgresql:// URL: many machines share questions, votes, audit and the entries moderators add).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.store.base import SCHEMA_VERSION, Edit, Gap, Stats, Store, StoreUnavailable
+from bot.store.sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+__all__ = ["SCHEMA_VERSION", "Edit", "Gap", "SQLiteStore", "Stats", "Store", "StoreUnavailable", "open_store"]
+
+
+def open_store(settings: Settings) -> Store:
+    """The store the settings name; raises StoreUnavailable (one line, for the operator) when it cannot be used."""
+    options = {"salt": settings.hash_salt, "keep_days": settings.keep_days, "max_rows": settings.keep_rows}
+    if settings.database_url:
+        from bot.store.postgres import PostgresStore  # only now: psycopg is needed only with PostgreSQL
+
+        return PostgresStore(settings.database_url, **options)
+    return SQLiteStore(settings.database_path, **options)

@@ -1,0 +1,222 @@
+"""PostgreSQL, for several machines: DATABASE_URL=postgresql://user:password@host/dbname.
+
+Everything the store keeps (questions, votes, the audit) lives in the server, with the same
+migrations as SQLite (tracked in a `schema_version` table). Entries added from Discord live
+there too (`kb_entries`, one YAML list item each), so every process on every machine answers
+from them; hand-edited knowledge files stay per deployment (git).
+
+- An edit of the shared entries and its audit row are one transaction, serialised across
+  processes by a transaction-scoped advisory lock (not a lock file, which only one machine sees),
+  and validated by the same loader as `python -m bot check`, against this deployment's files.
+- The commit NOTIFYs `story_bot_kb`; every process LISTENs on a thread of its own and reloads
+  (its KnowledgeReloader asks `extra_knowledge()` for the entries, as one more qa file).
+
+psycopg 3 with its synchronous API: the store's work runs in threads (the write queue's, the
+listener's, asyncio.to_thread workers), which a blocking driver fits as it is; asyncpg would need
+an event loop in each of them. `psycopg[binary]` ships libpq, so nothing else needs installing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from bot.knowledge.editor import EditResult, NewEntry, _entry_yaml, make_id, validate
+from bot.store.base import (
+    CLOSE_FLUSH,
+    KEEP_DAYS,
+    MAX_ROWS,
+    PRUNE_EVERY,
+    Migration,
+    Store,
+    StoreUnavailable,
+    entry_detail,
+    stamp,
+    utc_now,
+)
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "story_bot_kb"  # NOTIFY channel: the shared entries changed
+EDIT_LOCK = 0x53_54_4F_52_59_4B_42  # pg_advisory_xact_lock key for edits of the shared entries ("STORYKB")
+MIGRATE_LOCK = EDIT_LOCK + 1  # …and for migrations, so processes starting together migrate once
+SHARED_FILE = "qa-database.yaml"  # the name the shared entries load under (matches the loader's qa*.yaml)
+SHARED_HEADER = "# Q&A entries added from Discord, kept in PostgreSQL (kb_entries) and shared by every bot process.\n"
+CONNECT_TIMEOUT = 5  # seconds
+LISTEN_POLL = 1.0  # seconds between checks that the listener should stop
+LISTEN_RETRY_MAX = 30.0
+
+
+class PostgresStore(Store):
+    errors = (psycopg.Error,)
+    # Connection lost, server restarting, disk full, lock timeouts, serialisation failures: all may pass.
+    transient = (psycopg.OperationalError,)
+    where = "the shared database"  # where entries added from Discord are kept, for the replies
+
+    def __init__(self, url: str, *, salt: str, keep_days: int = KEEP_DAYS, max_rows: int = MAX_ROWS,
+                 prune_every: float = PRUNE_EVERY) -> None:
+        self.url = url
+        self._stop = threading.Event()
+        self._listener: threading.Thread | None = None
+        self._shared: dict[str, str] = {}  # the last entries read, used while the server is unreachable
+        super().__init__(salt=salt, keep_days=keep_days, max_rows=max_rows, prune_every=prune_every)
+
+    # --- the backend ---------------------------------------------------------------------
+
+    def _connect(self) -> psycopg.Connection:
+        # autocommit: reads never leave a transaction open; writes open theirs with conn.transaction().
+        return psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+
+    def _transaction(self, conn: psycopg.Connection) -> Any:
+        return conn.transaction()
+
+    def _revive(self) -> None:
+        if self._broken():
+            self._db = self._connect()
+
+    def _broken(self) -> bool:
+        return bool(self._db.broken or self._db.closed)
+
+    def _schema_version(self, conn: psycopg.Connection) -> int:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = conn.execute("SELECT version FROM schema_version").fetchone()
+        return int(row[0]) if row else 0
+
+    def _set_schema_version(self, conn: psycopg.Connection, version: int) -> None:
+        conn.execute("DELETE FROM schema_version")
+        conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
+
+    def _statements(self, migration: Migration) -> tuple[str, ...]:
+        return migration.postgres
+
+    def _sql(self, query: str) -> str:
+        return query.replace("?", "%s")
+
+    def _describe(self, exc: BaseException) -> str:
+        # Never the URL: it may carry a password.
+        return f"PostgreSQL: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+
+    # --- shared entries --------------------------------------------------------------------
+
+    def extra_knowledge(self) -> dict[str, str]:
+        """The shared entries as one qa file; the last ones read if the server cannot be reached now."""
+        try:
+            rows = self._use(lambda db: db.execute("SELECT body FROM kb_entries ORDER BY position").fetchall(),
+                             transaction=False)
+        except StoreUnavailable as exc:
+            log.warning("could not read the shared entries, answering from the last ones read: %s", exc)
+            return self._shared
+        self._shared = {SHARED_FILE: SHARED_HEADER + "".join(body for (body,) in rows)} if rows else {}
+        return self._shared
+
+    def add_entry(self, directory: Path, entry: NewEntry, *, moderator_id: int | None) -> EditResult:
+        """Validate against this deployment's files and the shared entries; store the entry and its audit as one."""
+        directory = Path(directory)
+
+        def add(db: psycopg.Connection) -> EditResult:
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (EDIT_LOCK,))
+            shared = self._shared_text(db)
+            current = validate(directory, {SHARED_FILE: shared})
+            taken = {e.id for e in current.kb.qa} if current.kb else set()
+            entry_id = make_id(entry.question, taken)
+            body = _entry_yaml(entry_id, entry)
+            problems = validate(directory, {SHARED_FILE: shared + body}).problems
+            if not problems:
+                db.execute("INSERT INTO kb_entries (id, body) VALUES (%s, %s)", (entry_id, body))
+                self._audit_in(db, "add", entry_id, moderator_id, entry_detail(entry))
+                db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, entry_id))
+            return EditResult(entry_id, self.where, problems)
+
+        return self._use(add)
+
+    def remove_entry(self, directory: Path, entry_id: str, *, moderator_id: int | None, detail: str) -> EditResult:
+        """A shared entry goes with its audit row (which keeps its YAML) in one transaction; a file entry as usual."""
+        directory = Path(directory)
+
+        def remove(db: psycopg.Connection) -> EditResult | None:
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (EDIT_LOCK,))
+            row = db.execute("SELECT body FROM kb_entries WHERE id = %s", (entry_id,)).fetchone()
+            if row is None:
+                return None  # not a shared entry
+            db.execute("DELETE FROM kb_entries WHERE id = %s", (entry_id,))
+            problems = validate(directory, {SHARED_FILE: self._shared_text(db)}).problems
+            if problems:
+                raise _Refused(problems)  # rolls the delete back
+            self._audit_in(db, "remove", entry_id, moderator_id, row[0])
+            db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, entry_id))
+            return EditResult(entry_id, self.where, ())
+
+        try:
+            result = self._use(remove)
+        except _Refused as refused:
+            return EditResult(entry_id, self.where, refused.problems)
+        if result is not None:
+            return result
+        return super().remove_entry(directory, entry_id, moderator_id=moderator_id, detail=detail)
+
+    def _shared_text(self, db: psycopg.Connection) -> str:
+        rows = db.execute("SELECT body FROM kb_entries ORDER BY position").fetchall()
+        return SHARED_HEADER + "".join(body for (body,) in rows)
+
+    def _audit_in(self, conn: psycopg.Connection, action: str, entry_id: str, moderator_id: int | None,
+                  detail: str) -> None:
+        conn.execute("INSERT INTO edits (at, action, entry_id, moderator_id, detail, status)"
+                     " VALUES (%s, %s, %s, %s, %s, 'done')", (stamp(utc_now()), action, entry_id, moderator_id, detail))
+
+    # --- hearing of other processes' edits -------------------------------------------------------
+
+    def listen(self, on_change: Callable[[], None]) -> None:
+        """LISTEN on a thread of its own; on each other process's edit (and after a reconnect) call `on_change`."""
+        if self._listener is None:
+            self._listener = threading.Thread(target=self._listen, args=(on_change,), name="store listener",
+                                              daemon=True)
+            self._listener.start()
+
+    def _listen(self, on_change: Callable[[], None]) -> None:
+        delay, reconnecting = 0.1, False
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    if reconnecting:
+                        log.info("listening for shared entry changes again")
+                        on_change()  # whatever was missed while away
+                    delay, reconnecting = 0.1, True
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=LISTEN_POLL):
+                            if note.pid != self._own_pid():  # our own edits are reloaded by the editor
+                                on_change()
+            except psycopg.Error as exc:
+                log.warning("store listener: %s; reconnecting in %.1f s", self._describe(exc), delay)
+                reconnecting = True
+                self._stop.wait(delay)
+                delay = min(delay * 2, LISTEN_RETRY_MAX)
+            except Exception:
+                log.exception("store listener: on_change failed; still listening")
+
+    def _own_pid(self) -> int | None:
+        """The server process of our editing connection (its NOTIFYs are ours), if it is open."""
+        try:
+            return self._db.info.backend_pid
+        except psycopg.Error:
+            return None
+
+    def close(self, timeout: float = CLOSE_FLUSH) -> None:
+        self._stop.set()
+        if self._listener is not None:
+            self._listener.join(LISTEN_POLL + CONNECT_TIMEOUT)
+        super().close(timeout)
+
+
+class _Refused(Exception):
+    """Roll the transaction back: the edit would leave the knowledge with problems."""
+
+    def __init__(self, problems: tuple) -> None:
+        super().__init__("refused")
+        self.problems = problems
