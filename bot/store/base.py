@@ -385,7 +385,8 @@ class Store:
         row = (self._hash(user_id) or "", value, stamp(utc_now()), question_id)
 
         def run(conn: Any) -> None:
-            self._exec(conn, f"INSERT INTO {table} (question_id, user_hash, {column}, at)"  # noqa: S608 - fixed names
+            # table and column are this class's own names, never a reader's text
+            self._exec(conn, f"INSERT INTO {table} (question_id, user_hash, {column}, at)"
                              " SELECT id, ?, ?, ? FROM questions WHERE ref = ?"
                              f" ON CONFLICT (question_id, user_hash) DO UPDATE SET {column} = excluded.{column},"
                              " at = excluded.at", row)
