@@ -50,9 +50,7 @@ class Engine:
         self.index = Index(build_docs(kb), self.thesaurus, kb.story.places, params)
         self.meaning = MeaningIndex(shared_embedder(), self.index.key_text,
                                     [r.start for r in self.index.doc_keys])
-        self.word_meaning = WordMeaning(shared_embedder(), [
-            _content_words(" ".join([doc.answer, *(self.index.key_text[k] for k in self.index.doc_keys[d])]))
-            for d, doc in enumerate(self.index.docs)])
+        self.word_meaning = WordMeaning(shared_embedder(), self.index.doc_words)
         self.entities = Entities(
             [(p.names, Entity(p.name, True, Entities.feminine(p.role.text))) for p in kb.people]
             + [(t.names, Entity(t.name, False)) for t in kb.terms]
@@ -216,7 +214,7 @@ class Engine:
 
 
 def _content_words(text: str) -> list[str]:
-    """The words of `text` that carry meaning, in order, once each."""
+    """The words of `text` that carry meaning, in order, once each (as Index.doc_words holds them)."""
     return list(dict.fromkeys(w for w in words(text) if w not in STOPWORDS and len(w) > 1))
 
 

@@ -126,6 +126,7 @@ class Index:
         self.doc_offers: list[frozenset[QuestionType]] = []
         self.doc_names: list[frozenset[str]] = []
         self.doc_keys: list[range] = []
+        self.doc_words: list[list[str]] = []
         self.doc_term_keys: list[dict[str, tuple[int, ...]]] = []  # per document: term -> its phrasings using it
         # term -> {document using it anywhere: the largest share of one phrasing's weight it makes up}
         self.doc_postings: dict[str, dict[int, float]] = defaultdict(dict)
@@ -154,6 +155,10 @@ class Index:
                 seen |= terms
                 vocabulary.update(key_words)
             self.doc_keys.append(range(first, len(self.key_doc)))
+            # The words that carry meaning, answer and phrasings, once each: for the word-by-word meaning.
+            self.doc_words.append(list(dict.fromkeys(
+                w for w in (*answer_words, *(w for k in self.doc_keys[d] for w in self.key_wording[k].split()))
+                if w not in STOPWORDS and len(w) > 1)))
             vocabulary.update(answer_words)
             for t in seen:
                 doc_freq[t] += 1

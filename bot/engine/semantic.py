@@ -36,10 +36,14 @@ class Embedder:
     def encode(self, texts: list[str]) -> np.ndarray:
         """One row per text; a text with no known token gets a zero row (similar to nothing)."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, enc in enumerate(self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)):
-            ids = [t for t in enc.ids[:MAX_TOKENS] if t != self.unknown]
-            if ids:
-                out[i] = self.table[ids].mean(axis=0)
+        encoded = [[t for t in enc.ids[:MAX_TOKENS] if t != self.unknown]
+                   for enc in self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
+        lengths = np.fromiter((len(ids) for ids in encoded), dtype=np.intp, count=len(encoded))
+        rows = np.flatnonzero(lengths)
+        if len(rows):  # every text's mean in one pass: sums over each text's run of token vectors
+            flat = np.fromiter((t for ids in encoded for t in ids), dtype=np.intp)
+            starts = np.concatenate(([0], np.cumsum(lengths[rows])[:-1]))
+            out[rows] = np.add.reduceat(self.table[flat], starts, axis=0) / lengths[rows, None]
         if self.normalize:
             norms = np.linalg.norm(out, axis=1, keepdims=True)
             out /= np.where(norms == 0.0, 1.0, norms)
