@@ -61,7 +61,8 @@ async def test_a_member_asking_too_fast_is_told_once(standin: Discord, tmp_path:
     from .harness import running_bot, settings_for
 
     async with running_bot(standin, settings_for(standin, tmp_path, cooldown_rate=2)):  # type: ignore[arg-type]
-        events = [await standin.member_says(f"who is Jivani {i}?", mentions_bot=True) for i in range(4)]
+        names = ("Jivani", "Rubio", "Carney", "Vance")
+        events = [await standin.member_says(f"who is {name}?", mentions_bot=True) for name in names]
         answers = [await e.reply() for e in events[:3]]
         await events[3].no_reply(0.5)
     assert "please wait" in answers[2].text and "please wait" not in answers[1].text
