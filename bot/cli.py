@@ -9,6 +9,7 @@ import argparse
 import contextlib
 import json
 import sys
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
@@ -130,6 +131,8 @@ def ask(knowledge: Path, question: list[str], *, as_json: bool, explain: bool, o
 def format_answer(answer: Answer) -> str:
     """Plain text for the console: the answer, its sources, and suggestions when it declined."""
     lines = [answer.text or ""]
+    if answer.resolved:
+        lines.insert(0, f"  (understood as: {answer.resolved})")
     lines += [f"  ¶{c.paragraph} — “{c.quote}”" for c in answer.citations]
     if answer.answered:
         lines.append(f"  (confidence {answer.confidence:.2f}, from {answer.source})")
@@ -149,7 +152,11 @@ def format_explain(engine: Engine, text: str) -> str:
 
 
 def chat(knowledge: Path) -> int:
-    """An interactive console over the engine, with readline history when available."""
+    """An interactive console over the engine, with readline history when available.
+
+    The session is one reader's conversation: "who is he?" after "who is Scott Bessent?" leans on it,
+    as in Discord, and is forgotten after the same ten minutes.
+    """
     engine = _engine_or_report(knowledge)
     if engine is None:
         return EXIT_PROBLEMS
@@ -161,6 +168,7 @@ def chat(knowledge: Path) -> int:
             readline.read_history_file(history)
     except ImportError:  # readline is missing on some platforms; the console still works
         readline = None  # type: ignore[assignment]
+    talk = Conversation()
     print(f"Ask me about: {engine.kb.story.title}\nEmpty line or Ctrl-D to quit.")
     try:
         while True:
@@ -171,7 +179,10 @@ def chat(knowledge: Path) -> int:
                 break
             if not text or text.lower() in {"quit", "exit"}:
                 break
-            print(format_answer(engine.ask(text)))
+            now = time.monotonic()
+            answer = engine.ask(text, talk.current(now))
+            talk = talk.current(now).add(answer, now)
+            print(format_answer(answer))
     except KeyboardInterrupt:
         print()
     finally:
