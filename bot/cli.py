@@ -72,11 +72,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _engine_or_report(knowledge: Path) -> Engine | None:
+    """The engine over everything valid; problems go to stderr, and the answers go on without the bad entries."""
     engine, problems = load_engine(knowledge)
     for problem in problems:
         print(problem, file=sys.stderr)
     if engine is None:
         print(f"the knowledge in {knowledge} has problems; run `python -m bot check` for the full list",
+              file=sys.stderr)
+    elif problems:
+        print(f"answering without the {len(problems)} problem(s) above; `python -m bot check` lists them",
               file=sys.stderr)
     return engine
 

@@ -50,16 +50,48 @@ class Article:
         return None
 
     def verify_quote(self, number: int, quote: str) -> str | None:
-        """Return why the quote does not check out in paragraph `number`, or None when it does."""
-        para = self.paragraph(number)
-        if para is None:
-            return f"paragraph {number} is out of range 1..{len(self.paragraphs)}"
-        folded = fold(quote).strip(" \"'")
+        """Return why the quote does not check out in paragraph `number`, or None when it does.
+
+        A quote that is verbatim in another paragraph says where ("quote is in ¶15, not ¶16"):
+        after a correction or an inserted paragraph that is the usual mistake, and `check --fix` mends it.
+        """
+        folded = _quote_key(quote)
         if len(folded) < 3:
             return "quote is too short to check (at least 3 characters)"
-        if folded not in para.folded:
-            return f"quote is not in paragraph {number}: {quote!r}"
-        return None
+        para = self.paragraph(number)
+        if para is not None and folded in para.folded:
+            return None
+        found = self.locate(quote)
+        if found:
+            best = nearest(found, number)
+            others = [n for n in found if n != best]
+            also = f" (also in {', '.join(f'¶{n}' for n in others)})" if others else ""
+            return f"quote is in ¶{best}, not ¶{number}{also}: {shorten(quote)}"
+        if para is None:
+            return f"paragraph {number} is out of range 1..{len(self.paragraphs)}"
+        return f"quote is not in paragraph {number}: {shorten(quote)}"
+
+    def locate(self, quote: str) -> tuple[int, ...]:
+        """The paragraphs that contain `quote` verbatim (typography folded), in order."""
+        folded = _quote_key(quote)
+        if len(folded) < 3:
+            return ()
+        return tuple(p.number for p in self.paragraphs if folded in p.folded)
+
+
+def nearest(numbers: tuple[int, ...], number: int) -> int:
+    """The paragraph of `numbers` closest to `number`: where a quote most likely moved (ties: the later one)."""
+    return min(numbers, key=lambda n: (abs(n - number), -n))
+
+
+def shorten(value: object, limit: int = 60) -> str:
+    """`repr` of a value cut to `limit` characters: a message quotes what was written, never megabytes of it."""
+    text = str(value)
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+def _quote_key(quote: str) -> str:
+    return fold(quote).strip(" \"'")
 
 
 def parse_article(text: str, headings: list[str], lead_section: str) -> Article:
