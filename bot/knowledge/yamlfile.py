@@ -34,6 +34,7 @@ MAX_NODES = 1_000_000  # values per file: time and memory stay bounded whatever 
 _EventLoader: type = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # libyaml is about ten times faster
 _TOP_ITEM = re.compile(r"^(\s*)-(\s|$)")
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+_OPEN_QUOTE = re.compile(r":\s+([\"'])(.*)$")
 
 
 class Map(dict):
@@ -53,6 +54,9 @@ class Seq(list):
 class Text(str):
     line: int = 0
     mark: Mark | None = None
+
+
+_SKIP = Text("")  # stands for a key that is not text: its value is dropped
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +162,7 @@ class _Builder:
     def __init__(self) -> None:
         self.problems: list[tuple[int, str]] = []
         self.stack: list[Map | Seq] = []
-        self.keys: list[Text | None] = []  # per open mapping: the key waiting for its value
+        self.keys: list[Text | None] = []  # per open mapping: the key waiting for its value (_SKIP: a bad key)
         self.nodes = 0
 
     def build(self, text: str, offset: int, chars: int) -> YamlFile:
@@ -240,13 +244,14 @@ class _Builder:
             return
         key = self.keys[-1]
         if key is None:
-            if not isinstance(value, str):
+            if not isinstance(value, Text):
                 self._problem(line, "a key must be a plain word like 'answer:'")
-                value = Text("?")
-            self.keys[-1] = value if isinstance(value, Text) else Text(value)
-            self.keys[-1].line = line
+                value = _SKIP
+            self.keys[-1] = value
             return
         self.keys[-1] = None
+        if key is _SKIP:
+            return
         if key in top:
             self._problem(key.line, f"duplicate key {shorten(key)}: only the last value would count")
         top[key] = value
@@ -284,11 +289,13 @@ def explain(exc: yaml.YAMLError, text: str, offset: int) -> tuple[int, str]:
     def say(line: int, message: str) -> tuple[int, str]:
         return line + 1 + offset, message
 
-    if "quoted scalar" in context:
-        if "escape" in problem:
-            return say(at, "a backslash (\\) inside double quotes starts an escape: write \\\\ for a backslash, "
-                           "or use single quotes")
-        return say(start, "this quote is never closed: add the closing quote at the end of the value")
+    if "quoted scalar" in context and "escape" in problem:
+        return say(at, "a backslash (\\) inside double quotes starts an escape: write \\\\ for a backslash, "
+                       "or use single quotes")
+    unclosed = _unclosed_quote(lines[: at + 1])
+    if "quoted scalar" in context or unclosed is not None:
+        return say(start if unclosed is None else unclosed,
+                   "this quote is never closed: add the closing quote at the end of the value")
     if "tab" in problem or "'\\t'" in problem:
         return say(at, "a tab character: indent with spaces, never tabs")
     if "mapping values are not allowed" in problem:
@@ -319,3 +326,18 @@ def explain(exc: yaml.YAMLError, text: str, offset: int) -> tuple[int, str]:
         return say(at, "indentation: this line is not lined up with the lines above it; keys of one entry start "
                        "in the same column and each entry starts with '- '")
     return say(at, f"this is not valid YAML ({shorten(problem, 120)[1:-1]}); check quotes and indentation")
+
+
+def _unclosed_quote(lines: list[str]) -> int | None:
+    """The last of `lines` whose value opens a quote it doesn't close: where a quote swallowing
+    the lines below it starts (a syntax error several lines further down is its consequence)."""
+    for i in range(len(lines) - 1, -1, -1):
+        match = _OPEN_QUOTE.search(lines[i])
+        if match is None:
+            continue
+        quote, rest = match.groups()
+        closed = rest.replace("\\\\", "").replace('\\"', "").count('"') if quote == '"' else \
+            rest.replace("''", "").count("'")
+        if not closed:
+            return i
+    return None
