@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from rapidfuzz import fuzz, process
 
-from bot.knowledge.article import Article, fold, nearest, parse_article, shorten
+from bot.knowledge.article import Article, fold, nearest, paragraph_number, parse_article, shorten
 from bot.knowledge.model import (
     Citation,
     Event,
@@ -42,7 +42,6 @@ SYNONYMS_FILE = "synonyms.yaml"
 QA_GLOB = "qa*.yaml"  # qa.yaml, plus qa-discord.yaml and any other qa-*.yaml
 QA_DIR = "qa"  # and knowledge/qa/*.yaml: one file per topic
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-_PARAGRAPH = re.compile(r"¶?\s*(\d{1,4})")
 _N = TypeVar("_N", Person, Term)
 
 # The fields each kind of item may have; anything else is a misspelt key whose content would be lost.
@@ -76,6 +75,7 @@ class Problem:
     line: int
     message: str
     fix: Renumber | None = field(default=None, compare=False)  # set when `check --fix` can mend it
+    hint: str | None = field(default=None, compare=False)  # a second line for people: what to write instead
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.message}"
@@ -114,8 +114,8 @@ class _FileReader:
         self.display = display
         self.problems = problems
 
-    def problem(self, line: int, message: str, fix: Renumber | None = None) -> None:
-        self.problems.append(Problem(self.display, line, message, fix))
+    def problem(self, line: int, message: str, fix: Renumber | None = None, hint: str | None = None) -> None:
+        self.problems.append(Problem(self.display, line, message, fix, hint))
 
     def load(self) -> Any:
         parsed = read_yaml(self.path)
@@ -232,22 +232,22 @@ class _FileReader:
         before = len(self.problems)
         self.keys(item, CITATION_KEYS)
         raw = item.get("paragraph")
-        match = _PARAGRAPH.fullmatch(raw.strip()) if isinstance(raw, str) else None
-        if match is None and (raw is not None or "paragraph" not in getattr(item, "meant", ())):
+        number = paragraph_number(raw) if isinstance(raw, str) else None
+        if number is None and (raw is not None or "paragraph" not in getattr(item, "meant", ())):
             shown = shorten(raw) if isinstance(raw, str) else _kind(raw)
             self.problem(item.key_lines.get("paragraph", line),
                          f"citation 'paragraph' must be a number like 4, not {shown}")
         quote = self.text(item, "quote")
-        if len(self.problems) > before or match is None or quote is None:
+        if len(self.problems) > before or number is None or quote is None:
             return None
-        number = int(match.group(1))
         if article is not None:
             why = article.verify_quote(number, quote)
             if why:
                 quote_line = item.key_lines.get("quote", line)
                 found = article.locate(quote)
                 if not found:
-                    self.problem(quote_line, why)
+                    close = article.closest(number, quote)
+                    self.problem(quote_line, why, hint=f"¶{number} says: {close!r}" if close else None)
                     return None
                 new = nearest(found, number)
                 self.problem(quote_line, why, Renumber(self.path, item.marks.get("paragraph"), number, new))
