@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
                   "(set it in .env to run the bot).", file=sys.stderr)
             command = "chat"
     if command == "check":
-        return check(knowledge, sys.stdout, fix=args.fix)
+        return check(knowledge, sys.stdout, fix=args.fix, lint=args.lint)
     if command == "paragraph":
         return paragraph(knowledge, args.number, sys.stdout)
     if command == "ask":
@@ -71,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     p_check = sub.add_parser("check", help="validate the knowledge files")
     p_check.add_argument("--fix", action="store_true",
                          help="renumber citations whose quote is now in another paragraph, and show the diff")
+    p_check.add_argument("--lint", action="store_true",
+                         help="also warn about phrasings the engine matches anyway and answers that repeat each other")
     p_par = sub.add_parser("paragraph", help="show a paragraph of the article with its number (all of them without N)")
     p_par.add_argument("number", nargs="?", help="the paragraph: 15 or ¶15")
     sub.add_parser("run", help="run the Discord bot (needs DISCORD_TOKEN)")
@@ -95,10 +97,11 @@ def _engine_or_report(knowledge: Path) -> Engine | None:
     return engine
 
 
-def check(knowledge: Path, out: TextIO, *, fix: bool = False) -> int:
+def check(knowledge: Path, out: TextIO, *, fix: bool = False, lint: bool = False) -> int:
     """Validate every knowledge file; print each problem and the coverage line last.
 
-    With `fix`, citations whose quote is verbatim in another paragraph are renumbered first (the diff is printed).
+    With `fix`, citations whose quote is verbatim in another paragraph are renumbered first (the diff is printed);
+    with `lint`, warnings follow the problems (they never change the exit code).
     """
     result = load_knowledge(knowledge)
     if fix and (fixes := fixable(result.problems)):
@@ -120,6 +123,11 @@ def check(knowledge: Path, out: TextIO, *, fix: bool = False) -> int:
         print("paragraphs covered: 0/0", file=out)
         return EXIT_PROBLEMS
     kb = result.kb
+    if lint:
+        from bot.lint import lint as lint_warnings  # builds engines: only when asked
+
+        for warning in lint_warnings(kb):
+            print(warning, file=out)
     total = len(kb.article)
     cited = kb.cited_paragraphs()
     missing = [n for n in range(1, total + 1) if n not in cited]

@@ -516,7 +516,7 @@ def _load_qa(r: _FileReader, article: Article | None, known: _Refs,
         if _broken(r.problems[before:]) or None in (ident, question, answer, people, terms) or not cites:
             continue
         out.append(QAEntry(ident, question, tuple(p.strip() for p in phrasings), answer, cites,
-                           people, terms, origin))
+                           people, terms, origin, tuple(_line(p, m.line) for p in phrasings)))
     return out
 
 
