@@ -6,7 +6,6 @@ never raise, must say `path:line: message`, and must keep everything else.
 
 from __future__ import annotations
 
-import shutil
 import textwrap
 import tracemalloc
 from pathlib import Path
@@ -16,17 +15,15 @@ import pytest
 from bot.engine import load_engine
 from bot.knowledge import load_knowledge
 from bot.knowledge.yamlfile import MAX_FILE_BYTES
+from tests.knowledge_dirs import FIXTURE, copy_knowledge
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "knowledge"
 QUOTE = '    - {paragraph: 1, quote: "Conservative MP Jamil Jivani"}\n'
 GOOD = "- id: good-entry\n  question: Is the good entry kept?\n  answer: Yes.\n  citations:\n" + QUOTE
 
 
 @pytest.fixture
 def kdir(tmp_path: Path) -> Path:
-    target = tmp_path / "knowledge"
-    shutil.copytree(FIXTURE, target)
-    return target
+    return copy_knowledge(FIXTURE, tmp_path)
 
 
 def problems(kdir: Path, name: str, text: str | bytes) -> list[str]:

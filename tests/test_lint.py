@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,16 +10,14 @@ import pytest
 from bot.cli import check
 from bot.knowledge import load_knowledge
 from bot.lint import lint
+from tests.knowledge_dirs import FIXTURE, copy_knowledge
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "knowledge"
 QUOTE = '    - {paragraph: 1, quote: "Tell the Canadians I love them"}\n'
 
 
 @pytest.fixture
 def kdir(tmp_path: Path) -> Path:
-    target = tmp_path / "knowledge"
-    shutil.copytree(FIXTURE, target)
-    return target
+    return copy_knowledge(FIXTURE, tmp_path)
 
 
 def test_a_phrasing_the_engine_matches_anyway_is_a_warning_and_a_needed_one_is_not(kdir: Path) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,15 +11,14 @@ import pytest
 from bot.cli import check, paragraph
 from bot.config import DEFAULT_KNOWLEDGE_DIR
 from bot.knowledge import load_knowledge
+from tests.knowledge_dirs import copy_knowledge
 
 P15 = "“He’s going to fight for those autoworkers, as all of our MPs have been doing,” Poilievre said."
 
 
 @pytest.fixture
 def kdir(tmp_path: Path) -> Path:
-    target = tmp_path / "knowledge"
-    shutil.copytree(DEFAULT_KNOWLEDGE_DIR, target)
-    return target
+    return copy_knowledge(DEFAULT_KNOWLEDGE_DIR, tmp_path)
 
 
 def run_check(kdir: Path, **kwargs: bool) -> tuple[int, list[str]]:

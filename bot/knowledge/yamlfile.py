@@ -270,6 +270,15 @@ class _Builder:
 # --- syntax errors in a moderator's words ----------------------------------------------------------
 
 _QUOTES = "put the whole value in double quotes"
+_BY_CONTEXT = (  # (words of PyYAML's context, advice), reported at the line where that construct starts
+    ("flow sequence", "a list in [ ] is not closed, or its items lack commas: close it with ], and put an item "
+                      "containing ',' ':' '[' or ']' in quotes"),
+    ("flow mapping", "a { } is not closed, or its parts lack commas: close it with }, and put a value containing "
+                     "',' ':' or '}' in double quotes"),
+    ("simple key", "this line needs a ':' after its key (like 'answer: ...'); if it continues the value above, "
+                   "indent it further or put the whole value in quotes"),
+    ("block scalar", "after '|' or '>' nothing may follow on the line: start the text on the next line, indented"),
+)
 
 
 def explain(exc: yaml.YAMLError, text: str, offset: int) -> tuple[int, str]:
@@ -304,17 +313,9 @@ def explain(exc: yaml.YAMLError, text: str, offset: int) -> tuple[int, str]:
             return say(at, f"a value containing ': ' needs quotes: {_QUOTES}")
         return say(at, "indentation: this line is indented more than the lines above it, or a '-' lacks "
                        "its space; line up the keys of one entry")
-    if "flow sequence" in context:
-        return say(start, "a list in [ ] is not closed, or its items lack commas: close it with ], and put an "
-                          "item containing ',' ':' '[' or ']' in quotes")
-    if "flow mapping" in context:
-        return say(start, "a { } is not closed, or its parts lack commas: close it with }, and put a value "
-                          "containing ',' ':' or '}' in double quotes")
-    if "simple key" in context:
-        return say(start, "this line needs a ':' after its key (like 'answer: ...'); if it continues the "
-                          "value above, indent it further or put the whole value in quotes")
-    if "block scalar" in context:
-        return say(at, "after '|' or '>' nothing may follow on the line: start the text on the next line, indented")
+    for words, message in _BY_CONTEXT:
+        if words in context:
+            return say(start, message)
     if "cannot start any token" in problem or "alias" in context or "anchor" in context or "directive" in context:
         first = source.split(": ", 1)[-1].lstrip()[:1] or "this character"
         return say(at, f"a value cannot start with {first!r}: {_QUOTES}")
