@@ -131,12 +131,11 @@ class _FileReader:
             self.problem(_line(data, 1), f"expected a list of {what} at the top of the file (each starting with '- ')")
             return []
         out = []
-        for item in data:
+        for item, line in zip(data, data.lines, strict=True):
             if isinstance(item, Map):
                 out.append(item)
             else:
-                self.problem(_line(item, _line(data, 1)), f"each of the {what} must be a mapping of fields "
-                                                           "(lines like 'id: ...')")
+                self.problem(line, f"each of the {what} must be a mapping of fields (lines like 'id: ...')")
         return out
 
     def begin(self, m: Map, allowed: tuple[str, ...]) -> int:
@@ -193,19 +192,22 @@ class _FileReader:
 
     def texts(self, m: Map, key: str) -> list[str]:
         """An optional list of non-empty strings."""
+        return [text for text, _ in self.lined_texts(m, key)]
+
+    def lined_texts(self, m: Map, key: str) -> list[tuple[str, int]]:
+        """An optional list of non-empty strings, each with the line it is written on."""
         if key not in m or m[key] is None:
             return []
         value = m[key]
-        line = m.key_lines.get(key, m.line)
-        if not isinstance(value, list):
-            self.problem(line, f"field {key!r} must be a list")
+        if not isinstance(value, Seq):
+            self.problem(m.key_lines.get(key, m.line), f"field {key!r} must be a list")
             return []
         out = []
-        for item in value:
+        for item, line in zip(value, value.lines, strict=True):
             if isinstance(item, str) and item.strip():
-                out.append(item)
+                out.append((item, line))
             else:
-                self.problem(_line(item, line), f"each item of {key!r} must be non-empty text")
+                self.problem(line, f"each item of {key!r} must be non-empty text")
         return out
 
     def citations(self, m: Map, article: Article | None, *, key: str = "citations") -> tuple[Citation, ...]:
@@ -215,12 +217,12 @@ class _FileReader:
         if value is None:
             self.missing(m, key)
             return ()
-        if not isinstance(value, list) or not value:
+        if not isinstance(value, Seq) or not value:
             self.problem(line, f"field {key!r} must be a non-empty list of {{paragraph, quote}}")
             return ()
         out = []
-        for item in value:
-            if (cite := self.citation(item, _line(item, line), article)) is not None:
+        for item, item_line in zip(value, value.lines, strict=True):
+            if (cite := self.citation(item, item_line, article)) is not None:
                 out.append(cite)
         return tuple(out) if len(out) == len(value) else ()
 
@@ -474,8 +476,7 @@ def _load_synonyms(r: _FileReader) -> tuple[tuple[str, ...], ...]:
         return ()
     groups: list[tuple[str, ...]] = []
     owner: dict[str, int] = {}
-    for group in data:
-        line = _line(group, _line(data, 1))
+    for group, line in zip(data, data.lines, strict=True):
         for problem_line, message in getattr(group, "problems", ()):
             r.problem(problem_line, message)
         if (not isinstance(group, Seq) or group.problems or len(group) < 2
@@ -483,10 +484,10 @@ def _load_synonyms(r: _FileReader) -> tuple[tuple[str, ...], ...]:
             if not isinstance(group, Seq) or not group.problems:
                 r.problem(line, "a synonym group must be a list of at least two words or phrases")
             continue
-        for word in group:
+        for word, word_line in zip(group, group.lines, strict=True):
             first = owner.setdefault(phrasing_key(word), line)
             if first != line:
-                r.problem(_line(word, line), f"{word!r} is already in the synonym group at line {first}")
+                r.problem(word_line, f"{word!r} is already in the synonym group at line {first}")
         groups.append(tuple(w.strip() for w in group))
     return tuple(groups)
 
@@ -499,7 +500,8 @@ def _load_qa(r: _FileReader, article: Article | None, known: _Refs,
         before = r.begin(m, QA_KEYS)
         ident = r.ident(m)
         question = r.text(m, "question")
-        phrasings = r.texts(m, "phrasings")
+        lined = r.lined_texts(m, "phrasings")
+        phrasings = [text for text, _ in lined]
         answer = r.text(m, "answer")
         cites = r.citations(m, article)
         people = _refs(r, m, "people", known, "person")
@@ -510,13 +512,12 @@ def _load_qa(r: _FileReader, article: Article | None, known: _Refs,
                 r.problem(m.key_lines["id"], f"duplicate Q&A id {ident!r} (first at {first[1]})")
             for text in dict.fromkeys(phrasing_key(q) for q in (question or "", *phrasings) if q):
                 if first := _claim(owners, f"q:{text}", ident, origin):
-                    line = _line(next((q for q in phrasings if phrasing_key(q) == text), None),
-                                 m.key_lines.get("question", m.line))
+                    line = next((n for q, n in lined if phrasing_key(q) == text), m.key_lines.get("question", m.line))
                     r.problem(line, f"question {shorten(text)} is under both {first[0]!r} ({first[1]}) and {ident!r}")
         if _broken(r.problems[before:]) or None in (ident, question, answer, people, terms) or not cites:
             continue
         out.append(QAEntry(ident, question, tuple(p.strip() for p in phrasings), answer, cites,
-                           people, terms, origin, tuple(_line(p, m.line) for p in phrasings)))
+                           people, terms, origin, tuple(n for _, n in lined)))
     return out
 
 

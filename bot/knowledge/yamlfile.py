@@ -27,9 +27,9 @@ import yaml
 
 from bot.knowledge.article import shorten
 
-MAX_FILE_BYTES = 8 * 1024 * 1024  # the real knowledge is 150 kB; 10,000 entries are about 3 MB
+MAX_FILE_BYTES = 16 * 1024 * 1024  # the real knowledge is 150 kB in all; 10,000 entries in one file are 5 MB
 MAX_DEPTH = 12  # knowledge nests 5 levels at most (list > entry > facts > fact > citations > citation)
-MAX_NODES = 1_000_000  # values per file: time and memory stay bounded whatever is inside
+MAX_NODES = 500_000  # values per file (10,000 entries are 180,000): time and memory stay bounded
 
 _EventLoader: type = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # libyaml is about ten times faster
 _TOP_ITEM = re.compile(r"^(\s*)-(\s|$)")
@@ -47,16 +47,18 @@ class Map(dict):
 
 
 class Seq(list):
+    """A YAML list that remembers its line, each item's line, and the problems inside it.
+
+    Items are plain str/Map/Seq: a str subclass carrying its line would cost a dict per value
+    (650 MB for a million values); the lines live in the containers instead.
+    """
+
     line: int = 0
+    lines: list[int]
     problems: list[tuple[int, str]]
 
 
-class Text(str):
-    line: int = 0
-    mark: Mark | None = None
-
-
-_SKIP = Text("")  # stands for a key that is not text: its value is dropped
+_SKIP = "\0"  # stands for a key that is not text: its value is dropped
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +122,7 @@ def parse(text: str) -> YamlFile:
     if len(chunks) < 2:
         return YamlFile(None, [explain(error, text, 0)])
     out = YamlFile(Seq())
-    out.data.line = chunks[0][0] + 1
+    out.data.line, out.data.lines = chunks[0][0] + 1, []
     for offset, chars, chunk in chunks:
         try:
             part = _Builder().build(chunk, offset, chars)
@@ -128,8 +130,9 @@ def parse(text: str) -> YamlFile:
             out.problems.append(explain(exc, chunk, offset))
             continue
         out.problems.extend(part.problems)
-        if isinstance(part.data, list):
+        if isinstance(part.data, Seq):
             out.data.extend(part.data)
+            out.data.lines.extend(part.data.lines)
     return out
 
 
@@ -156,112 +159,122 @@ def _top_items(text: str) -> list[tuple[int, int, str]]:
     return [(a, chars[a], "".join(lines[a:b])) for a, b in itertools.pairwise(bounds)]
 
 
+_SCALAR, _ALIAS = yaml.ScalarEvent, yaml.AliasEvent
+_MAP_START, _SEQ_START = yaml.MappingStartEvent, yaml.SequenceStartEvent
+_ENDS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+
+
 class _Builder:
-    """Turns parser events into Map/Seq/Text, iteratively (no recursion), within the budgets."""
+    """Turns parser events into Map/Seq/str, iteratively (no recursion), within the budgets.
+
+    The loop dispatches on the event's exact type and builds a Mark only for mapping values:
+    it runs once per value of every file, so it is kept lean.
+    """
 
     def __init__(self) -> None:
         self.problems: list[tuple[int, str]] = []
         self.stack: list[Map | Seq] = []
-        self.keys: list[Text | None] = []  # per open mapping: the key waiting for its value (_SKIP: a bad key)
-        self.nodes = 0
+        self.keys: list[tuple[str, int] | None] = []  # per open mapping: the key (and its line) awaiting a value
+        self.scalar: Any = None  # the last scalar event, for its Mark
 
     def build(self, text: str, offset: int, chars: int) -> YamlFile:
         self.chars = chars  # where this text starts in the file, for marks
         root: Any = None
-        documents = 0
+        documents = nodes = 0
+        stack = self.stack
         for event in yaml.parse(text, Loader=_EventLoader):
+            kind = type(event)
             line = event.start_mark.line + 1 + offset
-            if isinstance(event, yaml.DocumentStartEvent):
-                documents += 1
-                if documents > 1:
-                    self.problems.append((line, "a second document ('---'): a knowledge file holds one list "
-                                                "or mapping; remove the '---' line"))
-                    break
-                continue
-            if not isinstance(event, yaml.NodeEvent | yaml.CollectionEndEvent):
-                continue
-            if isinstance(event, yaml.CollectionEndEvent):
-                done = self.stack.pop()
-                if isinstance(done, Map):
+            if kind in _ENDS:
+                done = stack.pop()
+                if kind is yaml.MappingEndEvent:
                     self.keys.pop()
-                if not self.stack:
-                    root = done
-                else:
+                if stack:
                     self._place(done, line)
+                else:
+                    root = done
                 continue
-            self.nodes += 1
-            if self.nodes > MAX_NODES:
+            if kind is not _SCALAR and kind is not _MAP_START and kind is not _SEQ_START and kind is not _ALIAS:
+                if kind is yaml.DocumentStartEvent:
+                    documents += 1
+                    if documents > 1:
+                        self.problems.append((line, "a second document ('---'): a knowledge file holds one list "
+                                                    "or mapping; remove the '---' line"))
+                        break
+                continue
+            nodes += 1
+            if nodes > MAX_NODES:
                 return YamlFile(None, [(line, f"more than {MAX_NODES:,} values in one file; "
                                               "split it or check it is the right file")])
-            if event.anchor is not None:
-                kind = "'*" if isinstance(event, yaml.AliasEvent) else "'&"
-                self._problem(line, f"{kind}{shorten(event.anchor)[1:-1]}' is a YAML anchor or alias; knowledge "
-                                    "files don't use them: write the value out in full (or put it in quotes)")
-            value = self._value(event, line)
-            if isinstance(value, Map | Seq):
-                if len(self.stack) >= MAX_DEPTH:
+            if event.anchor is not None or (kind is not _ALIAS and event.tag not in (None, "!")):
+                self._refuse(event, line)
+            if kind is _SCALAR:
+                self.scalar = event
+                value: Any = None if event.style is None and event.value in _NULLS else event.value
+            elif kind is _ALIAS:
+                value = None
+            else:
+                if len(stack) >= MAX_DEPTH:
                     return YamlFile(None, [(line, f"nested more than {MAX_DEPTH} levels deep; knowledge "
                                                   "entries nest a few levels at most: check the indentation")])
-                self.stack.append(value)
-                if isinstance(value, Map):
+                container: Map | Seq
+                if kind is _MAP_START:
+                    container = Map()
+                    container.key_lines, container.marks = {}, {}
                     self.keys.append(None)
+                else:
+                    container = Seq()
+                    container.lines = []
+                container.line, container.problems = line, []
+                stack.append(container)
                 continue
-            if not self.stack:
-                root = value
-            else:
+            if stack:
                 self._place(value, line)
+            else:
+                root = value
         return YamlFile(root, self.problems)
 
-    def _value(self, event: Any, line: int) -> Any:
+    def _refuse(self, event: Any, line: int) -> None:
+        """Anchors, aliases and type tags: reported, never expanded or constructed."""
+        if event.anchor is not None:
+            kind = "'*" if type(event) is _ALIAS else "'&"
+            self._problem(line, f"{kind}{shorten(event.anchor)[1:-1]}' is a YAML anchor or alias; knowledge "
+                                "files don't use them: write the value out in full (or put it in quotes)")
         tag = getattr(event, "tag", None)
         if tag not in (None, "!"):
             shown = tag.replace("tag:yaml.org,2002:", "!!")
             self._problem(line, f"{shorten(shown)} is a YAML type tag, and every value here is text: "
                                 f"remove {shorten(shown)} (or put the whole value in quotes)")
-        if isinstance(event, yaml.AliasEvent):
-            return None
-        if isinstance(event, yaml.MappingStartEvent):
-            out: Map | Seq = Map()
-            out.key_lines, out.marks = {}, {}
-        elif isinstance(event, yaml.SequenceStartEvent):
-            out = Seq()
-        else:
-            if event.style is None and event.value in _NULLS:
-                return None
-            text = Text(event.value)
-            text.line = line
-            text.mark = Mark(line, event.start_mark.index + self.chars, event.end_mark.index + self.chars)
-            return text
-        out.line = line
-        out.problems = []
-        return out
 
     def _place(self, value: Any, line: int) -> None:
         """Put a finished value into the open list, or as the key or the value of the open mapping."""
         top = self.stack[-1]
-        if isinstance(top, Seq):
+        if type(top) is Seq:
             top.append(value)
+            top.lines.append(value.line if type(value) is Map or type(value) is Seq else line)
             return
-        key = self.keys[-1]
-        if key is None:
-            if not isinstance(value, Text):
+        pending = self.keys[-1]
+        if pending is None:
+            if type(value) is not str:
                 self._problem(line, "a key must be a plain word like 'answer:'")
                 value = _SKIP
-            self.keys[-1] = value
+            self.keys[-1] = (value, line)
             return
         self.keys[-1] = None
+        key, key_line = pending
         if key is _SKIP:
             return
         if key in top:
-            self._problem(key.line, f"duplicate key {shorten(key)}: only the last value would count")
+            self._problem(key_line, f"duplicate key {shorten(key)}: only the last value would count")
         top[key] = value
-        top.key_lines[key] = key.line
-        if isinstance(value, Text) and value.mark is not None:
-            top.marks[key] = value.mark
+        top.key_lines[key] = key_line
+        if type(value) is str:
+            event = self.scalar
+            top.marks[key] = Mark(line, event.start_mark.index + self.chars, event.end_mark.index + self.chars)
 
     def _problem(self, line: int, message: str) -> None:
         """A problem inside a top-level list item belongs to that item (it is skipped); others to the file."""
-        if len(self.stack) >= 2 and isinstance(self.stack[0], Seq):
+        if len(self.stack) >= 2 and type(self.stack[0]) is Seq:
             self.stack[1].problems.append((line, message))
         else:
             self.problems.append((line, message))
