@@ -127,6 +127,12 @@ def test_a_fifo_is_not_read(kdir: Path) -> None:
                      "text files"]
 
 
+def test_a_symlink_loop_is_a_problem_not_a_crash(kdir: Path) -> None:
+    (kdir / "qa-loop.yaml").symlink_to(kdir / "qa-loop.yaml")
+    found = [f"{Path(p.path).name}:{p.line}: {p.message}" for p in load_knowledge(kdir).problems]
+    assert found == ["qa-loop.yaml:0: cannot read file: Too many levels of symbolic links"]
+
+
 # --- misspelt keys ------------------------------------------------------------------------------
 
 

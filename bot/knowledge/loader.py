@@ -346,7 +346,7 @@ def display_path(path: Path) -> str:
     """Paths relative to the working directory when possible: shorter, and clickable in editors."""
     try:
         return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # elsewhere, or a symlink loop (RuntimeError before Python 3.13)
         return str(path)
 
 

@@ -76,7 +76,6 @@ class YamlFile:
 
     data: Any
     problems: list[tuple[int, str]] = field(default_factory=list)
-    text: str = ""
 
 
 def read_text(path: Path) -> tuple[str | None, tuple[int, str] | None]:
@@ -107,9 +106,7 @@ def read_yaml(path: Path) -> YamlFile:
     text, why = read_text(path)
     if text is None:
         return YamlFile(None, [why] if why else [])
-    parsed = parse(text)
-    parsed.text = text
-    return parsed
+    return parse(text)
 
 
 def parse(text: str) -> YamlFile:
