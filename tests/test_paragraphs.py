@@ -11,6 +11,7 @@ import pytest
 from bot.cli import check, paragraph
 from bot.config import DEFAULT_KNOWLEDGE_DIR
 from bot.knowledge import load_knowledge
+from bot.knowledge.renumber import fixable, renumber
 from tests.knowledge_dirs import copy_knowledge
 
 P15 = "“He’s going to fight for those autoworkers, as all of our MPs have been doing,” Poilievre said."
@@ -116,3 +117,16 @@ def test_check_fix_keeps_a_symlinked_file_a_symlink(kdir: Path, tmp_path: Path) 
     assert code == 0
     assert (kdir / "qa.yaml").is_symlink() and "paragraph: 24" in real.read_text(encoding="utf-8")
     assert not [f for f in kdir.iterdir() if f.name.endswith(".tmp")]
+
+
+def test_check_fix_leaves_a_number_edited_since_the_check(kdir: Path) -> None:
+    insert_paragraph(kdir, "Jivani had said on Feb. 3")
+    fix = fixable(load_knowledge(kdir).problems)[0]
+    assert fix.mark is not None
+    text = fix.path.read_text(encoding="utf-8")
+    edited = text[:fix.mark.start] + "1" + text[fix.mark.end:]  # a moderator changed it meanwhile
+    fix.path.write_text(edited, encoding="utf-8")
+    result = renumber(kdir, [fix])
+    assert result.fixed == 0 and result.diff == ""
+    assert result.skipped == (f"{fix.path}:{fix.mark.line}: changed since it was checked; run check again",)
+    assert fix.path.read_text(encoding="utf-8") == edited

@@ -11,6 +11,7 @@ import difflib
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,21 +41,29 @@ def renumber(root: Path, fixes: Iterable[Renumber]) -> FixResult:
     diffs: list[str] = []
     skipped: list[str] = []
     fixed = 0
-    with _edit_lock(root):  # /kb add and remove take the same lock: no edit is lost
+    with ExitStack() as held:
+        try:
+            held.enter_context(_edit_lock(root))  # /kb add and remove take the same lock: no edit is lost
+        except OSError as exc:
+            return FixResult("", 0, (f"{display_path(root)}:0: cannot take the edit lock: {exc.strerror or exc}",))
         for path, file_fixes in sorted(by_file.items()):
+            shown = display_path(path)
             text, why = read_text(path)
             if text is None:
-                skipped.append(f"{display_path(path)}:{why[0] if why else 0}: {why[1] if why else 'cannot read'}")
+                skipped.append(f"{shown}:{why[0] if why else 0}: {why[1] if why else 'cannot read'}")
                 continue
             new_text, done, missed = _apply(text, file_fixes)
-            skipped += [f"{display_path(path)}:{f.mark.line if f.mark else 0}: changed since it was checked; "
-                        "run check again" for f in missed]
+            skipped += [f"{shown}:{f.mark.line if f.mark else 0}: changed since it was checked; run check again"
+                        for f in missed]
             if not done:
                 continue
-            shown = display_path(path)
+            try:
+                write_atomic(path.resolve(), new_text)  # resolve: a symlinked file keeps its link
+            except OSError as exc:
+                skipped.append(f"{shown}:0: cannot write: {exc.strerror or exc}")
+                continue
             diffs.append("".join(difflib.unified_diff(text.splitlines(keepends=True),
                                                       new_text.splitlines(keepends=True), shown, shown)))
-            write_atomic(path.resolve(), new_text)  # resolve: a symlinked file keeps its link
             fixed += done
     return FixResult("".join(diffs), fixed, tuple(skipped))
 
