@@ -95,8 +95,7 @@ def test_an_alias_bomb_is_refused_without_expanding_it(kdir: Path) -> None:
     assert peak < 50_000_000
     assert found[0] == ("qa-x.yaml:3: '&a' is a YAML anchor or alias; knowledge files don't use them: "
                         "write the value out in full (or put it in quotes)")
-    assert "qa-x.yaml:4: '*a' is a YAML anchor or alias; knowledge files don't use them: write the value out in " \
-           "full (or put it in quotes)" in found
+    assert [f for f in found if "anchor or alias" in f] == found[:1]  # once per entry, not once per alias
     assert "good-entry" in qa_ids(kdir)
 
 

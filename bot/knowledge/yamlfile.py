@@ -173,6 +173,7 @@ class _Builder:
         self.stack: list[Map | Seq] = []
         self.keys: list[tuple[str, int] | None] = []  # per open mapping: the key (and its line) awaiting a value
         self.scalar: Any = None  # the last scalar event, for its Mark
+        self.refused: set[tuple[int | None, bool]] = set()  # (entry, anchor?) reported: a bomb is one line
 
     def build(self, text: str, offset: int, chars: int) -> YamlFile:
         self.chars = chars  # where this text starts in the file, for marks
@@ -232,7 +233,12 @@ class _Builder:
         return YamlFile(root, self.problems)
 
     def _refuse(self, event: Any, line: int) -> None:
-        """Anchors, aliases and type tags: reported, never expanded or constructed."""
+        """Anchors, aliases and type tags: reported (the first of each per entry), never expanded or constructed."""
+        owner = id(self.stack[1]) if len(self.stack) >= 2 and type(self.stack[0]) is Seq else None
+        kind_key = (owner, event.anchor is not None)
+        if kind_key in self.refused:
+            return
+        self.refused.add(kind_key)
         if event.anchor is not None:
             kind = "'*" if type(event) is _ALIAS else "'&"
             self._problem(line, f"{kind}{shorten(event.anchor)[1:-1]}' is a YAML anchor or alias; knowledge "
