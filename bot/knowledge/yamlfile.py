@@ -159,6 +159,7 @@ def _top_items(text: str) -> list[tuple[int, int, str]]:
 _SCALAR, _ALIAS = yaml.ScalarEvent, yaml.AliasEvent
 _MAP_START, _SEQ_START = yaml.MappingStartEvent, yaml.SequenceStartEvent
 _ENDS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+_STREAM_END = yaml.StreamEndEvent
 
 
 class _Builder:
@@ -176,12 +177,19 @@ class _Builder:
         self.refused: set[tuple[int | None, bool]] = set()  # (entry, anchor?) reported: a bomb is one line
 
     def build(self, text: str, offset: int, chars: int) -> YamlFile:
+        parser = _EventLoader(text)
+        try:
+            return self._build(parser, offset, chars)
+        finally:
+            parser.dispose()
+
+    def _build(self, parser: Any, offset: int, chars: int) -> YamlFile:
         self.chars = chars  # where this text starts in the file, for marks
         root: Any = None
         documents = nodes = 0
         stack = self.stack
-        for event in yaml.parse(text, Loader=_EventLoader):
-            kind = type(event)
+        next_event = parser.get_event  # one call per event (yaml.parse adds a check_event and a generator)
+        while (kind := type(event := next_event())) is not _STREAM_END:
             line = event.start_mark.line + 1 + offset
             if kind in _ENDS:
                 done = stack.pop()
