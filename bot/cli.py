@@ -20,6 +20,7 @@ from bot.knowledge import load_knowledge
 from bot.knowledge.article import paragraph_number
 from bot.knowledge.loader import Problem, load_article
 from bot.knowledge.renumber import fixable, renumber
+from bot.lint import lint as lint_warnings
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG = 0, 1, 2
 
@@ -124,8 +125,6 @@ def check(knowledge: Path, out: TextIO, *, fix: bool = False, lint: bool = False
         return EXIT_PROBLEMS
     kb = result.kb
     if lint:
-        from bot.lint import lint as lint_warnings  # builds engines: only when asked
-
         for warning in lint_warnings(kb):
             print(warning, file=out)
     total = len(kb.article)
