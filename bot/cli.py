@@ -1,4 +1,4 @@
-"""Command line: ask | chat | check | run | sync | gaps. A thin face over the engine.
+"""Command line: ask | chat | check | paragraph | run | sync | gaps. A thin face over the engine.
 
 discord.py is imported only by `run` and `sync`, so `ask` and `check` start fast.
 """
@@ -10,6 +10,7 @@ import contextlib
 import json
 import sys
 import time
+from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
@@ -17,6 +18,10 @@ from typing import TextIO
 from bot.config import Settings, SettingsError
 from bot.engine import Answer, Conversation, Engine, load_engine
 from bot.knowledge import load_knowledge
+from bot.knowledge.article import paragraph_number
+from bot.knowledge.loader import Problem, load_article
+from bot.knowledge.renumber import fixable, renumber
+from bot.lint import lint as lint_warnings
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG = 0, 1, 2
 
@@ -38,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
                   "(set it in .env to run the bot).", file=sys.stderr)
             command = "chat"
     if command == "check":
-        return check(knowledge, sys.stdout)
+        return check(knowledge, sys.stdout, fix=args.fix, lint=args.lint)
+    if command == "paragraph":
+        return paragraph(knowledge, args.number, sys.stdout)
     if command == "ask":
         return ask(knowledge, args.question, as_json=args.json, explain=args.explain,
                    conversation=args.conversation, out=sys.stdout)
@@ -63,34 +70,64 @@ def _parser() -> argparse.ArgumentParser:
     p_ask.add_argument("--conversation", action="store_true",
                        help="consecutive lines are one reader's conversation; an empty line starts a new one")
     sub.add_parser("chat", help="ask questions in an interactive console")
-    sub.add_parser("check", help="validate the knowledge files")
+    p_check = sub.add_parser("check", help="validate the knowledge files")
+    p_check.add_argument("--fix", action="store_true",
+                         help="renumber citations whose quote is now in another paragraph, and show the diff")
+    p_check.add_argument("--lint", action="store_true",
+                         help="also warn about phrasings the engine matches anyway and answers that repeat each other")
+    p_par = sub.add_parser("paragraph", help="show a paragraph of the article with its number (all of them without N)")
+    p_par.add_argument("number", nargs="?", help="the paragraph: 15 or ¶15")
     sub.add_parser("run", help="run the Discord bot (needs DISCORD_TOKEN)")
     sub.add_parser("sync", help="sync slash commands with Discord now")
     sub.add_parser("gaps", help="print the questions readers asked that the bot could not answer")
-    for p in (p_ask, sub.choices["chat"], sub.choices["check"]):
+    for p in (p_ask, sub.choices["chat"], p_check, p_par):
         p.add_argument("--knowledge", metavar="DIR", help="knowledge directory (default: KNOWLEDGE_DIR or knowledge/)")
     return parser
 
 
 def _engine_or_report(knowledge: Path) -> Engine | None:
+    """The engine over everything valid; problems go to stderr, and the answers go on without the bad entries."""
     engine, problems = load_engine(knowledge)
     for problem in problems:
         print(problem, file=sys.stderr)
     if engine is None:
         print(f"the knowledge in {knowledge} has problems; run `python -m bot check` for the full list",
               file=sys.stderr)
+    elif problems:
+        print(f"answering without the {len(problems)} problem(s) above; `python -m bot check` lists them",
+              file=sys.stderr)
     return engine
 
 
-def check(knowledge: Path, out: TextIO) -> int:
-    """Validate every knowledge file; print each problem and the coverage line last."""
+def check(knowledge: Path, out: TextIO, *, fix: bool = False, lint: bool = False) -> int:
+    """Validate every knowledge file; print each problem and the coverage line last.
+
+    With `fix`, citations whose quote is verbatim in another paragraph are renumbered first (the diff is printed);
+    with `lint`, warnings follow the problems (they never change the exit code).
+    """
     result = load_knowledge(knowledge)
+    if fix and (fixes := fixable(result.problems)):
+        done = renumber(knowledge, fixes)
+        out.write(done.diff)
+        for line in done.skipped:
+            print(line, file=out)
+        print(f"renumbered {done.fixed} citation(s)", file=out)
+        result = load_knowledge(knowledge)
+    moved = [p for p in result.problems if p.fix is not None]
     for problem in result.problems:
-        print(problem, file=out)
+        if problem.fix is None:
+            print(problem, file=out)
+            if problem.hint:
+                print(f"    {problem.hint}", file=out)
+    for line in _moved_report(moved):
+        print(line, file=out)
     if result.kb is None:
         print("paragraphs covered: 0/0", file=out)
         return EXIT_PROBLEMS
     kb = result.kb
+    if lint:
+        for warning in lint_warnings(kb):
+            print(warning, file=out)
     total = len(kb.article)
     cited = kb.cited_paragraphs()
     missing = [n for n in range(1, total + 1) if n not in cited]
@@ -99,6 +136,65 @@ def check(knowledge: Path, out: TextIO) -> int:
         print("not cited by any entry: " + ", ".join(f"¶{n}" for n in missing), file=out)
     print(f"paragraphs covered: {total - len(missing)}/{total}", file=out)
     return EXIT_PROBLEMS if result.problems else EXIT_OK
+
+
+MOVED_IN_FULL = 10  # more moved quotes than this are summarised: one inserted paragraph moves hundreds
+
+
+def _moved_report(moved: list[Problem]) -> list[str]:
+    """Citations whose quote is now in another paragraph: each one, or a summary per shift, and the --fix offer."""
+    if not moved:
+        return []
+    if len(moved) <= MOVED_IN_FULL:
+        lines = [str(p) for p in moved]
+    else:
+        shifts: dict[int, list[int]] = defaultdict(list)
+        for p in moved:
+            if p.fix is not None:
+                shifts[p.fix.new - p.fix.old].append(p.fix.old)
+        lines = [f"{len(moved)} citations cite a paragraph that no longer holds their quote; each quote is "
+                 "verbatim in another paragraph (did the article change?):"]
+        for delta, olds in sorted(shifts.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            way = "later" if delta > 0 else "earlier"
+            lines.append(f"  {_ranges(olds)}: now {abs(delta)} paragraph{'s' if abs(delta) > 1 else ''} {way} "
+                         f"({len(olds)} citation{'s' if len(olds) > 1 else ''})")
+    lines.append("run `python -m bot check --fix` to renumber them (it shows each change as a diff)")
+    return lines
+
+
+def _ranges(numbers: list[int]) -> str:
+    """¶5–¶9, ¶12 for [5, 6, 7, 8, 9, 12]."""
+    runs: list[list[int]] = []
+    for n in sorted(set(numbers)):
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(f"¶{r[0]}–¶{r[-1]}" if len(r) > 1 else f"¶{r[0]}" for r in runs)
+
+
+def paragraph(knowledge: Path, number: str | None, out: TextIO) -> int:
+    """Print one paragraph with its number, or all of them: the numbers citations use (headings don't count)."""
+    article, problems = load_article(knowledge)
+    if article is None:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return EXIT_PROBLEMS
+    if number is None:
+        section = None
+        for para in article.paragraphs:
+            if para.section != section:
+                section = para.section
+                print(f"[{section}]", file=out)
+            print(f"¶{para.number}  {para.text}", file=out)
+        return EXIT_OK
+    wanted = paragraph_number(number)
+    para = article.paragraph(wanted) if wanted is not None else None
+    if para is None:
+        print(f"there is no paragraph {number!r}: the article has ¶1 to ¶{len(article)}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"¶{para.number} ({para.section})\n{para.text}", file=out)
+    return EXIT_OK
 
 
 def ask(knowledge: Path, question: list[str], *, as_json: bool, explain: bool, out: TextIO,

@@ -261,8 +261,11 @@ def _complete(current: str, names: list[tuple[str, T]], limit: int) -> list[tupl
 
 
 def load_engine(directory: Path | str, params: Params = DEFAULT) -> tuple[Engine | None, tuple[Problem, ...]]:
-    """Load knowledge and build an Engine; None with the problems when the knowledge is not valid."""
+    """Load knowledge and build an Engine over everything valid, with the problems found.
+
+    A bad entry leaves only that entry out, so the engine is None only when the story or the
+    article itself is unusable. Callers that must serve complete knowledge (the bot's start,
+    a live reload) refuse an engine that comes with problems.
+    """
     result = load_knowledge(directory)
-    if not result.ok or result.kb is None:
-        return None, result.problems
-    return Engine(result.kb, params), ()
+    return (Engine(result.kb, params) if result.kb is not None else None), result.problems

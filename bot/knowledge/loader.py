@@ -1,21 +1,25 @@
 """Load knowledge/ into a KnowledgeBase, reporting every problem as `path:line: message`.
 
-The loader never raises on bad knowledge: it collects problems, skips the items
-that have them, and still builds what it can so `check` can report coverage.
-Callers that serve readers refuse a result with problems (see LoadResult.ok).
+The loader never raises on bad knowledge and bounds its own time and memory (see yamlfile.py).
+A problem disables only the item it is in: the KnowledgeBase holds everything valid, and the
+problems say what was left out. An item that failed is still known to exist, so references to
+it don't cascade ("unknown term 'cusma'" when only cusma's quote broke). A quote that is verbatim
+in another paragraph is a problem with a fix (`check --fix` renumbers it); the item keeps the
+quote under the paragraph where it really is, so answers stay right meanwhile.
+Callers that must not serve partial knowledge check LoadResult.ok.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
+from rapidfuzz import fuzz, process
 
-from bot.knowledge.article import Article, fold, parse_article
+from bot.knowledge.article import Article, fold, nearest, paragraph_number, parse_article, shorten
 from bot.knowledge.model import (
     Citation,
     Event,
@@ -27,6 +31,7 @@ from bot.knowledge.model import (
     Story,
     Term,
 )
+from bot.knowledge.yamlfile import Map, Mark, Seq, read_text, read_yaml
 
 ARTICLE_FILE = "article.txt"
 STORY_FILE = "story.yaml"
@@ -35,8 +40,33 @@ TERMS_FILE = "terms.yaml"
 TIMELINE_FILE = "timeline.yaml"
 SYNONYMS_FILE = "synonyms.yaml"
 QA_GLOB = "qa*.yaml"  # qa.yaml, plus qa-discord.yaml and any other qa-*.yaml
+QA_DIR = "qa"  # and knowledge/qa/*.yaml: one file per topic
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _N = TypeVar("_N", Person, Term)
+
+# The fields each kind of item may have; anything else is a misspelt key whose content would be lost.
+QA_KEYS = ("id", "question", "phrasings", "answer", "citations", "people", "terms")
+PERSON_KEYS = ("id", "name", "aliases", "role", "facts")
+TERM_KEYS = ("id", "name", "aliases", "definition", "facts")
+EVENT_KEYS = ("id", "when", "text", "citations", "people")
+FACT_KEYS = ("text", "citations")
+CITATION_KEYS = ("paragraph", "quote")
+STORY_KEYS = ("title", "summary", "lead_section", "headings", "places")
+# Words meant for a key but not spelt like it (rapidfuzz handles the misspellings).
+_MEANT = {"persons": "people", "person": "people", "who": "people", "term": "terms", "date": "when",
+          "sources": "citations", "source": "citations", "cites": "citations", "alias": "aliases",
+          "questions": "phrasings", "para": "paragraph", "paragraphs": "paragraph", "cite": "citations"}
+KEY_SUGGESTION = 75  # rapidfuzz ratio from which an unknown key is taken for a misspelling of a known one
+
+
+@dataclass(frozen=True, slots=True)
+class Renumber:
+    """A citation whose quote is verbatim in another paragraph: the number to write at `mark` in `path`."""
+
+    path: Path
+    mark: Mark | None  # where the paragraph number is written (None: not fixable in place)
+    old: int
+    new: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +74,8 @@ class Problem:
     path: str
     line: int
     message: str
+    fix: Renumber | None = field(default=None, compare=False)  # set when `check --fix` can mend it
+    hint: str | None = field(default=None, compare=False)  # a second line for people: what to write instead
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.message}"
@@ -51,7 +83,7 @@ class Problem:
 
 @dataclass(frozen=True, slots=True)
 class LoadResult:
-    kb: KnowledgeBase | None
+    kb: KnowledgeBase | None  # everything valid; None only when the story or the article is unusable
     problems: tuple[Problem, ...]
 
     @property
@@ -59,74 +91,12 @@ class LoadResult:
         return self.kb is not None and not self.problems
 
 
-# --- YAML that remembers where each value was written -----------------------
-
-
-class _Map(dict):
-    line: int = 0
-    key_lines: dict[Any, int]
-
-
-class _Seq(list):
-    line: int = 0
-
-
-class _Str(str):
-    line: int = 0
-
-
-# libyaml's parser when present (about ten times faster); its nodes carry the same marks.
-_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _MarkedLoader(_BaseLoader):  # type: ignore[misc, valid-type]
-    """A safe loader whose maps, lists and strings carry their 1-based line."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.duplicate_keys: list[tuple[Any, int]] = []
-
-
-def _construct_map(loader: _MarkedLoader, node: yaml.MappingNode) -> _Map:
-    loader.flatten_mapping(node)
-    out = _Map()
-    out.line = node.start_mark.line + 1
-    out.key_lines = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if not isinstance(key, str | int | float | bool) and key is not None:
-            key = str(key)
-        line = key_node.start_mark.line + 1
-        if key in out:
-            loader.duplicate_keys.append((key, line))
-        out[key] = loader.construct_object(value_node, deep=True)
-        out.key_lines[key] = line
-    return out
-
-
-def _construct_seq(loader: _MarkedLoader, node: yaml.SequenceNode) -> _Seq:
-    out = _Seq(loader.construct_object(child, deep=True) for child in node.value)
-    out.line = node.start_mark.line + 1
-    return out
-
-
-def _construct_str(loader: _MarkedLoader, node: yaml.ScalarNode) -> _Str:
-    out = _Str(loader.construct_scalar(node))
-    out.line = node.start_mark.line + 1
-    return out
-
-
-_MarkedLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
-_MarkedLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
-_MarkedLoader.add_constructor("tag:yaml.org,2002:str", _construct_str)
-
-
 def _kind(value: Any) -> str:
     """A YAML-ish name for a value's type, for messages to people who write YAML, not Python."""
-    for types, name in ((dict, "a mapping"), (list, "a list"), (bool, "true/false"), ((int, float), "a number")):
+    for types, name in ((dict, "a mapping"), (list, "a list")):
         if isinstance(value, types):
             return name
-    return type(value).__name__
+    return "nothing" if value is None else "text"
 
 
 def _line(value: Any, default: int) -> int:
@@ -144,52 +114,65 @@ class _FileReader:
         self.display = display
         self.problems = problems
 
-    def problem(self, line: int, message: str) -> None:
-        self.problems.append(Problem(self.display, line, message))
+    def problem(self, line: int, message: str, fix: Renumber | None = None, hint: str | None = None) -> None:
+        self.problems.append(Problem(self.display, line, message, fix, hint))
 
     def load(self) -> Any:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            self.problem(1, f"cannot read file: {exc}")
-            return None
-        loader = _MarkedLoader(text)
-        try:
-            data = loader.get_single_data()
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = mark.line + 1 if mark else 1
-            self.problem(line, f"invalid YAML: {exc.problem or exc.context}")
-            return None
-        except yaml.YAMLError as exc:
-            self.problem(1, f"invalid YAML: {exc}")
-            return None
-        finally:
-            loader.dispose()
-        for key, line in loader.duplicate_keys:
-            self.problem(line, f"duplicate key {key!r}: only the last value would count")
-        return data
+        parsed = read_yaml(self.path)
+        for line, message in parsed.problems:
+            self.problem(line, message)
+        return parsed.data
 
-    def items(self, data: Any, what: str) -> list[_Map]:
+    def items(self, data: Any, what: str) -> list[Map]:
         """The file's top-level list of mappings (an empty file is an empty list)."""
         if data is None:
             return []
         if not isinstance(data, list):
-            self.problem(_line(data, 1), f"expected a list of {what} at the top of the file")
+            self.problem(_line(data, 1), f"expected a list of {what} at the top of the file (each starting with '- ')")
             return []
         out = []
-        for item in data:
-            if isinstance(item, _Map):
+        for item, line in zip(data, data.lines, strict=True):
+            if isinstance(item, Map):
                 out.append(item)
             else:
-                self.problem(_line(item, _line(data, 1)), f"each {what} must be a mapping of fields")
+                self.problem(line, f"each of the {what} must be a mapping of fields (lines like 'id: ...')")
         return out
 
-    def text(self, m: _Map, key: str, *, required: bool = True) -> str | None:
+    def begin(self, m: Map, allowed: tuple[str, ...]) -> int:
+        """Report the problems found inside `m` while parsing and its unknown keys; returns the count before."""
+        before = len(self.problems)
+        for line, message in getattr(m, "problems", ()):
+            self.problem(line, message)
+        self.keys(m, allowed)
+        return before
+
+    def keys(self, m: Map, allowed: tuple[str, ...]) -> None:
+        """Unknown keys are mistakes (their content would be silently dropped): name the key meant."""
+        meant: set[str] = set()
+        for key in m:
+            if key in allowed:
+                continue
+            guess = _MEANT.get(key.lower()) if isinstance(key, str) else None
+            if guess not in allowed:
+                best = process.extractOne(str(key).lower(), allowed, scorer=fuzz.ratio, score_cutoff=KEY_SUGGESTION)
+                guess = best[0] if best else None
+            line = m.key_lines.get(key, m.line)
+            if guess is not None and guess not in m:
+                meant.add(guess)
+                self.problem(line, f"unknown key {shorten(key)}; did you mean {guess!r}?")
+            else:
+                self.problem(line, f"unknown key {shorten(key)}; the keys here are {', '.join(allowed)}")
+        m.meant = meant  # type: ignore[attr-defined]
+
+    def missing(self, m: Map, key: str) -> None:
+        if key not in getattr(m, "meant", ()):  # already reported as a misspelt key
+            self.problem(m.line, f"missing field {key!r}")
+
+    def text(self, m: Map, key: str, *, required: bool = True) -> str | None:
         line = m.key_lines.get(key, m.line)
         if key not in m or m[key] is None:
             if required:
-                self.problem(m.line, f"missing field {key!r}")
+                self.missing(m, key)
             return None
         value = m[key]
         if not isinstance(value, str):
@@ -200,74 +183,92 @@ class _FileReader:
             return None
         return value.strip()
 
-    def ident(self, m: _Map) -> str | None:
+    def ident(self, m: Map) -> str | None:
         value = self.text(m, "id")
         if value is not None and not _ID.match(value):
-            self.problem(m.key_lines["id"], f"id {value!r} must be lower-case letters, digits and dashes")
+            self.problem(m.key_lines["id"], f"id {shorten(value)} must be lower-case letters, digits and dashes")
             return None
         return value
 
-    def texts(self, m: _Map, key: str) -> list[str]:
+    def texts(self, m: Map, key: str) -> list[str]:
         """An optional list of non-empty strings."""
+        return [text for text, _ in self.lined_texts(m, key)]
+
+    def lined_texts(self, m: Map, key: str) -> list[tuple[str, int]]:
+        """An optional list of non-empty strings, each with the line it is written on."""
         if key not in m or m[key] is None:
             return []
         value = m[key]
-        line = m.key_lines.get(key, m.line)
-        if not isinstance(value, list):
-            self.problem(line, f"field {key!r} must be a list")
+        if not isinstance(value, Seq):
+            self.problem(m.key_lines.get(key, m.line), f"field {key!r} must be a list")
             return []
         out = []
-        for item in value:
+        for item, line in zip(value, value.lines, strict=True):
             if isinstance(item, str) and item.strip():
-                out.append(item)
+                out.append((item, line))
             else:
-                self.problem(_line(item, line), f"each item of {key!r} must be non-empty text")
+                self.problem(line, f"each item of {key!r} must be non-empty text")
         return out
 
-    def citations(self, m: _Map, article: Article | None, *, key: str = "citations") -> tuple[Citation, ...]:
+    def citations(self, m: Map, article: Article | None, *, key: str = "citations") -> tuple[Citation, ...]:
         """A required, non-empty list of {paragraph, quote}, each checked against the article."""
         line = m.key_lines.get(key, m.line)
         value = m.get(key)
         if value is None:
-            self.problem(m.line, f"missing field {key!r}")
+            self.missing(m, key)
             return ()
-        if not isinstance(value, list) or not value:
+        if not isinstance(value, Seq) or not value:
             self.problem(line, f"field {key!r} must be a non-empty list of {{paragraph, quote}}")
             return ()
         out = []
-        for item in value:
-            item_line = _line(item, line)
-            if not isinstance(item, _Map):
-                self.problem(item_line, "a citation must be a mapping with 'paragraph' and 'quote'")
-                continue
-            number = item.get("paragraph")
-            if not isinstance(number, int) or isinstance(number, bool):
-                self.problem(item.key_lines.get("paragraph", item_line), "citation 'paragraph' must be a number")
-                continue
-            quote = self.text(item, "quote")
-            if quote is None:
-                continue
-            if article is not None:
-                why = article.verify_quote(number, quote)
-                if why:
-                    self.problem(item.key_lines.get("quote", item_line), why)
-                    continue
-            out.append(Citation(number, quote))
+        for item, item_line in zip(value, value.lines, strict=True):
+            if (cite := self.citation(item, item_line, article)) is not None:
+                out.append(cite)
         return tuple(out) if len(out) == len(value) else ()
+
+    def citation(self, item: Any, line: int, article: Article | None) -> Citation | None:
+        """One {paragraph, quote}; a quote found in another paragraph is cited there, with a fixable problem."""
+        if not isinstance(item, Map):
+            self.problem(line, "a citation must be a mapping with 'paragraph' and 'quote'")
+            return None
+        before = len(self.problems)
+        self.keys(item, CITATION_KEYS)
+        raw = item.get("paragraph")
+        number = paragraph_number(raw) if isinstance(raw, str) else None
+        if number is None and (raw is not None or "paragraph" not in getattr(item, "meant", ())):
+            shown = shorten(raw) if isinstance(raw, str) else _kind(raw)
+            self.problem(item.key_lines.get("paragraph", line),
+                         f"citation 'paragraph' must be a number like 4, not {shown}")
+        quote = self.text(item, "quote")
+        if len(self.problems) > before or number is None or quote is None:
+            return None
+        if article is not None:
+            why = article.verify_quote(number, quote)
+            if why:
+                quote_line = item.key_lines.get("quote", line)
+                found = article.locate(quote)
+                if not found:
+                    close = article.closest(number, quote)
+                    self.problem(quote_line, why, hint=f"¶{number} says: {close!r}" if close else None)
+                    return None
+                new = nearest(found, number)
+                self.problem(quote_line, why, Renumber(self.path, item.marks.get("paragraph"), number, new))
+                return Citation(new, quote)
+        return Citation(number, quote)
 
     def fact(self, m: Any, article: Article | None, line: int, what: str) -> Fact | None:
         """A {text, citations} mapping."""
-        if not isinstance(m, _Map):
+        if not isinstance(m, Map):
             self.problem(_line(m, line), f"{what} must be a mapping with 'text' and 'citations'")
             return None
-        before = len(self.problems)
+        before = self.begin(m, FACT_KEYS)
         text = self.text(m, "text")
         cites = self.citations(m, article)
-        if len(self.problems) > before or text is None:
+        if _broken(self.problems[before:]) or text is None or not cites:
             return None
         return Fact(text, cites)
 
-    def facts(self, m: _Map, article: Article | None) -> tuple[Fact, ...] | None:
+    def facts(self, m: Map, article: Article | None) -> tuple[Fact, ...] | None:
         value = m.get("facts")
         if value is None:
             return ()
@@ -281,6 +282,11 @@ class _FileReader:
         return tuple(f for f in out if f is not None)
 
 
+def _broken(problems: Iterable[Problem]) -> bool:
+    """Whether any of these problems disables its item (a quote found elsewhere doesn't: it is cited there)."""
+    return any(p.fix is None for p in problems)
+
+
 # --- the knowledge directory ---------------------------------------------------
 
 
@@ -289,8 +295,7 @@ def load_knowledge(directory: Path | str) -> LoadResult:
     root = Path(directory)
     problems: list[Problem] = []
 
-    def reader(name: str | Path) -> _FileReader:
-        path = root / name
+    def reader(path: Path) -> _FileReader:
         return _FileReader(path, display_path(path), problems)
 
     if not root.is_dir():
@@ -301,33 +306,53 @@ def load_knowledge(directory: Path | str) -> LoadResult:
     for path in sorted(root.glob("*.y*ml")):
         if path.name not in known and not path.match(QA_GLOB):
             problems.append(Problem(display_path(path), 1, "unknown knowledge file (expected story, people, "
-                                    "terms, timeline, synonyms or qa*.yaml)"))
+                                    "terms, timeline, synonyms, qa*.yaml or qa/*.yaml)"))
 
-    story = _load_story(reader(STORY_FILE))
-    article = _load_article(reader(ARTICLE_FILE), story)
-    people = _load_named(reader(PEOPLE_FILE), article, Person, "role", "person")
-    terms = _load_named(reader(TERMS_FILE), article, Term, "definition", "term")
-    person_ids = {p.id for p in people}
-    term_ids = {t.id for t in terms}
-    timeline = _load_timeline(reader(TIMELINE_FILE), article, person_ids)
+    story, article = _load_story_and_article(root, reader)
+    declared_people: set[str] = set()
+    declared_terms: set[str] = set()
+    people = _load_named(reader(root / PEOPLE_FILE), article, Person, declared_people)
+    terms = _load_named(reader(root / TERMS_FILE), article, Term, declared_terms)
+    known_refs = {"person": (declared_people, {p.id for p in people}),
+                  "term": (declared_terms, {t.id for t in terms})}
+    timeline = _load_timeline(reader(root / TIMELINE_FILE), article, known_refs)
     qa: list[QAEntry] = []
     owners: dict[str, tuple[str, Origin]] = {}
-    for path in sorted(root.glob(QA_GLOB)):
-        qa.extend(_load_qa(reader(path.name), article, person_ids, term_ids, owners))
+    for path in qa_files(root):
+        qa.extend(_load_qa(reader(path), article, known_refs, owners))
 
-    synonyms = _load_synonyms(reader(SYNONYMS_FILE)) if (root / SYNONYMS_FILE).exists() else ()
+    synonyms = _load_synonyms(reader(root / SYNONYMS_FILE)) if (root / SYNONYMS_FILE).exists() else ()
     if story is None or article is None:
         return LoadResult(None, tuple(problems))
     kb = KnowledgeBase(story, article, tuple(qa), tuple(people), tuple(terms), tuple(timeline), synonyms)
     return LoadResult(kb, tuple(problems))
 
 
+def load_article(directory: Path | str) -> tuple[Article | None, tuple[Problem, ...]]:
+    """Only the story and its article, numbered: for `python -m bot paragraph` and quote help."""
+    problems: list[Problem] = []
+    root = Path(directory)
+    _, article = _load_story_and_article(root, lambda path: _FileReader(path, display_path(path), problems))
+    return article, tuple(problems)
+
+
+def qa_files(root: Path) -> list[Path]:
+    """qa*.yaml at the top, then knowledge/qa/*.yaml (one file per topic), each group sorted."""
+    folder = root / QA_DIR
+    return sorted(root.glob(QA_GLOB)) + (sorted(folder.glob("*.yaml")) if folder.is_dir() else [])
+
+
 def display_path(path: Path) -> str:
     """Paths relative to the working directory when possible: shorter, and clickable in editors."""
     try:
         return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # elsewhere, or a symlink loop (RuntimeError before Python 3.13)
         return str(path)
+
+
+def _load_story_and_article(root: Path, reader: Any) -> tuple[Story | None, Article | None]:
+    story = _load_story(reader(root / STORY_FILE))
+    return story, _load_article(reader(root / ARTICLE_FILE), story)
 
 
 def _load_story(r: _FileReader) -> Story | None:
@@ -335,11 +360,11 @@ def _load_story(r: _FileReader) -> Story | None:
         r.problem(0, "missing story file")
         return None
     data = r.load()
-    if not isinstance(data, _Map):
+    if not isinstance(data, Map):
         if data is not None or not r.problems:
             r.problem(_line(data, 1), "story file must be a mapping with title, summary, lead_section, headings")
         return None
-    before = len(r.problems)
+    before = r.begin(data, STORY_KEYS)
     title = r.text(data, "title")
     summary = r.text(data, "summary")
     lead = r.text(data, "lead_section")
@@ -351,10 +376,9 @@ def _load_story(r: _FileReader) -> Story | None:
 
 
 def _load_article(r: _FileReader, story: Story | None) -> Article | None:
-    try:
-        text = r.path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        r.problem(0, f"cannot read the article: {exc}")
+    text, why = read_text(r.path)
+    if text is None:
+        r.problem(why[0] if why else 0, f"cannot read the article: {why[1] if why else 'unknown error'}")
         return None
     headings = list(story.headings) if story else []
     lines = {fold(line) for line in text.splitlines()}
@@ -372,28 +396,26 @@ def _load_article(r: _FileReader, story: Story | None) -> Article | None:
     return article
 
 
-def _named(r: _FileReader, m: _Map, article: Article | None, fact_key: str) -> tuple | None:
-    """Shared fields of people and terms: id, name, aliases, a cited lead fact, facts."""
-    before = len(r.problems)
-    ident = r.ident(m)
-    name = r.text(m, "name")
-    aliases = r.texts(m, "aliases")
-    lead = r.fact(m.get(fact_key), article, m.key_lines.get(fact_key, m.line), f"field {fact_key!r}")
-    if fact_key not in m:
-        r.problem(m.line, f"missing field {fact_key!r}")
-    facts = r.facts(m, article)
-    if len(r.problems) > before or ident is None or name is None or lead is None or facts is None:
-        return None
-    return ident, name, tuple(aliases), lead, facts, Origin(r.display, m.line)
-
-
-def _load_named(r: _FileReader, article: Article | None, kind: type[_N], fact_key: str, what: str) -> list[_N]:
-    """people.yaml (Person, "role") or terms.yaml (Term, "definition")."""
+def _load_named(r: _FileReader, article: Article | None, kind: type[_N], declared: set[str]) -> list[_N]:
+    """people.yaml (Person, "role") or terms.yaml (Term, "definition"); `declared` gets every id written."""
+    fact_key, keys, what = ("role", PERSON_KEYS, "person") if kind is Person else ("definition", TERM_KEYS, "term")
     out: list[_N] = []
     for m in r.items(r.load(), "people" if kind is Person else "terms"):
-        fields = _named(r, m, article, fact_key)
-        if fields:
-            out.append(kind(*fields))
+        before = r.begin(m, keys)
+        ident = r.ident(m)
+        if ident is not None:
+            declared.add(ident)
+        name = r.text(m, "name")
+        aliases = r.texts(m, "aliases")
+        lead = None
+        if fact_key in m:
+            lead = r.fact(m[fact_key], article, m.key_lines.get(fact_key, m.line), f"field {fact_key!r}")
+        else:
+            r.missing(m, fact_key)
+        facts = r.facts(m, article)
+        if _broken(r.problems[before:]) or ident is None or name is None or lead is None or facts is None:
+            continue
+        out.append(kind(ident, name, tuple(aliases), lead, facts, Origin(r.display, m.line)))
     _check_names(r, out, what)
     return out
 
@@ -412,27 +434,32 @@ def _check_names(r: _FileReader, items: Iterable[Person | Term], what: str) -> N
                 r.problem(item.origin.line, f"name {name!r} is used by both {names[key]!r} and {item.id!r}")
 
 
-def _refs(r: _FileReader, m: _Map, key: str, known: set[str], what: str) -> tuple[str, ...] | None:
+_Refs = dict[str, tuple[set[str], set[str]]]  # "person"/"term" -> (ids written, ids loaded)
+
+
+def _refs(r: _FileReader, m: Map, key: str, known: _Refs, what: str) -> tuple[str, ...] | None:
+    """Ids an item refers to. An id written but not loaded (its own problem is reported) is left out quietly."""
+    declared, loaded = known[what]
     refs = r.texts(m, key)
-    bad = [ref for ref in refs if ref not in known]
+    bad = [ref for ref in refs if ref not in declared]
     for ref in bad:
-        r.problem(m.key_lines.get(key, m.line), f"unknown {what} {ref!r} (not in {what} ids)")
-    return None if bad else tuple(refs)
+        r.problem(m.key_lines.get(key, m.line), f"unknown {what} {shorten(ref)} (not in {what} ids)")
+    return None if bad else tuple(ref for ref in refs if ref in loaded)
 
 
-def _load_timeline(r: _FileReader, article: Article | None, person_ids: set[str]) -> list[Event]:
+def _load_timeline(r: _FileReader, article: Article | None, known: _Refs) -> list[Event]:
     out: list[Event] = []
     seen: dict[str, int] = {}
     for m in r.items(r.load(), "events"):
-        before = len(r.problems)
+        before = r.begin(m, EVENT_KEYS)
         ident = r.ident(m)
         when = r.text(m, "when")
         text = r.text(m, "text")
         cites = r.citations(m, article)
-        people = _refs(r, m, "people", person_ids, "person")
+        people = _refs(r, m, "people", known, "person")
         if ident in seen:
             r.problem(m.line, f"duplicate event id {ident!r} (first at line {seen[ident]})")
-        if len(r.problems) > before or None in (ident, when, text, people):
+        if _broken(r.problems[before:]) or None in (ident, when, text, people) or not cites:
             continue
         seen[ident] = m.line
         out.append(Event(ident, when, text, cites, people, Origin(r.display, m.line)))
@@ -449,45 +476,48 @@ def _load_synonyms(r: _FileReader) -> tuple[tuple[str, ...], ...]:
         return ()
     groups: list[tuple[str, ...]] = []
     owner: dict[str, int] = {}
-    for group in data:
-        line = _line(group, _line(data, 1))
-        if not isinstance(group, list) or len(group) < 2 or not all(isinstance(w, str) and w.strip() for w in group):
-            r.problem(line, "a synonym group must be a list of at least two words or phrases")
+    for group, line in zip(data, data.lines, strict=True):
+        for problem_line, message in getattr(group, "problems", ()):
+            r.problem(problem_line, message)
+        if (not isinstance(group, Seq) or group.problems or len(group) < 2
+                or not all(isinstance(w, str) and w.strip() for w in group)):
+            if not isinstance(group, Seq) or not group.problems:
+                r.problem(line, "a synonym group must be a list of at least two words or phrases")
             continue
-        for word in group:
+        for word, word_line in zip(group, group.lines, strict=True):
             first = owner.setdefault(phrasing_key(word), line)
             if first != line:
-                r.problem(_line(word, line), f"{word!r} is already in the synonym group at line {first}")
+                r.problem(word_line, f"{word!r} is already in the synonym group at line {first}")
         groups.append(tuple(w.strip() for w in group))
     return tuple(groups)
 
 
-def _load_qa(r: _FileReader, article: Article | None, person_ids: set[str], term_ids: set[str],
+def _load_qa(r: _FileReader, article: Article | None, known: _Refs,
              owners: dict[str, tuple[str, Origin]]) -> list[QAEntry]:
     """Q&A entries of one file; `owners` maps ids and phrasings seen so far (across files) to their entry."""
     out: list[QAEntry] = []
     for m in r.items(r.load(), "Q&A entries"):
-        before = len(r.problems)
+        before = r.begin(m, QA_KEYS)
         ident = r.ident(m)
         question = r.text(m, "question")
-        phrasings = r.texts(m, "phrasings")
+        lined = r.lined_texts(m, "phrasings")
+        phrasings = [text for text, _ in lined]
         answer = r.text(m, "answer")
         cites = r.citations(m, article)
-        people = _refs(r, m, "people", person_ids, "person")
-        terms = _refs(r, m, "terms", term_ids, "term")
+        people = _refs(r, m, "people", known, "person")
+        terms = _refs(r, m, "terms", known, "term")
         origin = Origin(r.display, m.line)
         if ident is not None:
             if first := _claim(owners, f"id:{ident}", ident, origin):
                 r.problem(m.key_lines["id"], f"duplicate Q&A id {ident!r} (first at {first[1]})")
             for text in dict.fromkeys(phrasing_key(q) for q in (question or "", *phrasings) if q):
                 if first := _claim(owners, f"q:{text}", ident, origin):
-                    line = _line(next((q for q in phrasings if phrasing_key(q) == text), None),
-                                 m.key_lines.get("question", m.line))
-                    r.problem(line, f"question {text!r} is under both {first[0]!r} ({first[1]}) and {ident!r}")
-        if len(r.problems) > before or None in (ident, question, answer, people, terms):
+                    line = next((n for q, n in lined if phrasing_key(q) == text), m.key_lines.get("question", m.line))
+                    r.problem(line, f"question {shorten(text)} is under both {first[0]!r} ({first[1]}) and {ident!r}")
+        if _broken(r.problems[before:]) or None in (ident, question, answer, people, terms) or not cites:
             continue
         out.append(QAEntry(ident, question, tuple(p.strip() for p in phrasings), answer, cites,
-                           people, terms, origin))
+                           people, terms, origin, tuple(n for _, n in lined)))
     return out
 
 

@@ -40,6 +40,7 @@ class QAEntry:
     people: tuple[str, ...] = ()
     terms: tuple[str, ...] = ()
     origin: Origin = field(default=Origin("?", 0), compare=False)
+    phrasing_lines: tuple[int, ...] = field(default=(), compare=False)  # where each phrasing is written, for lint
 
     @property
     def questions(self) -> tuple[str, ...]:

@@ -60,7 +60,7 @@ class KnowledgeReloader:
     async def reload(self) -> ReloadResult:
         async with self._lock:
             engine, problems = await asyncio.to_thread(self.load)
-            if engine is None:
+            if engine is None or problems:  # a reload serves complete knowledge or none
                 log.warning("knowledge reload refused, still answering from the last good knowledge:\n%s",
                             "\n".join(map(str, problems)))
                 return ReloadResult(None, problems)
