@@ -355,7 +355,7 @@ async def test_two_bot_processes_on_one_postgresql_share_edits_and_questions(pg_
         try:
             await standin.gateway.signal.until(lambda: len([s for s in standin.gateway.live_sessions() if s.ws]) == 2,
                                        60.0, "both processes to connect")
-            question = "Which outlet did Jivani speak to about the trip?"
+            question = "Which outlet heard about the unofficial meetings first-hand from Jivani?"  # unanswered yet
             before = await (await standin.dm(question)).reply(timeout=10.0)
             assert "Semafor" not in before.text
             mo = standin.world.moderator

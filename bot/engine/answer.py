@@ -21,7 +21,7 @@ class Answer:
     suggestions: tuple[str, ...] = field(default=())
     # The question actually answered: a follow-up spelled out ("who is he?" -> "who is Scott Bessent?").
     resolved: str | None = None
-    # Set when the message was not a story question: "help", "greeting", "thanks", "about-bot".
+    # Set when the message was not a story question: "help", "greeting", "thanks", "about-bot", "chatter".
     intent: str | None = None
     # "Did you mean…?": the titles of two different answers that were too close to pick between.
     alternatives: tuple[str, ...] = field(default=())

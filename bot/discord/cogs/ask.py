@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import discord
 from discord import app_commands
@@ -109,12 +109,21 @@ class Ask(commands.Cog):
         if not question:
             return render.help_reply(self.bot.engine.kb, self.bot.settings.answer_channels)
         asker = Asker.of_message(message)
+        if heard is Heard.ADDRESSED and (note := self._cooldown_note(asker)) is not False:
+            return note  # a question to the bot counts in the order it arrived, before any work on it
         answer = await self.bot.consult(question, asker)
-        if heard is not Heard.ADDRESSED and not worth_answering(answer, self.bot.settings.channel_confidence):
-            return None  # chatter: left alone, neither remembered nor recorded, and not counted by the cooldown
-        if (wait := self.bot.questions.retry_after(asker.user_id)) is not None:
-            return render.cooldown_reply(wait) if self.bot.questions.first_notice(asker.user_id) else None
+        if heard is not Heard.ADDRESSED:
+            if not worth_answering(answer, self.bot.settings.channel_confidence):
+                return None  # chatter: left alone, neither remembered nor recorded, and not counted by the cooldown
+            if (note := self._cooldown_note(asker)) is not False:
+                return note
         return await self.bot.reply_for(answer, asker, forum=heard is Heard.FORUM_POST)
+
+    def _cooldown_note(self, asker: Asker) -> Reply | Literal[False] | None:
+        """False when the reader may ask now; else the note to send (once per window), or None for silence."""
+        if (wait := self.bot.questions.retry_after(asker.user_id)) is None:
+            return False
+        return render.cooldown_reply(wait) if self.bot.questions.first_notice(asker.user_id) else None
 
 
 async def setup(bot: StoryBot) -> None:
