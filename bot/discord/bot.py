@@ -155,8 +155,11 @@ class StoryBot(commands.AutoShardedBot):
         if not await self.open_store():
             self._store_retry = asyncio.create_task(self._retry_store(), name="store retry")
         engine, problems = await asyncio.to_thread(self.reloader.load)
-        if engine is None or problems:
+        if engine is None:  # no usable story or article: nothing to answer from
             raise KnowledgeError(problems)
+        if problems:  # a broken entry disables itself only: answer from everything else, and say what is off
+            log.warning("knowledge has %d problem(s); answering from everything else until they are fixed:\n%s",
+                        len(problems), "\n".join(map(str, problems)))
         self.engine = engine
         self._watcher = asyncio.create_task(self.reloader.watch(self._reloaded), name=WATCHER_TASK)
         self.add_dynamic_items(*views.DYNAMIC_ITEMS)

@@ -80,17 +80,33 @@ async def test_a_failed_sync_is_logged_and_retried_next_start(settings: Settings
     assert len(syncs(fake)) == 2
 
 
-async def test_invalid_knowledge_refuses_to_start(settings: Settings, fake: FakeDiscord, tmp_path: Path) -> None:
+async def test_knowledge_without_its_article_refuses_to_start(settings: Settings, fake: FakeDiscord,
+                                                             tmp_path: Path) -> None:
     broken = tmp_path / "knowledge"
     shutil.copytree(DEFAULT_KNOWLEDGE_DIR, broken)
-    (broken / "people.yaml").write_text("- id: Not An Id\n  name: [unclosed\n")
+    (broken / "article.txt").unlink()
     bot = StoryBot(dataclasses.replace(settings, knowledge_dir=broken))
     with pytest.raises(KnowledgeError) as raised:
         await bot.login(TOKEN)
     await bot.close()
     assert raised.value.problems
-    assert "people.yaml:" in str(raised.value)
+    assert "article.txt" in str(raised.value)
     assert syncs(fake) == []
+
+
+async def test_a_broken_file_disables_itself_and_the_bot_answers_from_the_rest(
+        settings: Settings, fake: FakeDiscord, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    broken = tmp_path / "knowledge"
+    shutil.copytree(DEFAULT_KNOWLEDGE_DIR, broken)
+    (broken / "people.yaml").write_text("- id: Not An Id\n  name: [unclosed\n")
+    with caplog.at_level(logging.WARNING):
+        bot = await start_bot(dataclasses.replace(settings, knowledge_dir=broken), fake)
+    try:
+        assert bot.engine.kb.people == () and bot.engine.kb.qa
+        assert any("people.yaml:" in r.getMessage() and "answering from everything else" in r.getMessage()
+                   for r in caplog.records)
+    finally:
+        await bot.close()
 
 
 async def test_a_broken_extension_is_logged_and_the_rest_still_load(settings: Settings, fake: FakeDiscord,
