@@ -237,3 +237,16 @@ def test_an_ellipsis_swaps_a_name_only_for_a_name() -> None:
 def test_an_announced_question_is_read_without_its_announcement() -> None:
     assert split_questions("diff q - when did carney go to washington") == ("when did carney go to washington",)
     assert split_questions("and rubio, what's his job?") == ("and rubio, what's his job?",)
+
+
+def test_corrections_and_demonstratives_lean_on_the_last_question() -> None:
+    talk = _after("who claimed bessent walked back his comments", "Scott Bessent claimed it.")
+    corrected = resolve("wait, wasn't it rubio who said that?", talk, _entities())
+    assert corrected.startswith("wasn't it rubio who said") and corrected.endswith("bessent walked back his comments?")
+    talk = _after("when did jd vance meet jivani", "On Feb. 4.")
+    assert resolve("wait, wasn't that in january?", talk, _entities()) == "wasn't jd vance meet jivani in january?"
+
+
+def test_them_is_the_thing_talked_about_when_there_is_one() -> None:
+    talk = _after("who threatened tariffs over cusma", "Scott Bessent threatened them over CUSMA.")
+    assert resolve("why did he threaten them?", talk, _entities()) == "why did Scott Bessent threaten CUSMA?"

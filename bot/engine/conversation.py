@@ -79,8 +79,9 @@ _MALE = frozenset({"he", "him", "his", "himself"})
 _FEMALE = frozenset({"she", "her", "hers", "herself"})
 _PLURAL = frozenset({"they", "them", "their", "theirs", "both"})
 _PERSONAL = _MALE | _FEMALE | _PLURAL
-# "it", or "that"/"this" standing alone at the end ("who said that?"), not "that deal" or "the one that…".
-_THING_REF = re.compile(r"\b(?:it|its)\b|\b(?:that|this)\b(?=\W*$)")
+# "it", or "that"/"this" standing alone ("who said that?", "wasn't that in January?"), not "that deal".
+_THING_REF = re.compile(r"\b(?:it|its)\b|\b(?:that|this)\b(?=\W*$)|"
+                        r"^\W*(?:\w+n't|is|was|were|are|did)\s+(?:that|this)\b")
 _FEMININE_ROLE = re.compile(r"\b(?:wife|woman|mother|daughter|sister|she|her|mrs|ms)\b")
 # Openings that lean on the previous question: "and rubio?", "what about usha?", "same for poilievre".
 _ELLIPSIS = re.compile(r"^\s*(?:and|what\s+about|how\s+about|same\s+(?:for|with|about)|also|plus|ok\s+and|"
@@ -140,7 +141,8 @@ def _focus(turn: Turn, entities: Entities) -> list[Entity]:
             entities.mentions(identity.group(1))[0][0].group() == identity.group(1):
         return [*asked, *new]  # "who is Scott Bessent?": he is still the subject
     if re.match(r"\s*who", turn.resolved, re.IGNORECASE) and new:
-        return [*new[:1], *asked, *new[1:]]
+        first = next((e for e in new if e.person), new[0])  # "who leads the Conservatives?" -> Poilievre
+        return [first, *asked, *(e for e in new if e != first)]
     return [*asked, *new]
 
 
@@ -175,7 +177,12 @@ def resolve(question: str, conversation: Conversation, entities: Entities) -> st
         # "and rubio?" / "what about 'wasn't so grateful'?": the last question again, about the new thing.
         swapped = _swap(last.resolved, body.strip(" ?.!"), _focus(last, entities), entities)
         return _replace_pronouns(swapped, [e for e in _focus(last, entities) if e not in named], last)
-    if persons or (things and not named):
+    if things and any(e.person for e in named) and not persons:
+        # "wasn't it Rubio who said that?": "that" is what the last question was about; "it" stays.
+        resolved = re.sub(r"\b(?:that|this)(?=\W*$)", _frame(last.resolved), body, flags=re.IGNORECASE)
+        if resolved != body:
+            return resolved
+    if persons or (things and not any(e.person for e in named)):
         # "and rubio, what's his job?": his is Rubio. Otherwise whom the last turn was about, not whom
         # this question names itself ("did carney agree with him?" after Bessent's claim about Carney).
         if ellipsis and named:
@@ -197,8 +204,9 @@ def _swap(previous: str, new: str, focus: list[Entity], entities: Entities) -> s
     if quoted and re.search(r"[\"“”'‘’]", new):
         return previous[: quoted.start()] + new + previous[quoted.end():]
     folded = fold(previous)
-    replacing = entities.mentions(fold(new))
-    rest = _WORD.findall(fold(new)[replacing[0][0].end():] if replacing else fold(new))
+    fragment = fold(new)
+    replacing = entities.mentions(fragment)
+    rest = _WORD.findall(fragment[: replacing[0][0].start()] + fragment[replacing[0][0].end():]) if replacing else []
     if replacing and len(rest) <= 1:
         # "and rubio?": the same question about Rubio, in place of whoever of the same kind it was about.
         person = replacing[0][1].person
@@ -208,7 +216,10 @@ def _swap(previous: str, new: str, focus: list[Entity], entities: Entities) -> s
                     return folded[: m.start()] + new + folded[m.end():]
     wh = _WH.match(previous)
     head = previous[: wh.end()] if wh else ""
-    noun = re.match(r"\s*(\w+)", previous[wh.end():]) if wh else None
+    # "what tariff …" keeps its noun ("and on goods outside USMCA?" -> "what tariff on goods outside USMCA");
+    # "when did …", "who said …" keep only the question word.
+    noun = re.match(r"\s*(?!(?:is|are|was|were|did|does|do|has|have|had|will|would|can|could)\b)(\w+)",
+                    previous[wh.end():]) if wh and re.match(r"\s*(?:what|which)\b", head, re.IGNORECASE) else None
     return f"{head} {noun.group(1) if noun else ''} {new}".strip()
 
 
@@ -225,15 +236,20 @@ def _replace_pronouns(body: str, focus: list[Entity], last: Turn) -> str:
             target = male.name
         elif word in _FEMALE and female:
             target = female.name
+        elif word == "them" and thing:  # "why did he threaten them?": the tariffs, not two people
+            target = thing.name
         elif word in _PLURAL and len(people) >= 2:
             target = " and ".join(e.name for e in people[:2])
         elif word in _PLURAL and people:
             target = people[0].name
-        elif word in {"it", "its", "that", "this"}:
+        elif word in {"it", "its"}:
             target = thing.name if thing else _frame(last.resolved)
+        elif word in {"that", "this"}:  # "where did he say that?": what the last question was about
+            target = _frame(last.resolved)
         if target is None:
             return m.group()
         return f"{target}'s" if word in {"his", "its", "their", "theirs", "hers"} else target
 
     return re.sub(r"\b(?:he|him|his|himself|she|her|hers|herself|they|them|their|theirs|it|its)\b|"
-                  r"\b(?:that|this)\b(?=\W*$)", swap, body, flags=re.IGNORECASE)
+                  r"\b(?:that|this)\b(?=\W*$)|(?:(?<=n't )|(?<=^is )|(?<=^was )|(?<=^are )|(?<=^were )|(?<=^did ))"
+                  r"(?:that|this)\b", swap, body, flags=re.IGNORECASE)

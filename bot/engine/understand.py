@@ -65,7 +65,8 @@ _STARTS_QUESTION = re.compile(rf"^\s*{_QUESTION_START}", re.IGNORECASE)
 # Openings that only announce a question: "diff q - when did…", "quick question: who…".
 _LEAD = re.compile(r"^\s*(?:(?:diff(?:erent)?|new|quick|other|another|unrelated|random|dumb|side)\s+"
                    r"(?:q|qs|question)\b|"
-                   r"unrelated(?:\s+but)?|btw|by\s+the\s+way|ok(?:ay)?\s+so|so\s+like|anyway)[\s:,.!-]*", re.IGNORECASE)
+                   r"(?:separate|different|new|unrelated|another)\s+(?:topic|thing|question)|unrelated(?:\s+but)?|btw|"
+                   r"by\s+the\s+way|ok(?:ay)?\s+so|so\s+like|anyway)[\s:,.!-]*", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
