@@ -30,10 +30,10 @@ class Params:
     meaning_shortlist: int = 6  # documents the embedding proposes beside the lexical shortlist
     meaning_rank: float = 1.0  # candidates are ranked by lexical score + this × similarity in meaning
     # --- the decision (bot/engine/decide.py): a logistic model over FEATURES ---
-    weights: tuple[float, ...] = (-3.591, 2.621, 1.572, -0.278, 0.825, 1.573, -0.452, 0.382, 1.219, -0.980, 0.231,
-                                  -0.051, 0.389)
-    threshold: float = 0.7  # the probability of being right below which the engine says the story doesn't say
-    part_threshold: float = 0.6  # the same for a later question of a message that asks several
+    weights: tuple[float, ...] = (-3.600, 2.548, 1.386, -0.025, 0.593, 1.746, -0.219, 0.628, 1.280, -0.911, 0.204,
+                                  -0.188, 0.316)
+    threshold: float = 0.75  # the probability of being right below which the engine says the story doesn't say
+    part_threshold: float = 0.25  # the same for a later question of a message that asks several
     unsure_margin: float = 0.15  # answers this close above the threshold come with suggestions
     ambiguity_margin: float = 0.04  # two different answers this close: "did you mean…?"
     suggestion_floor: float = 0.2  # a suggestion must be at least this likely
