@@ -60,6 +60,7 @@ STOPWORDS: frozenset[str] = frozenset(
     without within among upon via toward towards onto across around along amid despite
     read confused confusing wondering wonder curious hmm um uh guys wait btw anyway honestly basically literally
     bro bruh ngl rn lmao lmfao tbh fr idk omg smh dude yall fam lowkey highkey haha hahaha xd lolol srsly
+    even supposedly apparently allegedly reportedly ever
     """.split()
 )
 
