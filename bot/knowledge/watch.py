@@ -6,27 +6,48 @@ use, and hands it to `swap` only when the load has no problems. `swap` assigns o
 never a mix. A refused reload changes nothing; its `path:line` problems go to the log and
 to whoever `on_result` tells.
 
-watchfiles (inotify on Linux, polling where that is unavailable: set
-WATCHFILES_FORCE_POLLING=1) groups the several events of one save, so a save is one reload.
+What decides a reload is a fingerprint of the directory: the real path the configured path
+resolves to now, and the device, inode, size and mtime of each knowledge file (through symlinks).
+So every way a directory changes is seen: a save in place, an atomic rename over a file, the
+directory deleted and made again, swapped by rename, a `current` symlink flipped to another
+release, a Kubernetes ConfigMap's `..data` symlink swapped. watchfiles (inotify on Linux) wakes
+the watcher as soon as something happens in the directory, and groups the events of one save;
+the fingerprint is also taken every `poll_s` seconds whatever inotify says, because an inotify
+watch follows the directory it was put on, not the path, and goes quiet when that is replaced.
+
+When the directory cannot be watched (gone, a symlink loop), the watcher says so once, in the
+log and through `on_result`, keeps answering from the last good knowledge, and keeps looking.
+The watcher never stops on an error: anything unexpected is logged and it restarts after a pause.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
-from collections.abc import Awaitable, Callable
+import os
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
-from watchfiles import Change, awatch
+from watchfiles import awatch
 
 from bot.engine import Engine, load_engine
-from bot.knowledge.loader import ARTICLE_FILE, Problem
+from bot.knowledge.files import is_knowledge_file, unreadable_files
+from bot.knowledge.loader import Problem
 
 log = logging.getLogger(__name__)
 
 QUIET_MS = 300  # a save is over when the files have been quiet this long…
 MAX_WAIT_MS = 2_000  # …or after this long, so a reload starts within a few seconds
+POLL_S = 2.0  # the fingerprint is taken at least this often, whatever inotify says
+BUILD_TIMEOUT_S = 300.0  # a load that has not finished by then is abandoned and reported
+LOOK_TIMEOUT_S = 30.0  # listing the directory (a hung network mount) is given up after this
+RESTART_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)  # after an unexpected error, wait, then watch again
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,22 +60,58 @@ class ReloadResult:
         return self.engine is not None and not self.problems
 
 
-def is_knowledge_file(path: str | Path) -> bool:
-    """Files the loader reads; not editors' swap files, our lock, or temporaries (all dot-files)."""
-    name = Path(path).name
-    return not name.startswith(".") and (name == ARTICLE_FILE or name.endswith((".yaml", ".yml")))
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What the knowledge directory holds now; two equal fingerprints mean nothing to reload."""
+
+    real: str  # the directory the configured path resolves to
+    directory: tuple[int, int]  # its device and inode: a directory made again at the same path differs
+    files: tuple[tuple[str, int, int, int, int], ...]  # name, device, inode, size, mtime_ns (or errno, 0, 0, 0)
+
+
+def fingerprint(directory: Path | str) -> Fingerprint:
+    """Take the directory's fingerprint. Raises OSError when it cannot be listed (gone, a symlink loop)."""
+    real = os.path.realpath(directory)
+    st = os.stat(real)
+    files = []
+    with os.scandir(real) as entries:
+        for entry in entries:
+            if not is_knowledge_file(entry.name):
+                continue
+            try:
+                s = os.stat(entry.path)  # through symlinks: a ConfigMap's files are links into ..data
+                files.append((entry.name, s.st_dev, s.st_ino, s.st_size, s.st_mtime_ns))
+            except OSError as exc:
+                files.append((entry.name, exc.errno or -1, 0, 0, 0))
+    return Fingerprint(real, (st.st_dev, st.st_ino), tuple(sorted(files)))
 
 
 class KnowledgeReloader:
-    def __init__(self, directory: Path | str, swap: Callable[[Engine], None]) -> None:
+    def __init__(self, directory: Path | str, swap: Callable[[Engine], None], *, poll_s: float = POLL_S,
+                 quiet_ms: int = QUIET_MS, max_wait_ms: int = MAX_WAIT_MS, force_polling: bool | None = None) -> None:
         self.directory = Path(directory)
         self._swap = swap
+        self._poll_s = poll_s
+        self._quiet_ms = quiet_ms
+        self._max_wait_ms = max_wait_ms
+        self._force_polling = force_polling
         # One reload at a time: a slow reload that read older files must not swap in after a newer one.
         self._lock = asyncio.Lock()
+        self._seen: Fingerprint | None = None  # the files the last reload (or the first look) read
+        self._trouble: str | None = None  # what the watcher last said it cannot do, until it can again
 
     async def reload(self) -> ReloadResult:
         async with self._lock:
-            engine, problems = await asyncio.to_thread(load_engine, self.directory)
+            try:
+                seen, engine, problems = await _in_daemon_thread(_build, self.directory, timeout=BUILD_TIMEOUT_S)
+                self._seen = seen
+            except TimeoutError:
+                engine, problems = None, (Problem(str(self.directory), 0, f"loading the knowledge took over "
+                                                  f"{BUILD_TIMEOUT_S:.0f} s and was abandoned (a file that never "
+                                                  "finishes reading?)"),)
+            except Exception as exc:
+                log.exception("knowledge reload crashed")
+                engine, problems = None, (Problem(str(self.directory), 0, f"loading the knowledge failed: {exc!r}"),)
             if engine is None:
                 log.warning("knowledge reload refused, still answering from the last good knowledge:\n%s",
                             "\n".join(map(str, problems)))
@@ -64,15 +121,135 @@ class KnowledgeReloader:
             return ReloadResult(engine, ())
 
     async def watch(self, on_result: Callable[[ReloadResult], Awaitable[None]]) -> None:
-        """Reload after every change to a knowledge file, until cancelled."""
-        async for _changes in awatch(self.directory, watch_filter=_filter, debounce=MAX_WAIT_MS, step=QUIET_MS,
-                                     recursive=False):  # the loader reads only the top level
-            result = await self.reload()
+        """Reload after every change to the knowledge, until cancelled. Never returns or raises otherwise."""
+        failures = 0
+        while True:
             try:
-                await on_result(result)
-            except Exception:
-                log.exception("could not report a knowledge reload")  # keep watching all the same
+                real = await self._look(on_result)
+                if real is None:
+                    await asyncio.sleep(self._poll_s)
+                    continue
+                async for _changes in awatch(real, debounce=self._max_wait_ms, step=self._quiet_ms,
+                                             rust_timeout=max(1, round(self._poll_s * 1000)), yield_on_timeout=True,
+                                             recursive=False,  # the loader reads only the top level
+                                             force_polling=self._force_polling, poll_delay_ms=self._quiet_ms):
+                    failures = 0
+                    if await self._look(on_result) != real:
+                        break  # moved, swapped or gone: watch whatever the path names now
+            except Exception as exc:
+                delay = RESTART_DELAYS_S[min(failures, len(RESTART_DELAYS_S) - 1)]
+                failures += 1
+                log.exception("the knowledge watcher failed; watching again in %.0f s", delay)
+                await self._say_trouble(on_result, f"the knowledge watcher failed ({exc!r}); it starts again in "
+                                                   f"{delay:.0f} s")
+                await asyncio.sleep(delay)
+
+    async def _look(self, on_result: Callable[[ReloadResult], Awaitable[None]]) -> str | None:
+        """Reload if the knowledge changed since last seen; the real directory now, None when there is none."""
+        try:
+            now = await _in_daemon_thread(fingerprint, self.directory, timeout=LOOK_TIMEOUT_S)
+        except (OSError, TimeoutError) as exc:
+            why = getattr(exc, "strerror", None) or repr(exc)
+            await self._say_trouble(on_result, f"cannot watch the knowledge directory {self.directory}: {why}; "
+                                               "still answering from the last good knowledge, and looking again "
+                                               f"every {self._poll_s:g} s")
+            return None
+        if self._trouble is not None:
+            log.info("watching the knowledge directory %s again (%s)", self.directory, now.real)
+            self._trouble = None
+        if self._seen is None:
+            self._seen = now  # the first look: the engine in use was loaded from these files
+        elif now != self._seen:
+            await self._settle(now)
+            await _report(on_result, await self.reload())
+        return now.real
+
+    async def _settle(self, now: Fingerprint) -> None:
+        """A change seen by polling may be a copy still going: wait until the files stay the same."""
+        deadline = asyncio.get_running_loop().time() + self._max_wait_ms / 1000
+        while asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(self._quiet_ms / 1000)
+            try:
+                later = await _in_daemon_thread(fingerprint, self.directory, timeout=LOOK_TIMEOUT_S)
+            except (OSError, TimeoutError):
+                return  # the reload will say what is wrong
+            if later == now:
+                return
+            now = later
+
+    async def _say_trouble(self, on_result: Callable[[ReloadResult], Awaitable[None]], message: str) -> None:
+        """Tell the log and the moderators once per distinct trouble, not at every look."""
+        if message == self._trouble:
+            return
+        self._trouble = message
+        log.error("%s", message)
+        await _report(on_result, ReloadResult(None, (Problem(str(self.directory), 0, message),)))
 
 
-def _filter(_change: Change, path: str) -> bool:
-    return is_knowledge_file(path)
+def _build(directory: Path) -> tuple[Fingerprint | None, Engine | None, tuple[Problem, ...]]:
+    """The worker thread's part of a reload: look, refuse files that must not be opened, load and index.
+
+    The fingerprint is taken before reading, so a change made during the load is seen next time.
+    """
+    try:
+        seen: Fingerprint | None = fingerprint(directory)
+    except OSError:
+        seen = None  # the loader says what is wrong in its own words
+    if problems := unreadable_files(directory):
+        return seen, None, problems
+    with _no_full_collections():
+        engine, problems = load_engine(directory)
+    if engine is not None:
+        # The engine is immutable, so a collection scanning its objects would never free any; a full
+        # collection over two engines is a 0.2-0.5 s pause at 10,000 entries, holding the GIL and so the
+        # event loop. Freeze moves everything alive now out of the collector's sight (the old engine is
+        # still freed by reference counting when its last reference goes).
+        gc.freeze()
+    return seen, engine, problems
+
+
+@contextlib.contextmanager
+def _no_full_collections() -> Iterator[None]:
+    """Young collections go on (the loop's short-lived garbage), but no full one while the engine is built."""
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(young, middle, 1_000_000)
+    try:
+        yield
+    finally:
+        gc.set_threshold(young, middle, old)
+
+
+async def _in_daemon_thread(fn: Callable[..., _T], *args: object, timeout: float) -> _T:
+    """Run `fn` in a daemon thread, and give up waiting after `timeout` seconds.
+
+    Unlike asyncio.to_thread, a thread stuck for good (a file that never finishes reading) neither
+    keeps the event loop's executor busy nor stops the process from exiting.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[_T] = loop.create_future()
+
+    def settle(result: _T | None, error: Exception | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result, error = fn(*args), None
+        except Exception as exc:
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop closed while we worked: nobody is waiting
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name=f"knowledge {getattr(fn, '__name__', 'work')}", daemon=True).start()
+    return await asyncio.wait_for(future, timeout)
+
+
+async def _report(on_result: Callable[[ReloadResult], Awaitable[None]], result: ReloadResult) -> None:
+    try:
+        await on_result(result)
+    except Exception:
+        log.exception("could not report a knowledge reload")  # keep watching all the same
