@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -192,3 +193,22 @@ async def test_the_watcher_survives_a_crashing_load_and_its_own_errors(tmp_path:
         with (kb / "qa.yaml").open("a", encoding="utf-8") as f:
             f.write(NEW_ENTRY)
         await wait_for(lambda: answered(holder))
+
+
+async def test_a_replaced_engine_is_freed_and_one_still_in_use_keeps_answering():
+    """The old engine is freed off the loop, piece by piece; a question in flight on it is not disturbed.
+
+    Also guards gc.freeze(): frozen objects are never collected, so an engine with reference cycles
+    would leak one copy per reload. This fails if the engine ever stops being freed by reference counting.
+    """
+    holder = holder_for(KNOWLEDGE)
+    reloader = KnowledgeReloader(KNOWLEDGE, holder.swap, engine=holder.engine)
+    first = weakref.ref(holder.engine)
+    in_flight = holder.engine  # a question being answered from the old engine while it is replaced
+    assert (await reloader.reload()).ok
+    second = weakref.ref(holder.engine)
+    assert (await reloader.reload()).ok
+    await wait_for(lambda: second() is None)  # nothing held it: freed by the worker thread
+    assert first() is in_flight and in_flight.ask("Who did Jivani meet in Washington?").answered
+    del in_flight
+    await wait_for(lambda: first() is None)
