@@ -204,3 +204,9 @@ def test_a_fifo_named_like_knowledge_is_refused_without_hanging_the_editor(kb_di
         assert not result.ok
         assert any(p.path.endswith(name) and "is a FIFO, not a file" in p.message for p in result.problems)
     assert (kb_dir / name).is_fifo()
+
+
+@pytest.mark.parametrize("text", ["- {id: a, n: " + "9" * 5000 + "}\n", "- [" * 300 + "]" * 300 + "\n", "- {id: a\n"])
+def test_a_file_that_does_not_read_back_is_not_edited(text: str):
+    candidate, why = cut_entry(text, "a")
+    assert candidate is None and "cannot be read back" in why

@@ -142,8 +142,8 @@ def cut_entry(text: str, entry_id: str) -> tuple[str | None, str]:
     try:
         data = yaml.load(text, Loader=_SafeLoader)
         root = yaml.compose(text, Loader=_SafeLoader)
-    except yaml.YAMLError as exc:
-        return None, f"the file is not valid YAML ({exc})"
+    except Exception as exc:  # bad YAML, a 5,000-digit number, nesting too deep: not a file to edit blind
+        return None, f"the file cannot be read back ({type(exc).__name__}: {exc})"
     if not isinstance(data, list) or not isinstance(root, yaml.SequenceNode):
         return None, "the file is not a list of entries"
     found = [i for i, item in enumerate(data) if isinstance(item, dict) and item.get("id") == entry_id]
@@ -153,8 +153,8 @@ def cut_entry(text: str, entry_id: str) -> tuple[str | None, str]:
     try:
         candidate = (_cut_flow if root.flow_style else _cut_block)(text, root, index)
         after = yaml.load(candidate, Loader=_SafeLoader) if candidate is not None else None
-    except (yaml.YAMLError, RecursionError):
-        candidate = None
+    except Exception:
+        candidate = None  # the cut text does not read back: refused below like any other difference
     if candidate is None or (after or []) != data[:index] + data[index + 1:]:
         return None, "the entry could not be cut out without changing the rest of the file"
     return candidate, ""
