@@ -212,3 +212,14 @@ async def test_a_replaced_engine_is_freed_and_one_still_in_use_keeps_answering()
     assert first() is in_flight and in_flight.ask("Who did Jivani meet in Washington?").answered
     del in_flight
     await wait_for(lambda: first() is None)
+
+
+async def test_a_cancellation_that_arrives_as_a_wait_ends_is_not_lost():
+    """asyncio.wait_for before 3.12 drops it; a watcher that missed its cancel kept the bot's close waiting."""
+    done = asyncio.get_running_loop().create_future()
+    waiting = asyncio.create_task(watch._wait(done, 10))
+    await asyncio.sleep(0)
+    done.set_result(None)
+    waiting.cancel()  # in the same turn of the loop as the completion
+    with pytest.raises(asyncio.CancelledError):
+        await waiting

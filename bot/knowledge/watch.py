@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from watchfiles import awatch
+import watchfiles
 
 from bot.engine import Engine, load_engine
 from bot.knowledge.files import is_knowledge_file, unreadable_files
@@ -138,13 +138,15 @@ class KnowledgeReloader:
                 if real is None:
                     await asyncio.sleep(self._poll_s)
                     continue
-                async for _changes in awatch(real, debounce=self._max_wait_ms, step=self._quiet_ms,
-                                             rust_timeout=max(1, round(self._poll_s * 1000)), yield_on_timeout=True,
-                                             recursive=False,  # the loader reads only the top level
-                                             force_polling=self._force_polling, poll_delay_ms=self._quiet_ms):
-                    failures = 0
-                    if await self._look(on_result) != real:
-                        break  # moved, swapped or gone: watch whatever the path names now
+                notifier = _Notifier(real, self._quiet_ms, self._max_wait_ms, self._force_polling)
+                try:
+                    while True:
+                        await notifier.wait(self._poll_s)
+                        failures = 0
+                        if await self._look(on_result) != real:
+                            break  # moved, swapped or gone: watch whatever the path names now
+                finally:
+                    notifier.close()
             except Exception as exc:
                 delay = RESTART_DELAYS_S[min(failures, len(RESTART_DELAYS_S) - 1)]
                 failures += 1
@@ -195,6 +197,44 @@ class KnowledgeReloader:
         await _report(on_result, ReloadResult(None, (Problem(str(self.directory), 0, message),)))
 
 
+class _Notifier:
+    """File-system events for one directory, from watchfiles in a daemon thread: a wake-up, nothing more.
+
+    Not watchfiles' awatch: its worker thread is shielded from cancellation, and a watcher cancelled
+    just after it started was seen to wait for ever (the bot's close hung in tests/discord). Here
+    cancelling only stops waiting; `close` tells the thread to end within `quiet_ms`.
+    """
+
+    def __init__(self, directory: str, quiet_ms: int, max_wait_ms: int, force_polling: bool | None) -> None:
+        loop = asyncio.get_running_loop()
+        self._changed = asyncio.Event()
+        self._stop = threading.Event()
+
+        def run() -> None:
+            try:
+                for _changes in watchfiles.watch(directory, watch_filter=None,  # even ..data: ConfigMap swaps
+                                                 debounce=max_wait_ms, step=quiet_ms, stop_event=self._stop,
+                                                 recursive=False, force_polling=force_polling,
+                                                 poll_delay_ms=quiet_ms, raise_interrupt=False):
+                    if loop.is_closed():
+                        return
+                    loop.call_soon_threadsafe(self._changed.set)
+            except Exception:
+                if not loop.is_closed():  # else nobody is listening any more
+                    log.warning("no file-system events for %s; looking every few seconds instead", directory,
+                                exc_info=True)
+
+        threading.Thread(target=run, name="knowledge notify", daemon=True).start()
+
+    async def wait(self, timeout: float) -> None:
+        """Until something changes in the directory, or `timeout` seconds."""
+        await _wait(asyncio.ensure_future(self._changed.wait()), timeout)
+        self._changed.clear()
+
+    def close(self) -> None:
+        self._stop.set()
+
+
 def _build(directory: Path) -> tuple[Fingerprint | None, Engine | None, tuple[Problem, ...]]:
     """The worker thread's part of a reload: look, refuse files that must not be opened, load and index.
 
@@ -212,7 +252,9 @@ def _build(directory: Path) -> tuple[Fingerprint | None, Engine | None, tuple[Pr
         # The engine is immutable, so a collection scanning its objects would never free any; a full
         # collection over two engines is a 0.2-0.5 s pause at 10,000 entries, holding the GIL and so the
         # event loop. Freeze moves everything alive now out of the collector's sight (the old engine is
-        # still freed by reference counting when its last reference goes).
+        # still freed by reference counting when its last reference goes). A young collection first, a
+        # few ms, so that recent cyclic garbage is freed rather than frozen.
+        gc.collect(1)
         gc.freeze()
     return seen, engine, problems
 
@@ -274,7 +316,23 @@ async def _in_daemon_thread(fn: Callable[..., _T], *args: object, timeout: float
             loop.call_soon_threadsafe(settle, result, error)
 
     threading.Thread(target=run, name=f"knowledge {getattr(fn, '__name__', 'work')}", daemon=True).start()
-    return await asyncio.wait_for(future, timeout)
+    if not await _wait(future, timeout):
+        raise TimeoutError(f"{getattr(fn, '__name__', 'work')} did not finish within {timeout:g} s")
+    return future.result()
+
+
+async def _wait(future: asyncio.Future, timeout: float) -> bool:
+    """Wait for `future` up to `timeout` seconds (then cancel it); whether it finished.
+
+    Not asyncio.wait_for: before Python 3.12 it loses a cancellation that arrives as the future
+    completes, and a watcher that missed its cancellation kept the bot's close waiting for ever.
+    """
+    try:
+        done, _pending = await asyncio.wait({future}, timeout=timeout)
+    finally:
+        if not future.done():
+            future.cancel()
+    return bool(done)
 
 
 async def _report(on_result: Callable[[ReloadResult], Awaitable[None]], result: ReloadResult) -> None:
