@@ -107,10 +107,14 @@ class KnowledgeReloader:
         self._trouble: str | None = None  # what the watcher last said it cannot do, until it can again
 
     async def reload(self) -> ReloadResult:
+        """Load the knowledge again and swap it in if it has no problems; never raises."""
         async with self._lock:
+            # Taken before reading, so a change made during the load is seen next time; and taken whatever
+            # the outcome, so a load that fails is retried at the next change, not at every look.
+            with contextlib.suppress(OSError, TimeoutError):  # the loader says what is wrong in its own words
+                self._seen = await _in_daemon_thread(fingerprint, self.directory, timeout=LOOK_TIMEOUT_S)
             try:
-                seen, engine, problems = await _in_daemon_thread(_build, self.directory, timeout=BUILD_TIMEOUT_S)
-                self._seen = seen
+                engine, problems = await _in_daemon_thread(_build, self.directory, timeout=BUILD_TIMEOUT_S)
             except TimeoutError:
                 engine, problems = None, (Problem(str(self.directory), 0, f"loading the knowledge took over "
                                                   f"{BUILD_TIMEOUT_S:.0f} s and was abandoned (a file that never "
@@ -235,17 +239,10 @@ class _Notifier:
         self._stop.set()
 
 
-def _build(directory: Path) -> tuple[Fingerprint | None, Engine | None, tuple[Problem, ...]]:
-    """The worker thread's part of a reload: look, refuse files that must not be opened, load and index.
-
-    The fingerprint is taken before reading, so a change made during the load is seen next time.
-    """
-    try:
-        seen: Fingerprint | None = fingerprint(directory)
-    except OSError:
-        seen = None  # the loader says what is wrong in its own words
+def _build(directory: Path) -> tuple[Engine | None, tuple[Problem, ...]]:
+    """The worker thread's part of a reload: refuse files that must not be opened, load and index."""
     if problems := unreadable_files(directory):
-        return seen, None, problems
+        return None, problems
     with _no_full_collections():
         engine, problems = load_engine(directory)
     if engine is not None:
@@ -256,7 +253,7 @@ def _build(directory: Path) -> tuple[Fingerprint | None, Engine | None, tuple[Pr
         # few ms, so that recent cyclic garbage is freed rather than frozen.
         gc.collect(1)
         gc.freeze()
-    return seen, engine, problems
+    return engine, problems
 
 
 def _free_piecewise(box: list[Engine | None]) -> None:
