@@ -1,14 +1,23 @@
 """Add and remove Q&A entries from Discord, safely.
 
-- New entries go to qa-discord.yaml, so hand-edited files and their comments stay untouched;
-  a removal deletes only the lines of that one entry, wherever it was written.
+- New entries go to qa-discord.yaml, so hand-edited files and their comments stay untouched.
+- A removal works on the parsed YAML: the parser's marks say exactly where the entry starts and
+  ends, whatever the file's indentation or style (block, indented, flow), and only those
+  characters go; every comment and every other entry stays byte for byte. The new text is parsed
+  again and must hold exactly the other entries, unchanged, or nothing is written.
+  (ruamel.yaml's round trip was tried and not chosen: it re-indents the whole file, respaces flow
+  lists and attaches the comment above an entry to the one before it, so removing one entry
+  rewrites or loses text around its neighbours.)
 - A candidate edit is validated exactly as `python -m bot check` does: the whole knowledge
   directory is loaded by the same loader, from a temporary copy holding the candidate file.
   Nothing is written unless that load has no problems.
 - Writes are atomic (temporary file in the same directory, fsync, rename, fsync the directory),
-  so a crash leaves either the old file or the new one, both valid.
+  so a crash leaves either the old file or the new one, both valid. A symlinked knowledge file is
+  edited where it points; the link stays a link.
 - An exclusive flock on a lock file in the knowledge directory serialises edits across
   threads and processes, so two moderators adding at once both land. (POSIX only, like the bot.)
+- A FIFO or other non-file named like knowledge is refused before anything is opened, so it
+  cannot hang an edit that holds the lock.
 """
 
 from __future__ import annotations
@@ -27,12 +36,14 @@ from typing import Any
 import yaml
 
 from bot.knowledge.article import fold
+from bot.knowledge.files import is_knowledge_file, unreadable_files
 from bot.knowledge.loader import LoadResult, Problem, display_path, load_knowledge, phrasing_key
 
 DISCORD_FILE = "qa-discord.yaml"
 LOCK_FILE = ".kb-edit.lock"
 TEMP_SUFFIX = ".tmp"  # never matches the loader's *.y*ml, so a crash's leftover is not read as knowledge
 MAX_ID = 48
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
 DISCORD_HEADER = """\
 # Q&A entries added from Discord with /kb add (same fields as qa.yaml).
 # You may edit this file by hand: the bot appends new entries at the end and
@@ -83,37 +94,70 @@ def add_entry(directory: Path | str, entry: NewEntry) -> EditResult:
     root = Path(directory)
     path = root / DISCORD_FILE
     with _edit_lock(root):
+        if problems := unreadable_files(root):
+            return EditResult("", display_path(path), problems)
         current = load_knowledge(root)
         taken = {e.id for e in current.kb.qa} if current.kb else set()
         entry_id = make_id(entry.question, taken)
         old = path.read_text(encoding="utf-8") if path.exists() else DISCORD_HEADER
         candidate = _append(old, _entry_yaml(entry_id, entry))
-        problems = validate(root, {DISCORD_FILE: candidate}).problems
-        if not problems:
-            write_atomic(path, candidate)
+        problems = validate(root, {DISCORD_FILE: candidate}).problems or _write(path, candidate)
     return EditResult(entry_id, display_path(path), problems)
 
 
 def remove_entry(directory: Path | str, entry_id: str) -> EditResult:
-    """Delete the lines of one Q&A entry from the file that holds it, if the rest stays valid."""
+    """Delete one Q&A entry from the file that holds it, if every other entry survives unchanged."""
     root = Path(directory)
     with _edit_lock(root):
+        if problems := unreadable_files(root):
+            return EditResult(entry_id, display_path(root), problems)
         current = load_knowledge(root)
         entry = current.kb.entry(entry_id) if current.kb else None
         if entry is None:
             where = display_path(root)
             return EditResult(entry_id, where, (Problem(where, 0, f"no Q&A entry with id {entry_id!r}"),))
         path = root / Path(entry.origin.path).name
-        old = path.read_text(encoding="utf-8")
-        candidate = _cut_item(old, entry.origin.line)
+        shown = display_path(path)
+        candidate, why = cut_entry(path.read_text(encoding="utf-8"), entry_id)
+        if candidate is None:
+            return EditResult(entry_id, shown, (Problem(shown, entry.origin.line, f"could not remove {entry_id!r}: "
+                                                        f"{why}; nothing was written, remove it by hand"),))
         result = validate(root, {path.name: candidate})
-        problems = list(result.problems)
-        if result.kb is not None and result.kb.entry(entry_id) is not None:
-            problems.append(Problem(display_path(path), entry.origin.line,
-                                    f"could not cut entry {entry_id!r} out of the file; remove it by hand"))
-        if not problems:
-            write_atomic(path, candidate)
-    return EditResult(entry_id, display_path(path), tuple(problems))
+        problems = result.problems
+        if not problems and result.kb is not None:
+            expected = {e.id for e in current.kb.qa} - {entry_id}  # type: ignore[union-attr]
+            if {e.id for e in result.kb.qa} != expected:
+                problems = (Problem(shown, entry.origin.line, f"removing {entry_id!r} would change which other "
+                                                              "entries load; nothing was written"),)
+        problems = problems or _write(path, candidate)
+    return EditResult(entry_id, shown, problems)
+
+
+def cut_entry(text: str, entry_id: str) -> tuple[str | None, str]:
+    """`text` without the top-level list item whose id is `entry_id`: (new text, "") or (None, why not).
+
+    The item's extent comes from the YAML parser's marks, and the result is parsed again: it must
+    hold exactly the other items, equal to what they were, or no text is returned.
+    """
+    try:
+        data = yaml.load(text, Loader=_SafeLoader)
+        root = yaml.compose(text, Loader=_SafeLoader)
+    except Exception as exc:  # bad YAML, a 5,000-digit number, nesting too deep: not a file to edit blind
+        return None, f"the file cannot be read back ({type(exc).__name__}: {exc})"
+    if not isinstance(data, list) or not isinstance(root, yaml.SequenceNode):
+        return None, "the file is not a list of entries"
+    found = [i for i, item in enumerate(data) if isinstance(item, dict) and item.get("id") == entry_id]
+    if len(found) != 1:
+        return None, f"the file holds {len(found)} entries with that id, not one"
+    (index,) = found
+    try:
+        candidate = (_cut_flow if root.flow_style else _cut_block)(text, root, index)
+        after = yaml.load(candidate, Loader=_SafeLoader) if candidate is not None else None
+    except Exception:
+        candidate = None  # the cut text does not read back: refused below like any other difference
+    if candidate is None or (after or []) != data[:index] + data[index + 1:]:
+        return None, "the entry could not be cut out without changing the rest of the file"
+    return candidate, ""
 
 
 def validate(directory: Path, overrides: dict[str, str]) -> LoadResult:
@@ -124,7 +168,7 @@ def validate(directory: Path, overrides: dict[str, str]) -> LoadResult:
     with tempfile.TemporaryDirectory(prefix="kb-check-") as tmp:
         copy = Path(tmp)
         for f in directory.iterdir():
-            if f.is_file() and not f.name.startswith("."):
+            if is_knowledge_file(f) and f.is_file():  # is_file: stat, so a FIFO is never opened
                 shutil.copyfile(f, copy / f.name)
         for name, text in overrides.items():
             (copy / name).write_text(text, encoding="utf-8")
@@ -135,7 +179,14 @@ def validate(directory: Path, overrides: dict[str, str]) -> LoadResult:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text` so that readers and crashes see the old file or the new, never half."""
+    """Replace `path` with `text` so that readers and crashes see the old file or the new, never half.
+
+    A symlink is written through: the file it points at is replaced and the link stays a link.
+    """
+    try:
+        path = Path(os.path.realpath(path, strict=True))  # strict: a symlink loop is an error, not a file
+    except FileNotFoundError:
+        path = Path(os.path.realpath(path))  # a new file, or a link to a file not yet there
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -174,7 +225,9 @@ def make_id(question: str, taken: set[str]) -> str:
 
 @contextmanager
 def _edit_lock(root: Path) -> Iterator[None]:
-    with open(root / LOCK_FILE, "a") as lock:
+    # O_NONBLOCK: if the lock file were a FIFO, opening it would otherwise wait for a reader forever
+    fd = os.open(root / LOCK_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    with os.fdopen(fd, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed, even if this process dies
         try:
             _remove_leftovers(root)
@@ -219,19 +272,87 @@ def _append(old: str, item: str) -> str:
     return old + item
 
 
-def _cut_item(text: str, line: int) -> str:
-    """Remove the top-level list item that contains 1-based `line`, up to the next item.
+def _write(path: Path, text: str) -> tuple[Problem, ...]:
+    """write_atomic, with a failure (disk full, read-only mount) said as a problem instead of raised."""
+    try:
+        write_atomic(path, text)
+    except OSError as exc:
+        return (Problem(display_path(path), 0, f"could not write the file, it is unchanged: {exc}"),)
+    return ()
 
-    Comment lines just above the next item stay: they usually describe that item.
+
+def _content_end(node: yaml.Node) -> int:
+    """Where a node's own text ends; a block collection's end mark lies after the comments that follow it."""
+    if isinstance(node, yaml.ScalarNode) or node.flow_style:
+        return node.end_mark.index
+    children = node.value if isinstance(node, yaml.SequenceNode) else [n for pair in node.value for n in pair]
+    return max(_content_end(child) for child in children)
+
+
+def _cut_block(text: str, root: yaml.SequenceNode, index: int) -> str | None:
+    """Remove item `index` of a block list: from its `-` line to the end of its last line.
+
+    Comment lines above or below the item stay (the header, the next entry's note, trailing notes).
     """
-    lines = text.splitlines(keepends=True)
-    start = min(max(line - 1, 0), len(lines) - 1)
-    while start > 0 and not lines[start].startswith("-"):
-        start -= 1
-    end = start + 1
-    while end < len(lines) and not lines[end].startswith("-"):
-        end += 1
-    if end < len(lines):
-        while end - 1 > start and lines[end - 1].lstrip().startswith("#"):
-            end -= 1
-    return "".join(lines[:start] + lines[end:])
+    item = root.value[index]
+    column = root.start_mark.column  # every `-` of this list sits in this column
+    starts = [0, *(i + 1 for i, c in enumerate(text) if c == "\n")]
+    line = item.start_mark.line
+    while line >= 0 and not _is_dash_line(text[starts[line]:], column):
+        line -= 1
+    if line < 0:
+        return None
+    end = _content_end(item)
+    if text[end - 1:end] != "\n":
+        newline = text.find("\n", end)
+        end = len(text) if newline < 0 else newline + 1
+    return text[:starts[line]] + text[end:]
+
+
+def _is_dash_line(rest: str, column: int) -> bool:
+    return rest[column:column + 1] == "-" and not rest[:column].strip()
+
+
+def _cut_flow(text: str, root: yaml.SequenceNode, index: int) -> str | None:
+    """Remove item `index` of a flow list `[a, b, c]` with one comma next to it; comments stay."""
+    items = root.value
+    start, end = items[index].start_mark.index, items[index].end_mark.index
+    if index + 1 < len(items):  # "b, " of "[a, b, c]"
+        comma = _comma(text, end, items[index + 1].start_mark.index)
+        if comma is None:
+            return None
+        end = comma + 1
+        while text[end:end + 1] in (" ", "\t"):
+            end += 1
+    elif index > 0:  # ", c" of "[a, b, c]"
+        comma = _comma(text, items[index - 1].end_mark.index, start)
+        if comma is None:
+            return None
+        if "#" in text[comma:start]:  # a comment between the two: cut around it
+            return _cut_tidy(_cut_tidy(text, start, end), comma, comma + 1)
+        start = comma
+    return _cut_tidy(text, start, end)
+
+
+def _comma(text: str, start: int, end: int) -> int | None:
+    """The separating comma between two flow items, skipping comments."""
+    i = start
+    while i < end:
+        if text[i] == "#":
+            i = text.find("\n", i, end)
+            if i < 0:
+                return None
+        elif text[i] == ",":
+            return i
+        i += 1
+    return None
+
+
+def _cut_tidy(text: str, start: int, end: int) -> str:
+    """Cut text[start:end], and the whole line when nothing but spaces would be left of it."""
+    first = text.rfind("\n", 0, start) + 1
+    last = text.find("\n", end)
+    last = len(text) if last < 0 else last
+    if not (text[first:start] + text[end:last]).strip():
+        return text[:first] + text[last + 1:]
+    return text[:start] + text[end:]
