@@ -21,19 +21,16 @@ import hmac
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-from rapidfuzz import fuzz, process
 
 from bot.knowledge.loader import phrasing_key
 
 BUSY_TIMEOUT = 5.0  # seconds a writer waits for another process's transaction
 MAX_QUESTION = 1000  # characters of a question kept; Discord allows more, nobody asks that much
-GAP_SIMILARITY = 80  # rapidfuzz token_sort_ratio at or above which two questions are one gap
-GAP_WINDOW = 20_000  # most recent missed questions considered by gaps()
+GAP_WINDOW = 20_000  # most recently missed distinct wordings considered by missed_wordings()
 
 # Each migration takes the schema from version i to i+1; run once, in order, inside one transaction.
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -69,24 +66,50 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             detail TEXT NOT NULL
         )""",
     ),
+    (
+        # "Did you mean" picks: the reader's wording and the answer they chose, a phrasing waiting to be added.
+        """CREATE TABLE picks (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+            question TEXT NOT NULL,
+            question_key TEXT NOT NULL,
+            chosen_source TEXT NOT NULL,
+            offered TEXT NOT NULL DEFAULT '',
+            guild_id INTEGER,
+            channel_id INTEGER,
+            user_hash TEXT
+        )""",
+        # A missed wording stops being a gap when it is answered now; asked and missed again later, it reopens.
+        """CREATE TABLE closed_gaps (
+            question_key TEXT PRIMARY KEY,
+            closed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+            how TEXT NOT NULL
+        )""",
+        "CREATE INDEX closed_gaps_at ON closed_gaps (closed_at)",
+        "ALTER TABLE edits ADD COLUMN before TEXT",
+        "ALTER TABLE edits ADD COLUMN after TEXT",
+        "CREATE INDEX edits_entry ON edits (entry_id, id)",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
 @dataclass(frozen=True, slots=True)
-class Gap:
-    """A group of similar questions readers did not get a useful answer to."""
+class MissedWording:
+    """Every miss of one wording (questions equal under phrasing_key) since it was last closed."""
 
-    question: str  # the most asked wording in the group
+    key: str
+    text: str  # the wording as last asked
     unanswered: int  # times the bot abstained
     unhelpful: int  # 👎 votes on answers it gave
-    phrasings: tuple[str, ...]  # other wordings in the group, most asked first
-    sources: tuple[str, ...]  # answers that got 👎 (e.g. "qa:trump-message")
+    picked: int  # "did you mean" picks: the reader had to choose
+    sources: tuple[str, ...]  # answers that got 👎 for it
+    chosen: tuple[str, ...]  # answers readers picked for it
     last_asked: str
 
     @property
     def count(self) -> int:
-        return self.unanswered + self.unhelpful
+        return self.unanswered + self.unhelpful + self.picked
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,12 +136,15 @@ class Edit:
     entry_id: str
     moderator_id: int | None
     detail: str
+    before: str | None = None  # the entry as YAML before the edit (remove, phrasing), when recorded
+    after: str | None = None  # …and after it (add, phrasing, restore)
 
 
 class Store:
     def __init__(self, path: Path, *, salt: str) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
         self._lock = threading.Lock()
         # isolation_level=None: we open transactions ourselves, so each one is as short as we write it.
         self._db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
@@ -201,36 +227,88 @@ class Store:
                 (question_id, self._hash(user_id) or "", int(helpful), question_id),
             )
 
-    def record_edit(self, *, action: str, entry_id: str, moderator_id: int | None, detail: str) -> None:
-        """Audit one moderator action (add, remove, reload): who, when, what."""
+    def record_edit(self, *, action: str, entry_id: str, moderator_id: int | None, detail: str,
+                    before: str | None = None, after: str | None = None) -> None:
+        """Audit one moderator action (add, remove, reload, phrasing, restore): who, when, what, before/after."""
         with self._lock:
             self._db.execute(
-                "INSERT INTO edits (action, entry_id, moderator_id, detail) VALUES (?, ?, ?, ?)",
-                (action, entry_id, moderator_id, detail),
+                "INSERT INTO edits (action, entry_id, moderator_id, detail, before, after) VALUES (?, ?, ?, ?, ?, ?)",
+                (action, entry_id, moderator_id, detail, before, after),
             )
+
+    def record_pick(self, *, question: str, chosen_source: str, user_id: int | None, offered: Sequence[str] = (),
+                    guild_id: int | None = None, channel_id: int | None = None) -> None:
+        """A reader answered "did you mean…?" by choosing `chosen_source` (e.g. "qa:trump-message") for `question`.
+
+        The wording joins the moderators' gaps queue: it is a phrasing that entry lacks.
+        """
+        text = question.strip()[:MAX_QUESTION]
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO picks (question, question_key, chosen_source, offered, guild_id, channel_id, user_hash)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (text, phrasing_key(text), chosen_source, "\n".join(offered), guild_id, channel_id,
+                 self._hash(user_id)),
+            )
+
+    def close_gaps(self, keys: Iterable[str], *, how: str) -> None:
+        """Mark missed wordings (phrasing_key) as answered now: `how` is "reasked", "phrasing" or "add"."""
+        rows = [(key, how) for key in dict.fromkeys(keys)]
+        if not rows:
+            return
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO closed_gaps (question_key, how) VALUES (?, ?) ON CONFLICT (question_key)"
+                " DO UPDATE SET closed_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), how = excluded.how", rows)
 
     # --- reading ------------------------------------------------------------
 
     def edits(self, limit: int = 50) -> list[Edit]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT at, action, entry_id, moderator_id, detail FROM edits ORDER BY id DESC LIMIT ?", (limit,)
+                f"SELECT {_EDIT_COLUMNS} FROM edits ORDER BY id DESC LIMIT ?", (limit,)
             ).fetchall()
         return [Edit(*row) for row in rows]
 
-    def gaps(self, limit: int = 10) -> list[Gap]:
-        """Unanswered and 👎 questions, similar wordings grouped, the most missed first."""
+    def entry_edits(self, entry_id: str, limit: int = 25) -> list[Edit]:
+        """One entry's audit, newest first: what /kb history shows."""
         with self._lock:
             rows = self._db.execute(
-                """SELECT q.question, q.question_key, q.answered, q.source, q.asked_at,
-                          (SELECT COUNT(*) FROM feedback f WHERE f.question_id = q.id AND f.helpful = 0)
-                   FROM questions q
-                   WHERE q.answered = 0
-                      OR EXISTS (SELECT 1 FROM feedback f WHERE f.question_id = q.id AND f.helpful = 0)
-                   ORDER BY q.id DESC LIMIT ?""",
-                (GAP_WINDOW,),
+                f"SELECT {_EDIT_COLUMNS} FROM edits WHERE entry_id = ? ORDER BY id DESC LIMIT ?", (entry_id, limit)
             ).fetchall()
-        return _group(rows)[:limit]
+        return [Edit(*row) for row in rows]
+
+    def missed_wordings(self, window: int = GAP_WINDOW) -> list[MissedWording]:
+        """Wordings readers missed (unanswered, 👎, or a "did you mean" pick) since each was last closed,
+        the `window` most recently asked, one row per wording.
+
+        Read on a connection of its own: a long read must not hold the lock answers are recorded under.
+        """
+        with self._reading() as db:
+            rows = db.execute(
+                """WITH misses (key, text, at, unanswered, unhelpful, picked, source, chosen) AS (
+                       SELECT question_key, question, asked_at, 1, 0, 0, NULL, NULL FROM questions WHERE answered = 0
+                       UNION ALL
+                       SELECT q.question_key, q.question, f.at, 0, 1, 0, q.source, NULL
+                       FROM feedback f JOIN questions q ON q.id = f.question_id WHERE f.helpful = 0
+                       UNION ALL
+                       SELECT question_key, question, at, 0, 0, 1, NULL, chosen_source FROM picks
+                   )
+                   SELECT m.key, m.text, SUM(m.unanswered), SUM(m.unhelpful), SUM(m.picked),
+                          group_concat(DISTINCT m.source), group_concat(DISTINCT m.chosen), MAX(m.at)
+                   FROM misses m LEFT JOIN closed_gaps c ON c.question_key = m.key
+                   WHERE c.closed_at IS NULL OR m.at > c.closed_at
+                   GROUP BY m.key ORDER BY MAX(m.at) DESC LIMIT ?""",
+                (window,),
+            ).fetchall()
+        # SQLite takes a bare column (text) from the row holding MAX(at): the latest wording.
+        return [MissedWording(key, text, unanswered, unhelpful, picked, _split(sources), _split(chosen), at)
+                for key, text, unanswered, unhelpful, picked, sources, chosen, at, in rows]
+
+    def gaps_closed_since(self, since: str) -> int:
+        """Missed wordings closed (answered now) at or after `since` (an ISO time like the stored ones)."""
+        with self._reading() as db:
+            return int(db.execute("SELECT COUNT(*) FROM closed_gaps WHERE closed_at >= ?", (since,)).fetchone()[0])
 
     def stats(self) -> Stats:
         with self._lock:
@@ -244,59 +322,22 @@ class Store:
             ).fetchall()
         return Stats(questions, answered, votes, helpful, tuple((s, n) for s, n in top))
 
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """A short-lived read-only connection: WAL lets it read while the shared one writes."""
+        db = sqlite3.connect(f"{self._path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT)
+        try:
+            yield db
+        finally:
+            db.close()
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
 
-@dataclass
-class _Wording:
-    """All the misses of one wording (questions equal under phrasing_key)."""
-
-    text: str
-    unanswered: int = 0
-    unhelpful: int = 0
-    last_asked: str = ""
-
-    @property
-    def count(self) -> int:
-        return self.unanswered + self.unhelpful
+_EDIT_COLUMNS = "at, action, entry_id, moderator_id, detail, before, after"
 
 
-def _group(rows: list[tuple]) -> list[Gap]:
-    wordings: dict[str, _Wording] = {}
-    sources: dict[str, set[str]] = {}
-    for question, key, answered, source, asked_at, down in rows:
-        w = wordings.setdefault(key, _Wording(question))
-        w.unanswered += not answered
-        w.unhelpful += down
-        w.last_asked = max(w.last_asked, asked_at)
-        if down and source:
-            sources.setdefault(key, set()).add(source)
-
-    # Greedy: the most missed wording founds a group; each later one joins the closest group if similar enough.
-    ordered = sorted(wordings, key=lambda k: (-wordings[k].count, k))
-    founders: list[str] = []
-    groups: dict[str, list[str]] = {}
-    for key in ordered:
-        match = process.extractOne(key, founders, scorer=fuzz.token_sort_ratio, score_cutoff=GAP_SIMILARITY)
-        if match is None:
-            founders.append(key)
-            groups[key] = [key]
-        else:
-            groups[match[0]].append(key)
-
-    gaps = []
-    for founder, keys in groups.items():
-        members = [wordings[k] for k in keys]
-        gaps.append(Gap(
-            question=wordings[founder].text,
-            unanswered=sum(w.unanswered for w in members),
-            unhelpful=sum(w.unhelpful for w in members),
-            phrasings=tuple(w.text for w in members[1:6]),
-            sources=tuple(sorted(set().union(*(sources.get(k, set()) for k in keys)))),
-            last_asked=max(w.last_asked for w in members),
-        ))
-    gaps.sort(key=lambda g: g.last_asked, reverse=True)
-    gaps.sort(key=lambda g: g.count, reverse=True)  # stable: among equals, the most recently asked first
-    return gaps
+def _split(joined: str | None) -> tuple[str, ...]:
+    return tuple(sorted(joined.split(","))) if joined else ()

@@ -21,7 +21,7 @@ from rapidfuzz import fuzz, process, utils
 
 from bot.discord import render, respond
 from bot.discord.render import BUTTONS_PER_ROW, CONTENT_LIMIT, DESCRIPTION_LIMIT, Reply
-from bot.gaps import gap_line, stats_lines
+from bot.gaps import closed_this_week, find_gaps, gap_line, stats_lines
 from bot.knowledge.editor import NewEntry, add_entry, parse_paragraph, parse_phrasings, remove_entry
 from bot.knowledge.watch import KnowledgeReloader, ReloadResult
 from bot.store import Store
@@ -29,8 +29,8 @@ from bot.store import Store
 if TYPE_CHECKING:
     from bot.discord.bot import StoryBot
     from bot.engine import Engine
+    from bot.gaps import Gap
     from bot.knowledge import QAEntry
-    from bot.store import Gap
 
 log = logging.getLogger(__name__)
 Interaction = discord.Interaction["StoryBot"]
@@ -241,7 +241,7 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
 
     @app_commands.command(name="gaps", description="The questions readers asked that the bot missed")
     async def gaps(self, interaction: Interaction) -> None:
-        gaps = await asyncio.to_thread(self._store().gaps, GAPS_SHOWN)
+        gaps = await asyncio.to_thread(find_gaps, self._store(), self.bot.engine, GAPS_SHOWN)
         if not gaps:
             reply = Reply(content="No gaps: every question was answered and no answer got a 👎.")
         else:
@@ -254,7 +254,8 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
     @app_commands.command(name="stats", description="Questions, answered share, helpful share, top entries")
     async def stats(self, interaction: Interaction) -> None:
         stats = await asyncio.to_thread(self._store().stats)
-        lines = [*stats_lines(stats), f"Knowledge: {self.bot.engine.kb.summary()}"]
+        closed = await asyncio.to_thread(closed_this_week, self._store())
+        lines = [*stats_lines(stats, closed), f"Knowledge: {self.bot.engine.kb.summary()}"]
         await respond.send(interaction, Reply(content=render.escape("\n".join(lines))), ephemeral=True)
 
     # --- the add form ------------------------------------------------------------------

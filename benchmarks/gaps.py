@@ -1,0 +1,107 @@
+"""`/kb gaps` at scale: 20,000 distinct missed wordings, read, grouped, asked again.
+
+    python -m benchmarks.gaps [--wordings 20000] [--out benchmarks/gaps-results.md]
+
+Target (issues 11 and 12): `/kb gaps` over 20,000 distinct missed questions in ≤ 1 s. Measured, not
+asserted in tests. The wordings are made from the article's own words (so they share vocabulary the way
+readers' questions do), a fifth of them misspelt or reordered copies of others (so there is something
+to group).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bot.config import DEFAULT_KNOWLEDGE_DIR
+from bot.engine import load_engine
+from bot.gaps import find_gaps, group
+from bot.knowledge.loader import phrasing_key
+from bot.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+WH = ("who", "what", "when", "where", "why", "how", "did", "is", "does", "was")
+
+
+def wordings(n: int, seed: int = 11) -> list[str]:
+    """`n` questions with distinct phrasing keys, a fifth of them variants of earlier ones."""
+    rng = random.Random(seed)
+    text = (DEFAULT_KNOWLEDGE_DIR / "article.txt").read_text(encoding="utf-8")
+    vocab = sorted({w.strip(".,“”\"'—()’‘").lower() for w in text.split() if len(w) > 3} - {""})
+    out: list[str] = []
+    keys: set[str] = set()
+    while len(out) < n:
+        if out and rng.random() < 0.2:
+            words = rng.choice(out).rstrip("?").split()
+            i = rng.randrange(len(words))
+            w = words[i]
+            if len(w) > 3 and rng.random() < 0.7:
+                j = rng.randrange(len(w) - 1)
+                words[i] = w[:j] + w[j + 1] + w[j] + w[j + 2:]  # a swapped pair of letters
+            else:
+                rng.shuffle(words)
+            question = " ".join(words) + "?"
+        else:
+            question = f"{rng.choice(WH)} {' '.join(rng.sample(vocab, rng.randint(3, 7)))}?"
+        key = phrasing_key(question)
+        if key not in keys:
+            keys.add(key)
+            out.append(question)
+    return out
+
+
+def timed(fn, rounds: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--wordings", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "gaps-results.md")
+    args = parser.parse_args()
+
+    engine, _ = load_engine(DEFAULT_KNOWLEDGE_DIR)
+    assert engine is not None
+    questions = wordings(args.wordings)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "bot.sqlite3", salt="bench")
+        rng = random.Random(3)
+        for q in questions:
+            for _ in range(rng.choice((1, 1, 1, 2, 3))):
+                store.record_question(question=q, answered=False, source=None, confidence=0.1, guild_id=1,
+                                      channel_id=2, user_id=rng.randrange(10**6))
+        t_read, missed = timed(store.missed_wordings, args.rounds)
+        t_group, groups = timed(lambda: group(missed), args.rounds)
+        t_first, _ = timed(lambda: find_gaps(store, engine, 5), 1)  # asks the shown gaps' wordings again
+        t_again, shown = timed(lambda: find_gaps(store, engine, 5), args.rounds)
+        store.close()
+
+    rows = [
+        ("distinct missed wordings", f"{len(missed):,}"),
+        ("groups", f"{len(groups):,} (largest {max(g.count for g in groups)} misses)"),
+        ("read from SQLite (`Store.missed_wordings`)", f"{t_read * 1000:.0f} ms"),
+        ("group (`bot.gaps.group`)", f"{t_group * 1000:.0f} ms"),
+        ("`/kb gaps` work, first call (read + group + ask the shown gaps again + close)", f"{t_first * 1000:.0f} ms"),
+        ("`/kb gaps` work, next calls", f"{t_again * 1000:.0f} ms"),
+    ]
+    table = "\n".join(f"| {k} | {v} |" for k, v in rows)
+    report = (f"# /kb gaps benchmark\n\n`python -m benchmarks.gaps --wordings {args.wordings}` "
+              f"(median of {args.rounds} rounds where repeated).\n\n| measure | result |\n| --- | --- |\n{table}\n\n"
+              f"Target: ≤ 1 s for the whole `/kb gaps` work at 20,000 distinct wordings. "
+              f"Shown: {len(shown)} gaps.\n")
+    args.out.write_text(report, encoding="utf-8")
+    print(report)
+
+
+if __name__ == "__main__":
+    main()
