@@ -278,6 +278,25 @@ class Store:
             ).fetchall()
         return [Edit(*row) for row in rows]
 
+    def last_removal(self, entry_id: str) -> Edit | None:
+        """The latest removal of `entry_id` in the audit: /kb restore writes its `before` back."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_EDIT_COLUMNS} FROM edits WHERE entry_id = ? AND action = 'remove' ORDER BY id DESC LIMIT 1",
+                (entry_id,),
+            ).fetchone()
+        return Edit(*row) if row else None
+
+    def removed_entry_ids(self, limit: int = 100) -> list[str]:
+        """Ids whose latest audit row is a removal (not restored or re-added since), most recent first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT entry_id FROM edits e WHERE action = 'remove' AND id = (SELECT MAX(id) FROM edits"
+                " WHERE entry_id = e.entry_id AND action IN ('add', 'remove', 'restore')) ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [entry_id for (entry_id,) in rows]
+
     def missed_wordings(self, window: int = GAP_WINDOW) -> list[MissedWording]:
         """Wordings readers missed (unanswered, 👎, or a "did you mean" pick) since each was last closed,
         the `window` most recently asked, one row per wording.
