@@ -1,17 +1,19 @@
 """`/kb gaps` at scale: 20,000 distinct missed wordings, read, grouped, asked again.
 
-    python -m benchmarks.gaps [--wordings 20000] [--out benchmarks/gaps-results.md]
+    python -m benchmarks.gaps [--wordings 20000] [--rows 2000000] [--out benchmarks/gaps-results.md]
 
 Target (issues 11 and 12): `/kb gaps` over 20,000 distinct missed questions in ≤ 1 s. Measured, not
 asserted in tests. The wordings are made from the article's own words (so they share vocabulary the way
 readers' questions do), a fifth of them misspelt or reordered copies of others (so there is something
-to group).
+to group). A second database of `--rows` questions (a third of them missed, every one a different
+wording) measures `/kb stats` and the gaps read at the scale of issue 11 (2 M rows).
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from bot.config import DEFAULT_KNOWLEDGE_DIR
 from bot.engine import load_engine
-from bot.gaps import find_gaps, group
+from bot.gaps import closed_this_week, find_gaps, group
 from bot.knowledge.loader import phrasing_key
 from bot.store import Store
 
@@ -63,10 +65,24 @@ def timed(fn, rounds: int) -> tuple[float, object]:
     return statistics.median(times), result
 
 
+def big_store(path: Path, rows: int) -> Store:
+    """A database of `rows` questions, written directly (the Store writes one row at a time)."""
+    Store(path, salt="bench").close()
+    db = sqlite3.connect(path)
+    with db:
+        db.executemany(
+            "INSERT INTO questions (question, question_key, answered, source, confidence) VALUES (?, ?, ?, ?, ?)",
+            ((f"question {i}?", f"question {i}", int(i % 3 != 0), f"qa:entry-{i % 500}" if i % 3 else None, 0.5)
+             for i in range(rows)))
+    db.close()
+    return Store(path, salt="bench")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--wordings", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "gaps-results.md")
     args = parser.parse_args()
 
@@ -85,6 +101,10 @@ def main() -> None:
         t_first, _ = timed(lambda: find_gaps(store, engine, 5), 1)  # asks the shown gaps' wordings again
         t_again, shown = timed(lambda: find_gaps(store, engine, 5), args.rounds)
         store.close()
+        big = big_store(Path(tmp) / "big.sqlite3", args.rows)
+        t_stats, _ = timed(lambda: (big.stats(), closed_this_week(big)), args.rounds)
+        t_big_read, _ = timed(big.missed_wordings, args.rounds)
+        big.close()
 
     rows = [
         ("distinct missed wordings", f"{len(missed):,}"),
@@ -93,6 +113,8 @@ def main() -> None:
         ("group (`bot.gaps.group`)", f"{t_group * 1000:.0f} ms"),
         ("`/kb gaps` work, first call (read + group + ask the shown gaps again + close)", f"{t_first * 1000:.0f} ms"),
         ("`/kb gaps` work, next calls", f"{t_again * 1000:.0f} ms"),
+        (f"`/kb stats` work at {args.rows:,} questions", f"{t_stats * 1000:.0f} ms"),
+        (f"gaps read at {args.rows:,} questions ({args.rows // 3:,} distinct misses)", f"{t_big_read * 1000:.0f} ms"),
     ]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
     report = (f"# /kb gaps benchmark\n\n`python -m benchmarks.gaps --wordings {args.wordings}` "

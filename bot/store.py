@@ -31,6 +31,7 @@ from bot.knowledge.loader import phrasing_key
 BUSY_TIMEOUT = 5.0  # seconds a writer waits for another process's transaction
 MAX_QUESTION = 1000  # characters of a question kept; Discord allows more, nobody asks that much
 GAP_WINDOW = 20_000  # most recently missed distinct wordings considered by missed_wordings()
+MISS_ROWS = 50_000  # …found among this many latest misses of each kind, so the read stays short at 2 M rows
 
 # Each migration takes the schema from version i to i+1; run once, in order, inside one transaction.
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -89,6 +90,8 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE edits ADD COLUMN before TEXT",
         "ALTER TABLE edits ADD COLUMN after TEXT",
         "CREATE INDEX edits_entry ON edits (entry_id, id)",
+        # /kb stats at millions of rows: totals and top entries read this small index, not the table.
+        "CREATE INDEX questions_answered_source ON questions (answered, source)",
     ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -302,23 +305,27 @@ class Store:
         the `window` most recently asked, one row per wording.
 
         Read on a connection of its own: a long read must not hold the lock answers are recorded under.
+        (`+answered`: walk the table newest first and stop at MISS_ROWS, rather than sort every miss.)
         """
         with self._reading() as db:
             rows = db.execute(
                 """WITH misses (key, text, at, unanswered, unhelpful, picked, source, chosen) AS (
-                       SELECT question_key, question, asked_at, 1, 0, 0, NULL, NULL FROM questions WHERE answered = 0
+                       SELECT * FROM (SELECT question_key, question, asked_at, 1, 0, 0, NULL, NULL FROM questions
+                                      WHERE +answered = 0 ORDER BY id DESC LIMIT :rows)
                        UNION ALL
-                       SELECT q.question_key, q.question, f.at, 0, 1, 0, q.source, NULL
-                       FROM feedback f JOIN questions q ON q.id = f.question_id WHERE f.helpful = 0
+                       SELECT * FROM (SELECT q.question_key, q.question, f.at, 0, 1, 0, q.source, NULL
+                                      FROM feedback f JOIN questions q ON q.id = f.question_id
+                                      WHERE +f.helpful = 0 ORDER BY f.rowid DESC LIMIT :rows)
                        UNION ALL
-                       SELECT question_key, question, at, 0, 0, 1, NULL, chosen_source FROM picks
+                       SELECT * FROM (SELECT question_key, question, at, 0, 0, 1, NULL, chosen_source FROM picks
+                                      ORDER BY id DESC LIMIT :rows)
                    )
                    SELECT m.key, m.text, SUM(m.unanswered), SUM(m.unhelpful), SUM(m.picked),
                           group_concat(DISTINCT m.source), group_concat(DISTINCT m.chosen), MAX(m.at)
                    FROM misses m LEFT JOIN closed_gaps c ON c.question_key = m.key
                    WHERE c.closed_at IS NULL OR m.at > c.closed_at
-                   GROUP BY m.key ORDER BY MAX(m.at) DESC LIMIT ?""",
-                (window,),
+                   GROUP BY m.key ORDER BY MAX(m.at) DESC LIMIT :window""",
+                {"rows": MISS_ROWS, "window": window},
             ).fetchall()
         # SQLite takes a bare column (text) from the row holding MAX(at): the latest wording.
         return [MissedWording(key, text, unanswered, unhelpful, picked, _split(sources), _split(chosen), at)
@@ -330,12 +337,13 @@ class Store:
             return int(db.execute("SELECT COUNT(*) FROM closed_gaps WHERE closed_at >= ?", (since,)).fetchone()[0])
 
     def stats(self) -> Stats:
-        with self._lock:
-            questions, answered = self._db.execute(
+        """Totals over every row: read on a connection of its own, as missed_wordings is."""
+        with self._reading() as db:
+            questions, answered = db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(answered), 0) FROM questions"
             ).fetchone()
-            votes, helpful = self._db.execute("SELECT COUNT(*), COALESCE(SUM(helpful), 0) FROM feedback").fetchone()
-            top = self._db.execute(
+            votes, helpful = db.execute("SELECT COUNT(*), COALESCE(SUM(helpful), 0) FROM feedback").fetchone()
+            top = db.execute(
                 "SELECT source, COUNT(*) AS n FROM questions WHERE answered = 1 AND source IS NOT NULL"
                 " GROUP BY source ORDER BY n DESC, source LIMIT 5"
             ).fetchall()
