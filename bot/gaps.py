@@ -14,6 +14,7 @@ Plain Python: no discord.py here.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import unicodedata
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, TextIO
 from rapidfuzz import fuzz, process
 
 from bot.engine.text import STOPWORDS, stem
-from bot.store import MissedWording, Stats, Store
+from bot.store import GAP_WINDOW, MissedWording, Stats, Store
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -101,9 +102,10 @@ def group(wordings: Sequence[MissedWording], similarity: int = GAP_SIMILARITY) -
     a blocking key with, if at least `similarity` alike, or founds a group of its own.
     """
     ordered = sorted(wordings, key=lambda w: (-w.count, w.key))
-    words = [_content_words(w.key) for w in ordered]
+    forms = [_forms(w.key) for w in ordered]
+    words = [ws for ws, _ in forms]
     frequency = Counter(word for ws in words for word in ws)
-    sorted_forms = [" ".join(sorted(w.key.split())) for w in ordered]
+    sorted_forms = [form for _, form in forms]
     by_key: defaultdict[frozenset[str], list[int]] = defaultdict(list)
     by_word: defaultdict[str, list[int]] = defaultdict(list)  # only one-word wordings look here
     members: dict[int, list[int]] = {}
@@ -142,11 +144,12 @@ def _blocking_keys(rarest: list[str]) -> list[frozenset[str]]:
     return [frozenset(pair) for pair in itertools.combinations(rarest, 2)]
 
 
-def _content_words(key: str) -> frozenset[str]:
-    """Stemmed words that say what is asked; a wording of stop words only keeps them all."""
+@functools.lru_cache(maxsize=2 * GAP_WINDOW)  # the same wordings come back at every /kb gaps
+def _forms(key: str) -> tuple[frozenset[str], str]:
+    """The stemmed words that say what is asked (all words, if only stop words), and the words sorted."""
     tokens = key.split()
     content = {stem(t) for t in tokens if t not in STOPWORDS and len(t) > 1}
-    return frozenset(content or tokens)
+    return frozenset(content or tokens), " ".join(sorted(tokens))
 
 
 # --- asking again ------------------------------------------------------------------------------
