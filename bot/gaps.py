@@ -193,8 +193,7 @@ def open_gaps(engine: Engine, wordings: Sequence[MissedWording], limit: int) -> 
             else:
                 still.append(wording)
         if still:
-            remaining = Gap(tuple(still))
-            shown.append(Gap(remaining.wordings, closest_entry(engine, remaining)))
+            shown.append(Gap(tuple(still), closest_entry(engine, Gap(tuple(still)))))
     return shown, closed
 
 

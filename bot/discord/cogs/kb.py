@@ -29,7 +29,7 @@ from discord.ext import commands
 
 from bot.discord import render, respond
 from bot.discord.render import BUTTON_LABEL_LIMIT, CONTENT_LIMIT, DESCRIPTION_LIMIT, Reply
-from bot.gaps import Gap, closed_this_week, find_gaps, gap_line, stats_lines
+from bot.gaps import Gap, closed_this_week, find_gaps, gap_line, settled, stats_lines
 from bot.knowledge.editor import (
     NewEntry,
     add_entry,
@@ -371,7 +371,7 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         await self._audit(interaction, "phrasing", entry_id, f"+ {gap.question}",
                           before=entry_yaml(before) if before else None, after=entry_yaml(after) if after else None)
         engine = self.bot.engine
-        answered = await self._off_loop(lambda: [w.key for w in gap.wordings if engine.ask(w.text).answered])
+        answered = await self._off_loop(lambda: [w.key for w in gap.wordings if settled(engine, w)])
         await self._off_loop(self._store().close_gaps, answered, how="phrasing")
         shown = render.escape(render.truncate(" ".join(gap.question.split()), 200))
         note = (f"Added “{shown}” as a phrasing of `{entry_id}` in {render.escape(result.path)}; "
