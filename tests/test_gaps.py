@@ -243,3 +243,22 @@ def test_print_gaps_prints_no_escape_from_a_readers_question(tmp_path: Path):
     print_gaps(Settings(database_path=path, hash_salt="s"), out, None)
     assert "\x1b" not in out.getvalue() and "\x07" not in out.getvalue() and "\u202e" not in out.getvalue()
     assert "who is jivani" in out.getvalue()
+
+
+def test_the_gaps_command_asks_again_with_the_configured_knowledge_and_prints_safely(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    from bot.cli import main
+
+    path = tmp_path / "bot.sqlite3"
+    s = Store(path, salt="s")
+    for q in [HOSTILE, ANSWERED_NOW]:
+        miss(s, q)
+    s.close()
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    monkeypatch.setenv("DATABASE_PATH", str(path))
+    monkeypatch.setenv("KNOWLEDGE_DIR", str(FIXTURE))
+    monkeypatch.setenv("STATS_SALT", "s")
+    assert main(["gaps"]) == 0
+    out = capsys.readouterr().out
+    assert "who is jivani" in out and ANSWERED_NOW not in out and "\x1b" not in out

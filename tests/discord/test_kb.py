@@ -450,6 +450,8 @@ async def test_history_shows_who_when_before_and_after_and_restore_puts_a_remove
     assert restored is not None and restored.phrasings == ("trump message to canadians",
                                                            "Tell the Canadians I love them")
     assert h.bot.engine.ask("trump message to canadians").source == "qa:trump-message"
+    call = await interact(h, kb_autocomplete("restore", ""))
+    assert call.json["data"]["choices"] == []  # restored: nothing left to restore
 
     call = await interact(h, kb("history", id="trump-message"))
     (embed,) = call.embeds
