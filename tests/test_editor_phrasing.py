@@ -78,9 +78,13 @@ def test_a_phrasing_another_entry_has_is_refused_as_check_would_and_nothing_is_w
     assert (kb_dir / "qa.yaml").read_bytes() == before
 
 
-def test_an_unknown_entry_or_an_empty_phrasing_is_refused(kb_dir: Path):
+def test_an_unknown_entry_an_empty_or_a_known_phrasing_is_refused(kb_dir: Path):
     assert "no Q&A entry with id 'nope'" in str(add_phrasing(kb_dir, "nope", "x").problems[0])
     assert "empty" in str(add_phrasing(kb_dir, "trump-message", " \n ").problems[0])
+    before = (kb_dir / "qa.yaml").read_bytes()
+    again = add_phrasing(kb_dir, "trump-message", "TRUMP message to canadians!")  # a second click, say
+    assert "is already a phrasing of entry 'trump-message'" in str(again.problems[0])
+    assert (kb_dir / "qa.yaml").read_bytes() == before
 
 
 def test_a_removed_entry_is_restored_from_its_yaml(kb_dir: Path):

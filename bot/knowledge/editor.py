@@ -134,9 +134,9 @@ def add_phrasing(directory: Path | str, entry_id: str, phrasing: str) -> EditRes
             where = display_path(root)
             return EditResult(entry_id, where, (Problem(where, 0, f"no Q&A entry with id {entry_id!r}"),))
         path = root / Path(entry.origin.path).name
-        if not text:
-            return EditResult(entry_id, display_path(path), (Problem(display_path(path), entry.origin.line,
-                                                                     "the phrasing is empty"),))
+        if not text or phrasing_key(text) in {phrasing_key(q) for q in entry.questions}:
+            why = "the phrasing is empty" if not text else f"{text!r} is already a phrasing of entry {entry_id!r}"
+            return EditResult(entry_id, display_path(path), (Problem(display_path(path), entry.origin.line, why),))
         old = path.read_text(encoding="utf-8")
         candidate = _insert_phrasing(old, entry.origin.line, text)
         if not _gains_only(old, candidate, entry_id, text):
