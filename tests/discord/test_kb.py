@@ -494,3 +494,13 @@ async def test_autocomplete_finds_ids_by_prefix_and_questions_by_words(h: Harnes
                          ("canadians", "trump-message"), ("trmup", "trump-message")]:
         call = await interact(h, kb_autocomplete("show", typed))
         assert call.json["data"]["choices"][0]["value"] == first, typed
+
+
+async def test_after_a_reload_autocomplete_answers_at_once_and_then_from_the_new_index(h: Harness):
+    first = await interact(h, kb_autocomplete("show", "trump"))
+    assert "trump-message" in [c["value"] for c in first.json["data"]["choices"]]
+    await interact(h, kb("remove", id="trump-message"))
+    stale = await interact(h, kb_autocomplete("show", "trump"))  # answered by the last index, not waited for
+    assert "trump-message" in [c["value"] for c in stale.json["data"]["choices"]]
+    fresh = await interact(h, kb_autocomplete("show", "trump"))  # the new index was built meanwhile
+    assert "trump-message" not in [c["value"] for c in fresh.json["data"]["choices"]]

@@ -184,8 +184,8 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         self._watcher: asyncio.Task | None = None
         self._owns_store = False
         self._heavy = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-heavy")
-        self._finder: tuple[KnowledgeBase, EntryFinder] | None = None
-        self._finder_lock = asyncio.Lock()
+        self._finder: tuple[KnowledgeBase, EntryFinder] | None = None  # the latest index of entry ids
+        self._indexing: tuple[KnowledgeBase, asyncio.Task[EntryFinder]] | None = None
 
     # --- life cycle ----------------------------------------------------------------
 
@@ -195,11 +195,13 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
             self.bot.store = await asyncio.to_thread(Store, settings.database_path, salt=settings.hash_salt)
             self._owns_store = True
         self._watcher = asyncio.create_task(self.reloader.watch(self._report), name=WATCHER_TASK)
+        self._index_entries()  # ready before the first moderator types an id
 
     async def cog_unload(self) -> None:
-        if self._watcher is not None:
-            self._watcher.cancel()
-            await asyncio.gather(self._watcher, return_exceptions=True)
+        for task in (self._watcher, self._indexing[1] if self._indexing else None):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         self._heavy.shutdown(wait=False, cancel_futures=True)
         if self._owns_store and self.bot.store is not None:
             self.bot.store.close()
@@ -239,12 +241,25 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         return render.choices((f"{ident} — {question}", ident) for ident, question in finder.find(current))
 
     async def _entry_finder(self) -> EntryFinder:
-        """The finder for the knowledge in use, built off the loop once per reload."""
+        """The index of the knowledge in use. After a reload, until the new one is built (seconds at 100k
+        entries, off the loop), the previous one answers: the command checks the chosen id again anyway."""
         kb = self.bot.engine.kb
-        async with self._finder_lock:
-            if self._finder is None or self._finder[0] is not kb:
-                self._finder = (kb, await self._off_loop(EntryFinder, kb.qa))
+        if self._finder is not None and self._finder[0] is kb:
             return self._finder[1]
+        building = self._index_entries()
+        return self._finder[1] if self._finder is not None else await asyncio.shield(building)
+
+    def _index_entries(self) -> asyncio.Task[EntryFinder]:
+        """Start indexing the entry ids of the knowledge in use, unless that is under way already."""
+        kb = self.bot.engine.kb
+        if self._indexing is None or self._indexing[0] is not kb:
+            self._indexing = (kb, asyncio.create_task(self._index(kb), name="kb entry index"))
+        return self._indexing[1]
+
+    async def _index(self, kb: KnowledgeBase) -> EntryFinder:
+        finder = await self._off_loop(EntryFinder, kb.qa)
+        self._finder = (kb, finder)
+        return finder
 
     async def removed_ids(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
         """Ids of removed entries the audit can restore, most recently removed first."""
