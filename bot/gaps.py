@@ -105,12 +105,13 @@ def group(wordings: Sequence[MissedWording], similarity: int = GAP_SIMILARITY) -
     forms = [_forms(w.key) for w in ordered]
     words = [ws for ws, _ in forms]
     frequency = Counter(word for ws in words for word in ws)
+    rank = {word: i for i, word in enumerate(sorted(frequency, key=lambda w: (frequency[w], w)))}  # rarest first
     sorted_forms = [form for _, form in forms]
     by_key: defaultdict[frozenset[str], list[int]] = defaultdict(list)
     by_word: defaultdict[str, list[int]] = defaultdict(list)  # only one-word wordings look here
     members: dict[int, list[int]] = {}
     for i, ws in enumerate(words):
-        rarest = sorted(ws, key=lambda word: (frequency[word], word))[:BLOCKING_WORDS]
+        rarest = sorted(ws, key=rank.__getitem__)[:BLOCKING_WORDS]
         keys = _blocking_keys(rarest)
         found = [f for key in (*keys, *(frozenset({w}) for w in rarest)) for f in by_key.get(key, ())]
         if len(ws) == 1:
