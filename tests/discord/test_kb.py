@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -504,3 +505,31 @@ async def test_after_a_reload_autocomplete_answers_at_once_and_then_from_the_new
     assert "trump-message" in [c["value"] for c in stale.json["data"]["choices"]]
     fresh = await interact(h, kb_autocomplete("show", "trump"))  # the new index was built meanwhile
     assert "trump-message" not in [c["value"] for c in fresh.json["data"]["choices"]]
+
+
+async def test_readers_are_answered_while_moderators_gaps_work_fills_its_thread(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+):
+    gate = threading.Event()
+    cog = h.bot.get_cog("KnowledgeAdmin")
+    module = sys.modules[type(cog).__module__]  # the extension's own module, where the command looks it up
+    real = module.find_gaps
+    monkeypatch.setattr(module, "find_gaps", lambda *args: (gate.wait(10), real(*args))[1])
+    record_misses(h, "How old is Trump?")
+    dispatch = h.bot._connection.parsers["INTERACTION_CREATE"]
+    for _ in range(6):  # six moderators' /kb gaps at once, all stuck
+        dispatch(kb("gaps"))
+    before = len(h.fake.sent())
+    dispatch(slash("ask", question="Who did Jivani meet in Washington?"))
+    try:
+        answered: list[Call] = []
+        for _ in range(100):
+            answered = [c for c in h.fake.sent()[before:] if "White House" in reply_text(c)]
+            if answered:
+                break
+            await asyncio.sleep(0.05)
+        assert answered, "the reader's answer waited for the moderators' work"
+    finally:
+        gate.set()
+    await quiet()
+    assert len([c for c in h.fake.sent() if "How old is Trump" in (c.content or "")]) == 6
