@@ -157,8 +157,11 @@ def _forms(key: str) -> tuple[frozenset[str], str]:
 
 
 def settled(engine: Engine, wording: MissedWording) -> bool:
-    """The engine now answers this wording outright, and not with an answer readers voted 👎 for it."""
+    """The engine now answers this wording outright, and not with an answer readers voted 👎 for it;
+    or it takes the wording for no story question at all ("hi", "thanks", "help"): nothing to add."""
     answer = engine.ask(wording.text)
+    if answer.intent is not None:
+        return True
     return answer.answered and not answer.alternatives and answer.source not in wording.sources
 
 

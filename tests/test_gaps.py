@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.engine import Engine, load_engine
-from bot.gaps import closed_this_week, find_gaps, group, open_gaps, print_gaps, terminal_safe
+from bot.engine import Answer, Engine, load_engine
+from bot.gaps import closed_this_week, find_gaps, group, open_gaps, print_gaps, settled, terminal_safe
 from bot.knowledge.loader import phrasing_key
 from bot.store import SCHEMA_VERSION, MissedWording, Store
 
@@ -262,3 +262,20 @@ def test_the_gaps_command_asks_again_with_the_configured_knowledge_and_prints_sa
     assert main(["gaps"]) == 0
     out = capsys.readouterr().out
     assert "who is jivani" in out and ANSWERED_NOW not in out and "\x1b" not in out
+
+
+class _Replies:
+    """An engine that gives set replies: the engine's own rules for intents are tested with the engine."""
+
+    def __init__(self, **answers: Answer) -> None:
+        self.answers = answers
+
+    def ask(self, text: str, conversation: object = None) -> Answer:
+        return self.answers[text]
+
+
+def test_a_wording_the_engine_takes_for_no_story_question_is_closed_and_alternatives_are_not():
+    engine = _Replies(hi=Answer("hi", False, "Hello!", 0.0, intent="greeting"),
+                      ambiguous=Answer("ambiguous", True, "x", 0.7, source="qa:a", alternatives=("A?", "B?")))
+    assert settled(engine, wording("hi"))  # type: ignore[arg-type]
+    assert not settled(engine, wording("ambiguous"))  # type: ignore[arg-type]
