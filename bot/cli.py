@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     if command == "gaps":
         from bot.gaps import print_gaps
 
-        return print_gaps(settings, sys.stdout)
+        engine, _problems = load_engine(knowledge)  # None: the gaps are listed without being asked again
+        return print_gaps(settings, sys.stdout, engine)
     from bot.discord import runner  # only now: discord.py is heavy and the other commands never need it
 
     return runner.sync(settings) if command == "sync" else runner.run(settings)

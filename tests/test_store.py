@@ -100,39 +100,11 @@ def test_without_a_configured_salt_a_random_one_is_kept_per_database(tmp_path: P
     assert len(hashes) == 1 and len(salt) == 32
 
 
-def test_gaps_group_similar_questions_most_frequent_first(store: Store):
-    for q in ["Who is Jivani?", "who is jivani", "Who is Jamil Jivani", "who is jivani??"]:
-        ask(store, q)
-    for q in ["When is the CUSMA review?", "cusma review when"]:
-        ask(store, q)
-    ask(store, "How old is Trump?")
-    ask(store, "What did Trump say?", answered=True, source="qa:trump-message")  # answered, no vote: not a gap
-
-    gaps = store.gaps()
-    assert [g.count for g in gaps] == [4, 2, 1]
-    assert gaps[0].question.lower().startswith("who is jivani")
-    assert "Who is Jamil Jivani" in gaps[0].phrasings
-    assert {gaps[1].question, *gaps[1].phrasings} == {"When is the CUSMA review?", "cusma review when"}
-    assert gaps[2].question == "How old is Trump?"
-    assert store.gaps(limit=1) == gaps[:1]
-
-
-def test_thumbs_down_makes_a_gap_and_names_the_answer(store: Store):
-    qid = ask(store, "What did Trump say?", answered=True, source="qa:trump-message")
-    store.record_feedback(qid, helpful=False, user_id=1)
-    store.record_feedback(qid, helpful=False, user_id=2)
-    store.record_feedback(qid, helpful=True, user_id=3)
-    ask(store, "what did trump say", answered=False)
-    (gap,) = store.gaps()
-    assert (gap.unhelpful, gap.unanswered, gap.count) == (2, 1, 3)
-    assert gap.sources == ("qa:trump-message",)
-
-
 def test_a_second_vote_replaces_the_first(store: Store):
     qid = ask(store, "What did Trump say?", answered=True, source="qa:trump-message")
     store.record_feedback(qid, helpful=False, user_id=USER)
     store.record_feedback(qid, helpful=True, user_id=USER)
-    assert store.gaps() == []
+    assert store.missed_wordings() == []
     stats = store.stats()
     assert (stats.votes, stats.helpful) == (1, 1)
 
@@ -185,29 +157,6 @@ def test_several_processes_write_at_once_and_every_row_lands(tmp_path: Path):
     s = Store(path, salt="s")
     assert (s.stats().questions, s.stats().votes) == (800, 800)
     s.close()
-
-
-def test_print_gaps_shows_totals_and_grouped_gaps(tmp_path: Path):
-    path = tmp_path / "bot.sqlite3"
-    s = Store(path, salt="s")
-    for q in ["Who is Jivani's wife?", "who is jivanis wife", "How old is Trump?"]:
-        ask(s, q)
-    qid = ask(s, "What did Trump say?", answered=True, source="qa:trump-message")
-    s.record_feedback(qid, helpful=False, user_id=1)
-    s.close()
-    out = io.StringIO()
-    assert print_gaps(Settings(database_path=path, hash_salt="s"), out) == 0
-    text = out.getvalue()
-    assert "Questions: 4" in text and "Answered: 1 (25%)" in text and "helpful: 0 (0%)" in text
-    assert "1. Who is Jivani's wife? — 2 (2 unanswered); also asked as: who is jivanis wife" in text
-    assert "What did Trump say? — 1 (1 unhelpful (qa:trump-message))" in text
-
-
-def test_print_gaps_without_a_database_says_so_and_creates_nothing(tmp_path: Path):
-    out = io.StringIO()
-    path = tmp_path / "none" / "bot.sqlite3"
-    assert print_gaps(Settings(database_path=path), out) == 0
-    assert "No questions recorded yet" in out.getvalue() and not path.parent.exists()
 
 
 # --- answer first, record after -------------------------------------------------------------

@@ -24,6 +24,7 @@ import pytest
 from discord.webhook.async_ import AsyncWebhookAdapter
 
 from bot.config import Settings
+from bot.gaps import group
 from bot.knowledge.editor import DISCORD_FILE, NewEntry
 from bot.knowledge.watch import KnowledgeReloader
 from bot.store import SCHEMA_VERSION, StoreUnavailable
@@ -83,7 +84,7 @@ def test_records_questions_votes_and_edits_with_the_same_schema(pg_url: str):
     store.record_edit(action="reload", entry_id="-", moderator_id=99, detail="2 entries")
     stats = store.stats()
     assert (stats.questions, stats.answered, stats.votes, stats.helpful) == (4, 1, 1, 1)
-    assert [g.count for g in store.gaps()] == [2, 1]
+    assert [g.count for g in group(store.missed_wordings())] == [2, 1]
     (edit,) = store.edits()
     assert (edit.action, edit.moderator_id, edit.status) == ("reload", 99, "done") and edit.at.endswith("Z")
     store.close()
@@ -213,6 +214,37 @@ def test_removing_a_shared_entry_keeps_its_text_in_the_audit_and_a_file_entry_st
     store.close()
 
 
+def test_gaps_picks_closing_and_the_audit_before_and_after_on_postgresql(pg_url: str, knowledge: Path):
+    store = PostgresStore(pg_url, salt="s")
+    ask(store, "How old is Trump?")
+    ref = ask(store, "What did Trump say?", answered=True)
+    store.record_feedback(ref, helpful=False, user_id=1)
+    offered = ask(store, "trump said what", answered=True)
+    store.record_pick(offered, title="What did Trump tell Canadians?", source="qa:trump-message", user_id=USER)
+    store.record_pick(offered, title="What did Trump tell Canadians?", source="qa:trump-message", user_id=USER)
+    missed = {w.text: w for w in store.missed_wordings()}
+    assert set(missed) == {"How old is Trump?", "What did Trump say?", "trump said what"}
+    assert (missed["What did Trump say?"].unhelpful, missed["What did Trump say?"].sources) == (1, ("qa:x",))
+    assert (missed["trump said what"].picked, missed["trump said what"].chosen) == (1, ("qa:trump-message",))
+    store.close_gaps([missed["How old is Trump?"].key, missed["How old is Trump?"].key], how="reasked")
+    assert "How old is Trump?" not in {w.text for w in store.missed_wordings()}
+    assert store.gaps_closed_since("2000-01-01T00:00:00Z") == 1
+
+    added = store.add_entry(knowledge, ROOMMATE, moderator_id=7)
+    assert added.ok and ROOMMATE.quote in (store.entry_edits(added.entry_id)[0].after or "")
+    removed = store.remove_entry(knowledge, added.entry_id, moderator_id=8, detail="summary")
+    assert removed.ok and store.removed_entry_ids() == [added.entry_id]
+    removal = store.last_removal(added.entry_id)
+    assert removal is not None and ROOMMATE.quote in (removal.before or "")
+    restored = store.restore_entry(knowledge, added.entry_id, removal.before or "", moderator_id=9)
+    assert restored.ok and added.entry_id in "".join(store.extra_knowledge().values())
+    assert store.removed_entry_ids() == []
+    assert [e.action for e in store.entry_edits(added.entry_id)] == ["restore", "remove", "add"]
+    again = store.restore_entry(knowledge, added.entry_id, removal.before or "", moderator_id=9)
+    assert not again.ok and "exists already" in str(again.problems[0])
+    store.close()
+
+
 def _add_many(url: str, knowledge: str, worker: int, n: int) -> None:
     store = PostgresStore(url, salt="s")
     for i in range(n):
@@ -313,8 +345,8 @@ def _add_and_hang(url: str, knowledge: str, ready: Any) -> None:
     store = PostgresStore(url, salt="s")
     real = postgres.PostgresStore._audit_in
 
-    def audit_then_hang(self: PostgresStore, *args: Any) -> None:
-        real(self, *args)
+    def audit_then_hang(self: PostgresStore, *args: Any, **kwargs: Any) -> None:
+        real(self, *args, **kwargs)
         ready.set()
         time.sleep(600)
 

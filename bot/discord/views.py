@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from typing import TypeAlias
 
     from bot.discord.bot import StoryBot
-    from bot.engine import Answer
+    from bot.engine import Answer, Engine
 
     Interaction: TypeAlias = discord.Interaction[StoryBot]
 
@@ -119,11 +119,23 @@ class Pick(ui.DynamicItem[ui.Button], template=r"story:pick:(?P<question_id>[0-9
             store = interaction.client.store
             if store is None or self.question_id is None:
                 return
+            engine, user_id = interaction.client.engine, interaction.user.id
             try:  # after the answer: a store that fails is logged, never in the reader's face
-                await asyncio.to_thread(store.record_pick, self.question_id, title=self.title,
-                                        user_id=interaction.user.id)
+                await asyncio.to_thread(lambda: store.record_pick(self.question_id, title=self.title,
+                                                                  source=picked_source(engine, self.title),
+                                                                  user_id=user_id))
             except Exception:
                 log.exception("recording a did-you-mean pick failed (question %s)", self.question_id)
+
+
+def picked_source(engine: Engine, title: str) -> str | None:
+    """The answer a "did you mean" title stands for ("qa:trump-message"): the first document offering that
+    title (curated entries come first), or one whose title starts with it (a title cut to fit the button)."""
+    docs = engine.index.docs
+    found = next((d for d in docs if d.title == title), None)
+    if found is None:
+        found = next((d for d in docs if d.title and d.title.startswith(title)), None)
+    return found.source.split("#")[0] if found is not None else None
 
 
 class Solved(ui.DynamicItem[ui.Button], template=r"story:solved:(?P<question_id>[0-9]+)"):

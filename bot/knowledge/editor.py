@@ -1,4 +1,4 @@
-"""Add and remove Q&A entries from Discord, safely.
+"""Add, remove and restore Q&A entries, and add phrasings to them, from Discord, safely.
 
 - New entries go to qa-discord.yaml, so hand-edited files and their comments stay untouched.
 - A removal works on the parsed YAML: the parser's marks say exactly where the entry starts and
@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import os
 import re
@@ -38,6 +39,7 @@ import yaml
 from bot.knowledge.article import fold
 from bot.knowledge.files import is_knowledge_file, unreadable_files
 from bot.knowledge.loader import LoadResult, Problem, display_path, load_knowledge, phrasing_key
+from bot.knowledge.model import QAEntry
 
 DISCORD_FILE = "qa-discord.yaml"
 LOCK_FILE = ".kb-edit.lock"
@@ -160,6 +162,76 @@ def cut_entry(text: str, entry_id: str) -> tuple[str | None, str]:
     return candidate, ""
 
 
+def add_phrasing(directory: Path | str, entry_id: str, phrasing: str) -> EditResult:
+    """Add `phrasing` to the phrasings of an existing Q&A entry, in the file that holds it.
+
+    Only lines are inserted (under `phrasings:`, or a new `phrasings:` at the end of the entry), so the
+    file's comments and layout stay. The new text is written only if, parsed, it is the old with just
+    that phrasing added, and it passes the same validation as `check`.
+    """
+    root = Path(directory)
+    text = " ".join(phrasing.split())
+    with _edit_lock(root):
+        current = load_knowledge(root)
+        entry = current.kb.entry(entry_id) if current.kb else None
+        if entry is None:
+            where = display_path(root)
+            return EditResult(entry_id, where, (Problem(where, 0, f"no Q&A entry with id {entry_id!r}"),))
+        path = root / Path(entry.origin.path).name
+        if not text or phrasing_key(text) in {phrasing_key(q) for q in entry.questions}:
+            why = "the phrasing is empty" if not text else f"{text!r} is already a phrasing of entry {entry_id!r}"
+            return EditResult(entry_id, display_path(path), (Problem(display_path(path), entry.origin.line, why),))
+        old = path.read_text(encoding="utf-8")
+        candidate = _insert_phrasing(old, entry.origin.line, text)
+        if not _gains_only(old, candidate, entry_id, text):
+            problems = [Problem(display_path(path), entry.origin.line,
+                                f"could not add the phrasing to entry {entry_id!r} in this file's layout; "
+                                "add it by hand under its phrasings:")]
+        else:
+            problems = list(validate(root, {path.name: candidate}).problems)
+        if not problems:
+            write_atomic(path, candidate)
+    return EditResult(entry_id, display_path(path), tuple(problems))
+
+
+def restore_entry(directory: Path | str, item_yaml: str) -> EditResult:
+    """Write a removed entry back (as the audit kept it, from `entry_yaml`) at the end of qa-discord.yaml."""
+    root = Path(directory)
+    path = root / DISCORD_FILE
+    try:
+        data = yaml.safe_load(item_yaml)
+        entry_id = str(data[0]["id"])
+    except (yaml.YAMLError, LookupError, TypeError):
+        where = display_path(path)
+        return EditResult("?", where, (Problem(where, 0, "the audit does not hold this entry's text"),))
+    with _edit_lock(root):
+        current = load_knowledge(root)
+        if current.kb is not None and current.kb.entry(entry_id) is not None:
+            origin = current.kb.entry(entry_id).origin  # type: ignore[union-attr]
+            return EditResult(entry_id, origin.path, (Problem(origin.path, origin.line,
+                                                              f"an entry with id {entry_id!r} exists already"),))
+        old = path.read_text(encoding="utf-8") if path.exists() else DISCORD_HEADER
+        candidate = _append(old, item_yaml)
+        problems = validate(root, {DISCORD_FILE: candidate}).problems
+        if not problems:
+            write_atomic(path, candidate)
+    return EditResult(entry_id, display_path(path), problems)
+
+
+def entry_yaml(entry: QAEntry) -> str:
+    """An entry as a one-item YAML list, the way qa files hold it: what the audit keeps to restore it."""
+    # str(): the loader's strings may be subclasses (they carry their line), which YAML would not dump as text.
+    data: dict[str, Any] = {"id": str(entry.id), "question": str(entry.question)}
+    if entry.phrasings:
+        data["phrasings"] = [str(p) for p in entry.phrasings]
+    data["answer"] = str(entry.answer)
+    for key in ("people", "terms"):
+        if getattr(entry, key):
+            data[key] = [str(v) for v in getattr(entry, key)]
+    data["citations"] = [{"paragraph": int(c.paragraph), "quote": str(c.quote)} for c in entry.citations]
+    return _dump(data)
+
+
 def validate(directory: Path, overrides: dict[str, str]) -> LoadResult:
     """Load the knowledge directory as it would be with `overrides` (file name → text) written.
 
@@ -263,7 +335,68 @@ def _entry_yaml(entry_id: str, entry: NewEntry) -> str:
         data["phrasings"] = list(entry.phrasings)
     data["answer"] = entry.answer.strip()
     data["citations"] = [{"paragraph": entry.paragraph, "quote": entry.quote.strip()}]
-    return yaml.dump([data], Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000, indent=2)
+    return _dump(data)
+
+
+def _dump(item: dict[str, Any]) -> str:
+    return yaml.dump([item], Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000, indent=2)
+
+
+def _gains_only(old: str, new: str, entry_id: str, phrasing: str) -> bool:
+    """Parsed, `new` is `old` with `phrasing` added to entry `entry_id`'s phrasings, and nothing else changed."""
+    try:
+        before, after = yaml.safe_load(old), yaml.safe_load(new)
+    except yaml.YAMLError:
+        return False
+    expected = copy.deepcopy(before)
+    for item in expected if isinstance(expected, list) else [expected]:
+        if isinstance(item, dict) and str(item.get("id")) == entry_id:
+            item["phrasings"] = [*(item.get("phrasings") or []), phrasing]
+            return after == expected
+    return False
+
+
+def _insert_phrasing(text: str, line: int, phrasing: str) -> str:
+    """`text` with `phrasing` added to the list item starting at 1-based `line` (its `- id:` line).
+
+    Appended after the item's last phrasing if it has a block `phrasings:` list; else a `phrasings:`
+    key is added after the item's last line. (Any other layout is caught by the caller's check.)
+    """
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    start = min(max(line - 1, 0), len(lines) - 1)
+    dash = _indent(lines[start])
+    key_indent = dash + 2
+    end = start + 1
+    while end < len(lines) and (_filler(lines[end]) or _indent(lines[end]) > dash):
+        end += 1
+    while end - 1 > start and _filler(lines[end - 1]):
+        end -= 1  # blank lines and comments after the item belong to what follows
+    item = _dump({"_": phrasing}).splitlines()[0].split(": ", 1)[1]  # the phrasing as a one-line YAML scalar
+    for i in range(start + 1, end):
+        if _indent(lines[i]) != key_indent or lines[i].split("#")[0].strip() != "phrasings:":
+            continue
+        last, indent = i, key_indent + 2
+        for j in range(i + 1, end):
+            listed = lines[j].lstrip().startswith("- ") and _indent(lines[j]) >= key_indent
+            if not (_filler(lines[j]) or listed or _indent(lines[j]) > key_indent):
+                break  # the next key of the item
+            if listed:
+                indent = _indent(lines[j])
+            if not _filler(lines[j]):
+                last = j
+        return "".join([*lines[: last + 1], f"{' ' * indent}- {item}\n", *lines[last + 1:]])
+    addition = f"{' ' * key_indent}phrasings:\n{' ' * (key_indent + 2)}- {item}\n"
+    return "".join([*lines[:end], addition, *lines[end:]])
+
+
+def _filler(line: str) -> bool:
+    return not line.strip() or line.lstrip().startswith("#")
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
 
 
 def _append(old: str, item: str) -> str:

@@ -1,4 +1,5 @@
-"""What the bot keeps beside its answers: questions, 👍/👎 votes and the audit of edits.
+"""What the bot keeps beside its answers: questions, 👍/👎 votes, "did you mean" picks, closed gaps
+and the audit of edits.
 
 One interface (`Store`, in base.py) and two backends: SQLite (`SQLiteStore`, the embedded
 default, a file at DATABASE_PATH) and PostgreSQL (`PostgresStore`, when DATABASE_URL is a
@@ -9,13 +10,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.store.base import SCHEMA_VERSION, Edit, Gap, Stats, Store, StoreUnavailable
+from bot.store.base import GAP_WINDOW, SCHEMA_VERSION, Edit, MissedWording, Stats, Store, StoreUnavailable
 from bot.store.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from bot.config import Settings
 
-__all__ = ["SCHEMA_VERSION", "Edit", "Gap", "SQLiteStore", "Stats", "Store", "StoreUnavailable", "open_store"]
+__all__ = ["GAP_WINDOW", "SCHEMA_VERSION", "Edit", "MissedWording", "SQLiteStore", "Stats", "Store", "StoreUnavailable",
+           "open_store"]
 
 
 def open_store(settings: Settings) -> Store:

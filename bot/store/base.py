@@ -27,14 +27,12 @@ import hmac
 import logging
 import secrets
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
-
-from rapidfuzz import fuzz, process
 
 from bot.config import DEFAULT_KEEP_DAYS as KEEP_DAYS
 from bot.config import DEFAULT_KEEP_ROWS as MAX_ROWS
@@ -48,8 +46,8 @@ T = TypeVar("T")
 
 BUSY_TIMEOUT = 5.0  # seconds a synchronous write (an edit's audit row) waits for another process's transaction
 MAX_QUESTION = 1000  # characters of a question kept; Discord allows more, nobody asks that much
-GAP_SIMILARITY = 80  # rapidfuzz token_sort_ratio at or above which two questions are one gap
-GAP_WINDOW = 20_000  # most recent missed questions considered by gaps()
+GAP_WINDOW = 20_000  # most recently missed distinct wordings considered by missed_wordings()
+MISS_ROWS = 50_000  # …found among this many latest misses of each kind, so the read stays short at 2 M rows
 READ_FLUSH = 2.0  # seconds a read waits for this process's queued writes
 CLOSE_FLUSH = 10.0  # seconds close() waits for queued writes
 PRUNE_EVERY = 3600.0  # seconds between prunes (on a timer in the writer thread, never per insert)
@@ -184,6 +182,43 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    # Moderators' gaps and audit: a pick also keeps the chosen answer's source (the entry the reader's
+    # wording could join as a phrasing); a missed wording stops being a gap when it is answered now
+    # (closed_gaps; asked and missed again later, it reopens); the audit keeps an entry's YAML before
+    # and after an edit (/kb history, /kb restore). Indexes: one entry's history, the newest 👎 and
+    # picks first for the gaps read, and /kb stats' totals at millions of rows.
+    Migration(
+        sqlite=(
+            "ALTER TABLE picks ADD COLUMN source TEXT",
+            """CREATE TABLE closed_gaps (
+                question_key TEXT PRIMARY KEY,
+                closed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+                how TEXT NOT NULL
+            )""",
+            "CREATE INDEX closed_gaps_at ON closed_gaps (closed_at)",
+            "ALTER TABLE edits ADD COLUMN before TEXT",
+            "ALTER TABLE edits ADD COLUMN after TEXT",
+            "CREATE INDEX edits_entry ON edits (entry_id, id)",
+            "CREATE INDEX feedback_missed ON feedback (helpful, at)",
+            "CREATE INDEX picks_at ON picks (at)",
+            "CREATE INDEX questions_answered_source ON questions (answered, source)",
+        ),
+        postgres=(
+            "ALTER TABLE picks ADD COLUMN source TEXT",
+            f"""CREATE TABLE closed_gaps (
+                question_key TEXT PRIMARY KEY,
+                closed_at TEXT NOT NULL DEFAULT {_PG_NOW},
+                how TEXT NOT NULL
+            )""",
+            "CREATE INDEX closed_gaps_at ON closed_gaps (closed_at)",
+            "ALTER TABLE edits ADD COLUMN before TEXT",
+            "ALTER TABLE edits ADD COLUMN after TEXT",
+            "CREATE INDEX edits_entry ON edits (entry_id, id)",
+            "CREATE INDEX feedback_missed ON feedback (helpful, at)",
+            "CREATE INDEX picks_at ON picks (at)",
+            "CREATE INDEX questions_answered_source ON questions (answered, source)",
+        ),
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -193,19 +228,21 @@ class StoreUnavailable(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
-class Gap:
-    """A group of similar questions readers did not get a useful answer to."""
+class MissedWording:
+    """Every miss of one wording (questions equal under phrasing_key) since it was last closed."""
 
-    question: str  # the most asked wording in the group
+    key: str
+    text: str  # the wording as last asked
     unanswered: int  # times the bot abstained
     unhelpful: int  # 👎 votes on answers it gave
-    phrasings: tuple[str, ...]  # other wordings in the group, most asked first
-    sources: tuple[str, ...]  # answers that got 👎 (e.g. "qa:trump-message")
+    picked: int  # "did you mean" picks: the reader had to choose
+    sources: tuple[str, ...]  # answers that got 👎 for it
+    chosen: tuple[str, ...]  # answers readers picked for it
     last_asked: str
 
     @property
     def count(self) -> int:
-        return self.unanswered + self.unhelpful
+        return self.unanswered + self.unhelpful + self.picked
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +270,8 @@ class Edit:
     moderator_id: int | None
     detail: str
     status: str = "done"  # pending (the file write's outcome is not known yet), done or failed
+    before: str | None = None  # the entry as YAML before the edit (remove, phrasing), when recorded
+    after: str | None = None  # …and after it (add, phrasing, restore)
 
 
 def entry_detail(entry: NewEntry) -> str:
@@ -370,26 +409,31 @@ class Store:
 
         A vote on a question this database does not hold (a button older than the database) is dropped.
         """
-        self._per_reader("feedback", "helpful", int(helpful), question_id, user_id, "a vote")
+        self._per_reader("feedback", {"helpful": int(helpful)}, question_id, user_id, "a vote")
 
-    def record_pick(self, question_id: int, *, title: str, user_id: int | None) -> None:
+    def record_pick(self, question_id: int, *, title: str, source: str | None = None, user_id: int | None) -> None:
         """Which of the offered answers a reader picked for a question; picking again replaces the earlier pick.
 
+        `title` is the answer as offered, `source` the answer it stands for (e.g. "qa:trump-message"), when
+        known. The question's wording joins the moderators' gaps queue: a phrasing that entry may lack.
         A pick on a question this database does not hold (a button older than the database) is dropped.
         """
-        self._per_reader("picks", "title", title.strip()[:MAX_QUESTION], question_id, user_id, "a pick")
+        self._per_reader("picks", {"title": title.strip()[:MAX_QUESTION], "source": source}, question_id,
+                         user_id, "a pick")
 
-    def _per_reader(self, table: str, column: str, value: object, question_id: int, user_id: int | None,
+    def _per_reader(self, table: str, values: Mapping[str, object], question_id: int, user_id: int | None,
                     what: str) -> None:
         """Queue one reader's say on a question (a vote, a pick), replacing their earlier one."""
-        row = (self._hash(user_id) or "", value, stamp(utc_now()), question_id)
+        row = (self._hash(user_id) or "", *values.values(), stamp(utc_now()), question_id)
+        # table and columns are this class's own names, never a reader's text
+        columns = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in values)
 
         def run(conn: Any) -> None:
-            # table and column are this class's own names, never a reader's text
-            self._exec(conn, f"INSERT INTO {table} (question_id, user_hash, {column}, at)"
-                             " SELECT id, ?, ?, ? FROM questions WHERE ref = ?"
-                             f" ON CONFLICT (question_id, user_hash) DO UPDATE SET {column} = excluded.{column},"
-                             " at = excluded.at", row)
+            self._exec(conn, f"INSERT INTO {table} (question_id, user_hash, {columns}, at)"
+                             f" SELECT id, ?, {marks}, ? FROM questions WHERE ref = ?"
+                             f" ON CONFLICT (question_id, user_hash) DO UPDATE SET {updates}, at = excluded.at", row)
 
         self._queue.put(Write(what, run))
 
@@ -403,20 +447,30 @@ class Store:
 
     # --- the audit of edits (synchronous: the moderator is waiting and must know) -------------
 
-    def record_edit(self, *, action: str, entry_id: str, moderator_id: int | None, detail: str) -> None:
-        """Audit one moderator action (add, remove, reload): who, when, what. Raises StoreUnavailable."""
-        self._audit_row(action, entry_id, moderator_id, detail, "done")
+    def record_edit(self, *, action: str, entry_id: str, moderator_id: int | None, detail: str,
+                    before: str | None = None, after: str | None = None) -> None:
+        """Audit one moderator action (add, remove, reload, phrasing, restore): who, when, what, before/after.
 
-    def _audit_row(self, action: str, entry_id: str, moderator_id: int | None, detail: str, status: str) -> int:
-        row = (stamp(utc_now()), action, entry_id, moderator_id, detail, status)
+        Raises StoreUnavailable.
+        """
+        self._audit_row(action, entry_id, moderator_id, detail, "done", before, after)
+
+    def _audit_row(self, action: str, entry_id: str, moderator_id: int | None, detail: str, status: str,
+                   before: str | None = None, after: str | None = None) -> int:
+        row = (stamp(utc_now()), action, entry_id, moderator_id, detail, status, before, after)
         return self._use(lambda db: self._exec(db, "INSERT INTO edits (at, action, entry_id, moderator_id, detail,"
-                                                   " status) VALUES (?, ?, ?, ?, ?, ?) RETURNING id", row
-                                               ).fetchone()[0])
+                                                   " status, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                                                   " RETURNING id", row).fetchone()[0])
 
-    def _finish_edit(self, row: int, status: str, entry_id: str) -> None:
-        """Mark an audit row done or failed; if the database is busy now, the write queue retries it."""
-        self._now_or_queued(f"audit row {row}", "UPDATE edits SET status = ?, entry_id = ? WHERE id = ?",
-                            (status, entry_id, row))
+    def _finish_edit(self, row: int, status: str, entry_id: str, after: str | None = None) -> None:
+        """Mark an audit row done or failed (with the entry's YAML after the edit, when known); if the
+        database is busy now, the write queue retries it."""
+        if after is None:
+            self._now_or_queued(f"audit row {row}", "UPDATE edits SET status = ?, entry_id = ? WHERE id = ?",
+                                (status, entry_id, row))
+        else:
+            self._now_or_queued(f"audit row {row}", "UPDATE edits SET status = ?, entry_id = ?, after = ?"
+                                " WHERE id = ?", (status, entry_id, after, row))
 
     def _forget_edit(self, row: int) -> None:
         """An edit the editor refused changed nothing: its pending row goes (later, if the database is busy now)."""
@@ -430,32 +484,52 @@ class Store:
             self._queue.put(Write(what, lambda conn: self._exec(conn, query, params)))
 
     def audited(self, *, action: str, entry_id: str, moderator_id: int | None, detail: str,
-                change: Callable[[], EditResult]) -> EditResult:
+                change: Callable[[], EditResult], before: str | None = None,
+                after: str | Callable[[EditResult], str | None] | None = None) -> EditResult:
         """Run `change` (a file edit) with its audit row: pending first, then done, or gone if it was refused.
 
+        `before` (the entry's YAML before the edit) is in the row from the start; `after` (its YAML after,
+        or a function of the edit's result giving it) is kept when the edit is done.
         Raises StoreUnavailable, with nothing changed, when the audit row cannot be written.
         """
-        row = self._audit_row(action, entry_id, moderator_id, detail, "pending")
+        row = self._audit_row(action, entry_id, moderator_id, detail, "pending", before)
         try:
             result = change()
         except BaseException:
             self._finish_edit(row, "failed", entry_id)
             raise
         if result.ok:
-            self._finish_edit(row, "done", result.entry_id)
+            self._finish_edit(row, "done", result.entry_id, after(result) if callable(after) else after)
         else:
             self._forget_edit(row)
         return result
 
     def add_entry(self, directory: Path, entry: NewEntry, *, moderator_id: int | None) -> EditResult:
-        """Validate and add a Q&A entry (to qa-discord.yaml), audited."""
+        """Validate and add a Q&A entry (to qa-discord.yaml), audited with its YAML."""
         return self.audited(action="add", entry_id="", moderator_id=moderator_id, detail=entry_detail(entry),
-                            change=lambda: editor.add_entry(directory, entry))
+                            change=lambda: editor.add_entry(directory, entry),
+                            after=lambda result: editor._entry_yaml(result.entry_id, entry))
 
-    def remove_entry(self, directory: Path, entry_id: str, *, moderator_id: int | None, detail: str) -> EditResult:
-        """Remove a Q&A entry from its file, audited; `detail` is the entry's text, kept to write it again."""
+    def remove_entry(self, directory: Path, entry_id: str, *, moderator_id: int | None, detail: str,
+                     before: str | None = None) -> EditResult:
+        """Remove a Q&A entry from its file, audited; `detail` is a note of the entry, `before` its YAML
+        (what /kb restore writes back)."""
         return self.audited(action="remove", entry_id=entry_id, moderator_id=moderator_id, detail=detail,
-                            change=lambda: editor.remove_entry(directory, entry_id))
+                            before=before, change=lambda: editor.remove_entry(directory, entry_id))
+
+    def add_phrasing(self, directory: Path, entry_id: str, phrasing: str, *, moderator_id: int | None,
+                     before: str | None = None, after: str | None = None) -> EditResult:
+        """Add a reader's wording to an entry's phrasings in the file holding it, audited (before/after YAML)."""
+        return self.audited(action="phrasing", entry_id=entry_id, moderator_id=moderator_id,
+                            detail=f"+ {' '.join(phrasing.split())}", before=before, after=after,
+                            change=lambda: editor.add_phrasing(directory, entry_id, phrasing))
+
+    def restore_entry(self, directory: Path, entry_id: str, item_yaml: str, *,
+                      moderator_id: int | None) -> EditResult:
+        """Write a removed entry back as the audit kept it (`item_yaml`, a removal's `before`), audited."""
+        return self.audited(action="restore", entry_id=entry_id, moderator_id=moderator_id,
+                            detail="restored from the audit", after=item_yaml,
+                            change=lambda: editor.restore_entry(directory, item_yaml))
 
     def listen(self, on_change: Callable[[], None]) -> None:
         """Call `on_change` (from another thread) whenever another process changes the entries kept here.
@@ -467,6 +541,24 @@ class Store:
     def extra_knowledge(self) -> Mapping[str, str]:
         """Knowledge files kept in the database (file name → text), loaded beside the knowledge directory."""
         return {}
+
+    def close_gaps(self, keys: Iterable[str], *, how: str) -> None:
+        """Mark missed wordings (phrasing_key) as answered now: `how` is "reasked", "phrasing" or "add".
+
+        Raises StoreUnavailable.
+        """
+        at = stamp(utc_now())
+        rows = [(key, at, how) for key in dict.fromkeys(keys)]
+        if not rows:
+            return
+
+        def close(db: Any) -> None:
+            for row in rows:
+                self._exec(db, "INSERT INTO closed_gaps (question_key, closed_at, how) VALUES (?, ?, ?)"
+                               " ON CONFLICT (question_key) DO UPDATE SET closed_at = excluded.closed_at,"
+                               " how = excluded.how", row)
+
+        self._use(close)
 
     # --- the shared connection ------------------------------------------------------------
 
@@ -495,19 +587,64 @@ class Store:
     # --- reading ----------------------------------------------------------------------
 
     def edits(self, limit: int = 50) -> list[Edit]:
-        rows = self._read(lambda db: self._exec(db, "SELECT at, action, entry_id, moderator_id, detail, status"
-                                                    " FROM edits ORDER BY id DESC LIMIT ?", (limit,)).fetchall())
+        rows = self._read(lambda db: self._exec(db, f"SELECT {_EDIT_COLUMNS} FROM edits ORDER BY id DESC LIMIT ?",
+                                                (limit,)).fetchall())
         return [Edit(*row) for row in rows]
 
-    def gaps(self, limit: int = 10) -> list[Gap]:
-        """Unanswered and 👎 questions, similar wordings grouped, the most missed first."""
+    def entry_edits(self, entry_id: str, limit: int = 25) -> list[Edit]:
+        """One entry's audit, newest first: what /kb history shows."""
+        rows = self._read(lambda db: self._exec(db, f"SELECT {_EDIT_COLUMNS} FROM edits WHERE entry_id = ?"
+                                                    " ORDER BY id DESC LIMIT ?", (entry_id, limit)).fetchall())
+        return [Edit(*row) for row in rows]
+
+    def last_removal(self, entry_id: str) -> Edit | None:
+        """The latest completed removal of `entry_id` in the audit: /kb restore writes its `before` back."""
+        row = self._read(lambda db: self._exec(db, f"SELECT {_EDIT_COLUMNS} FROM edits WHERE entry_id = ?"
+                                                   " AND action = 'remove' AND status = 'done' ORDER BY id DESC"
+                                                   " LIMIT 1", (entry_id,)).fetchone())
+        return Edit(*row) if row else None
+
+    def removed_entry_ids(self, limit: int = 100) -> list[str]:
+        """Ids whose latest completed add/remove/restore is a removal (not restored or re-added since),
+        most recent first."""
         rows = self._read(lambda db: self._exec(db, """
-            SELECT q.question, q.question_key, q.answered, q.source, q.asked_at,
-                   (SELECT COUNT(*) FROM feedback f WHERE f.question_id = q.id AND f.helpful = 0)
-            FROM questions q
-            WHERE q.answered = 0 OR EXISTS (SELECT 1 FROM feedback f WHERE f.question_id = q.id AND f.helpful = 0)
-            ORDER BY q.id DESC LIMIT ?""", (GAP_WINDOW,)).fetchall())
-        return _group(rows)[:limit]
+            SELECT entry_id FROM edits e WHERE action = 'remove' AND status = 'done'
+              AND id = (SELECT MAX(id) FROM edits WHERE entry_id = e.entry_id AND status = 'done'
+                        AND action IN ('add', 'remove', 'restore'))
+            ORDER BY id DESC LIMIT ?""", (limit,)).fetchall())
+        return [entry_id for (entry_id,) in rows]
+
+    def missed_wordings(self, window: int = GAP_WINDOW) -> list[MissedWording]:
+        """Wordings readers missed (unanswered, 👎, or a "did you mean" pick) since each was last closed,
+        the `window` most recently asked, one row per wording.
+
+        Each kind of miss is read newest first and capped at MISS_ROWS, so the read stays short at millions
+        of rows (`+answered`: SQLite walks the table newest first rather than sort every miss); the rows
+        are summed per wording here, the same way for both databases.
+        """
+        rows = self._read(lambda db: self._exec(db, """
+            SELECT m.mkey, m.text, m.unanswered, m.unhelpful, m.picked, m.source, m.chosen, m.at
+            FROM (
+                SELECT * FROM (SELECT question_key AS mkey, question AS text, asked_at AS at, 1 AS unanswered,
+                                      0 AS unhelpful, 0 AS picked, CAST(NULL AS TEXT) AS source,
+                                      CAST(NULL AS TEXT) AS chosen
+                               FROM questions WHERE +answered = 0 ORDER BY id DESC LIMIT ?) AS a
+                UNION ALL
+                SELECT * FROM (SELECT q.question_key, q.question, f.at, 0, 1, 0, q.source, CAST(NULL AS TEXT)
+                               FROM feedback f JOIN questions q ON q.id = f.question_id
+                               WHERE f.helpful = 0 ORDER BY f.at DESC LIMIT ?) AS b
+                UNION ALL
+                SELECT * FROM (SELECT q.question_key, q.question, p.at, 0, 0, 1, CAST(NULL AS TEXT), p.source
+                               FROM picks p JOIN questions q ON q.id = p.question_id
+                               ORDER BY p.at DESC LIMIT ?) AS c
+            ) AS m LEFT JOIN closed_gaps g ON g.question_key = m.mkey
+            WHERE g.closed_at IS NULL OR m.at > g.closed_at""", (MISS_ROWS, MISS_ROWS, MISS_ROWS)).fetchall())
+        return _wordings(rows, window)
+
+    def gaps_closed_since(self, since: str) -> int:
+        """Missed wordings closed (answered now) at or after `since` (an ISO time like the stored ones)."""
+        return int(self._read(lambda db: self._exec(db, "SELECT COUNT(*) FROM closed_gaps WHERE closed_at >= ?",
+                                                    (since,)).fetchone()[0]))
 
     def stats(self) -> Stats:
         def read(db: Any) -> Stats:
@@ -553,54 +690,25 @@ class Store:
                 log.warning("store: closing the database connection failed", exc_info=True)
 
 
-@dataclass
-class _Wording:
-    """All the misses of one wording (questions equal under phrasing_key)."""
-
-    text: str
-    unanswered: int = 0
-    unhelpful: int = 0
-    last_asked: str = ""
-
-    @property
-    def count(self) -> int:
-        return self.unanswered + self.unhelpful
+_EDIT_COLUMNS = "at, action, entry_id, moderator_id, detail, status, before, after"
 
 
-def _group(rows: list[tuple]) -> list[Gap]:
-    wordings: dict[str, _Wording] = {}
-    sources: dict[str, set[str]] = {}
-    for question, key, answered, source, asked_at, down in rows:
-        w = wordings.setdefault(key, _Wording(question))
-        w.unanswered += not answered
-        w.unhelpful += down
-        w.last_asked = max(w.last_asked, asked_at)
-        if down and source:
-            sources.setdefault(key, set()).add(source)
-
-    # Greedy: the most missed wording founds a group; each later one joins the closest group if similar enough.
-    ordered = sorted(wordings, key=lambda k: (-wordings[k].count, k))
-    founders: list[str] = []
-    groups: dict[str, list[str]] = {}
-    for key in ordered:
-        match = process.extractOne(key, founders, scorer=fuzz.token_sort_ratio, score_cutoff=GAP_SIMILARITY)
-        if match is None:
-            founders.append(key)
-            groups[key] = [key]
-        else:
-            groups[match[0]].append(key)
-
-    gaps = []
-    for founder, keys in groups.items():
-        members = [wordings[k] for k in keys]
-        gaps.append(Gap(
-            question=wordings[founder].text,
-            unanswered=sum(w.unanswered for w in members),
-            unhelpful=sum(w.unhelpful for w in members),
-            phrasings=tuple(w.text for w in members[1:6]),
-            sources=tuple(sorted(set().union(*(sources.get(k, set()) for k in keys)))),
-            last_asked=max(w.last_asked for w in members),
-        ))
-    gaps.sort(key=lambda g: g.last_asked, reverse=True)
-    gaps.sort(key=lambda g: g.count, reverse=True)
-    return gaps
+def _wordings(rows: list[tuple], window: int) -> list[MissedWording]:
+    """One MissedWording per wording, its text as last asked, the `window` most recently asked first."""
+    sums: dict[str, list[Any]] = {}
+    for key, text, unanswered, unhelpful, picked, source, chosen, at in rows:
+        w = sums.get(key)
+        if w is None:
+            w = sums[key] = [text, 0, 0, 0, set(), set(), at]
+        elif at > w[6]:
+            w[0], w[6] = text, at
+        w[1] += unanswered
+        w[2] += unhelpful
+        w[3] += picked
+        if source:
+            w[4].add(source)
+        if chosen:
+            w[5].add(chosen)
+    latest = sorted(sums.items(), key=lambda item: item[1][6], reverse=True)[:window]
+    return [MissedWording(key, text, int(u), int(h), int(p), tuple(sorted(sources)), tuple(sorted(chosen)), at)
+            for key, (text, u, h, p, sources, chosen, at) in latest]

@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import yaml
 
 from bot.knowledge.editor import EditResult, NewEntry, _entry_yaml, make_id, validate
+from bot.knowledge.loader import Problem
 from bot.store.base import (
     CLOSE_FLUSH,
     KEEP_DAYS,
@@ -129,13 +131,14 @@ class PostgresStore(Store):
             problems = validate(directory, {SHARED_FILE: shared + body}).problems
             if not problems:
                 db.execute("INSERT INTO kb_entries (id, body) VALUES (%s, %s)", (entry_id, body))
-                self._audit_in(db, "add", entry_id, moderator_id, entry_detail(entry))
+                self._audit_in(db, "add", entry_id, moderator_id, entry_detail(entry), after=body)
                 db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, entry_id))
             return EditResult(entry_id, self.where, problems)
 
         return self._use(add)
 
-    def remove_entry(self, directory: Path, entry_id: str, *, moderator_id: int | None, detail: str) -> EditResult:
+    def remove_entry(self, directory: Path, entry_id: str, *, moderator_id: int | None, detail: str,
+                     before: str | None = None) -> EditResult:
         """A shared entry goes with its audit row (which keeps its YAML) in one transaction; a file entry as usual."""
         directory = Path(directory)
 
@@ -148,7 +151,7 @@ class PostgresStore(Store):
             problems = validate(directory, {SHARED_FILE: self._shared_text(db)}).problems
             if problems:
                 raise _Refused(problems)  # rolls the delete back
-            self._audit_in(db, "remove", entry_id, moderator_id, row[0])
+            self._audit_in(db, "remove", entry_id, moderator_id, row[0], before=row[0])
             db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, entry_id))
             return EditResult(entry_id, self.where, ())
 
@@ -158,16 +161,48 @@ class PostgresStore(Store):
             return EditResult(entry_id, self.where, refused.problems)
         if result is not None:
             return result
-        return super().remove_entry(directory, entry_id, moderator_id=moderator_id, detail=detail)
+        return super().remove_entry(directory, entry_id, moderator_id=moderator_id, detail=detail, before=before)
+
+    def restore_entry(self, directory: Path, entry_id: str, item_yaml: str, *,
+                      moderator_id: int | None) -> EditResult:
+        """A removed entry comes back among the shared entries (as added ones do), with its audit, in one
+        transaction; checked against this deployment's files and the shared entries."""
+        directory = Path(directory)
+        try:
+            kept_id = str(yaml.safe_load(item_yaml)[0]["id"])
+        except (yaml.YAMLError, LookupError, TypeError):
+            kept_id = ""
+        if kept_id != entry_id:
+            why = Problem(self.where, 0, "the audit does not hold this entry's text")
+            return EditResult(entry_id, self.where, (why,))
+
+        def restore(db: psycopg.Connection) -> EditResult:
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (EDIT_LOCK,))
+            shared = self._shared_text(db)
+            current = validate(directory, {SHARED_FILE: shared})
+            if current.kb is not None and current.kb.entry(entry_id) is not None:
+                origin = current.kb.entry(entry_id).origin  # type: ignore[union-attr]
+                return EditResult(entry_id, origin.path, (Problem(origin.path, origin.line,
+                                                                  f"an entry with id {entry_id!r} exists already"),))
+            body = item_yaml if item_yaml.endswith("\n") else item_yaml + "\n"
+            problems = validate(directory, {SHARED_FILE: shared + body}).problems
+            if not problems:
+                db.execute("INSERT INTO kb_entries (id, body) VALUES (%s, %s)", (entry_id, body))
+                self._audit_in(db, "restore", entry_id, moderator_id, "restored from the audit", after=body)
+                db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, entry_id))
+            return EditResult(entry_id, self.where, problems)
+
+        return self._use(restore)
 
     def _shared_text(self, db: psycopg.Connection) -> str:
         rows = db.execute("SELECT body FROM kb_entries ORDER BY position").fetchall()
         return SHARED_HEADER + "".join(body for (body,) in rows)
 
     def _audit_in(self, conn: psycopg.Connection, action: str, entry_id: str, moderator_id: int | None,
-                  detail: str) -> None:
-        conn.execute("INSERT INTO edits (at, action, entry_id, moderator_id, detail, status)"
-                     " VALUES (%s, %s, %s, %s, %s, 'done')", (stamp(utc_now()), action, entry_id, moderator_id, detail))
+                  detail: str, *, before: str | None = None, after: str | None = None) -> None:
+        conn.execute("INSERT INTO edits (at, action, entry_id, moderator_id, detail, status, before, after)"
+                     " VALUES (%s, %s, %s, %s, %s, 'done', %s, %s)",
+                     (stamp(utc_now()), action, entry_id, moderator_id, detail, before, after))
 
     # --- hearing of other processes' edits -------------------------------------------------------
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,7 @@ import pytest
 
 from bot.config import Settings
 from bot.discord.bot import WATCHER_TASK
-from bot.discord.cogs.kb import REFUSAL
+from bot.discord.cogs.kb import REFUSAL, code_block
 from bot.knowledge.editor import DISCORD_FILE
 from tests.discord.conftest import (
     ANSWER_CHANNEL,
@@ -327,7 +329,7 @@ async def test_show_and_remove_with_autocomplete(h: Harness, settings: Settings)
 # --- what readers missed -------------------------------------------------------------------
 
 
-async def test_gaps_group_unanswered_and_thumbs_down_with_a_button_to_add(h: Harness):
+async def test_gaps_group_unanswered_and_thumbs_down_with_buttons_to_fix(h: Harness, settings: Settings):
     store = h.bot.store
     for question in ["Who is Jivani's wife?", "who is jivanis wife", "Who is Jivani's wife??", "What is Jivani's age?"]:
         store.record_question(question=question, answered=False, source=None, confidence=0.1,
@@ -336,20 +338,27 @@ async def test_gaps_group_unanswered_and_thumbs_down_with_a_button_to_add(h: Har
                                 confidence=0.8, guild_id=GUILD_ID, channel_id=ANSWER_CHANNEL, user_id=READER_ID)
     store.record_feedback(qid, helpful=False, user_id=READER_ID)
 
+    before = len(h.fake.sent())
     call = await interact(h, kb("gaps"))
+    assert h.fake.sent()[before].json["type"] == 5  # deferred first: the work may take a while
     assert call.ephemeral
     lines = call.content.splitlines()
     assert "Jivani's wife" in lines[1].replace("\\", "") and "— 3 (3 unanswered)" in lines[1]
+    assert "closest entry: who-jivani-met" in lines[1].replace("\\", "")
     assert any("Who did Jivani meet" in line and "1 unhelpful (qa:who-jivani-met)" in line for line in lines)
     labels = [b["label"] for b in call.buttons]
-    assert labels == ["Add 1", "Add 2", "Add 3"]
+    # The 👎'd answer is never offered as the entry to join; a new answer always is.
+    assert labels == ["1. Add as a phrasing of «who-jivani-met»", "1. New answer", "2. New answer", "3. New answer"]
+    rows = [[c["label"] for c in row["components"]] for row in call.body["components"]]
+    assert rows[0] == labels[:2]
 
-    form = await open_form(h, as_who(button_press(h.stored[-1], call.buttons[0]["custom_id"]), "manager"))
+    form = await open_form(h, as_who(button_press(h.stored[-1], call.buttons[1]["custom_id"]), "manager"))
     question, phrasings = (row["components"][0].get("value") for row in form["components"][:2])
     assert "Jivani" in question and "wife" in question and phrasings
 
     call = await interact(h, as_who(button_press(h.stored[-1], call.buttons[0]["custom_id"]), "reader"))
     assert call.content == REFUSAL
+    assert "Jivani's wife" not in (settings.knowledge_dir / "qa.yaml").read_text(encoding="utf-8")
 
 
 async def test_stats_show_totals(h: Harness):
@@ -363,6 +372,7 @@ async def test_stats_show_totals(h: Harness):
     text = call.content.replace("\\", "")
     assert "Questions: 3" in text and "Answered: 2 (67%)" in text and "helpful: 1 (33%)" in text
     assert "Top entries: qa:trump-message (2)" in text and "Knowledge: 2 Q&A entries" in text
+    assert "Gaps closed this week: 0" in text
 
 
 async def test_the_bot_not_the_cog_owns_the_store_and_the_watcher(h: Harness, settings: Settings):
@@ -381,3 +391,157 @@ async def test_the_bot_not_the_cog_owns_the_store_and_the_watcher(h: Harness, se
     reopened = SQLiteStore(settings.database_path, salt="test")
     assert reopened.stats().questions == 1
     reopened.close()
+
+
+# --- gaps into answers, history, restore -------------------------------------------------------
+
+LIMITS = {"content": 2000, "title": 256, "description": 4096, "field_name": 256, "field_value": 1024, "footer": 2048,
+          "total": 6000, "fields": 25, "buttons_per_row": 5, "rows": 5, "label": 80, "custom_id": 100, "choices": 25,
+          "choice_name": 100}
+MISSED = "did trump send canadians a message"
+
+
+def record_misses(h: Harness, *questions: str) -> None:
+    for question in questions:
+        h.bot.store.record_question(question=question, answered=False, source=None, confidence=0.1,
+                                    guild_id=GUILD_ID, channel_id=ANSWER_CHANNEL, user_id=READER_ID)
+
+
+async def test_a_gap_becomes_a_phrasing_of_the_closest_entry_with_one_click(h: Harness, settings: Settings):
+    record_misses(h, MISSED, MISSED, "did trump send canadian a message?", "How old is Trump?")
+    assert not h.bot.engine.ask(MISSED).answered
+    call = await interact(h, kb("gaps"))
+    assert call.buttons[0]["label"] == "1. Add as a phrasing of «trump-message»"
+    assert_within_limits(call, LIMITS)
+
+    call = await interact(h, as_who(button_press(h.stored[-1], call.buttons[0]["custom_id"]), "manager"))
+    assert call.content.startswith(f"Added “{MISSED}” as a phrasing of `trump-message`"), call.content
+    assert "2 of 2 wordings of this gap are answered now" in call.content and "Reloaded:" in call.content
+    answer = h.bot.engine.ask(MISSED)
+    assert answer.answered and answer.source == "qa:trump-message" and answer.citations[0].paragraph == 1
+    assert f"    - {MISSED}\n" in (settings.knowledge_dir / "qa.yaml").read_text(encoding="utf-8")
+    (edit,) = h.bot.store.edits()
+    assert (edit.action, edit.entry_id, edit.moderator_id) == ("phrasing", "trump-message", MODERATOR_ID)
+    assert MISSED not in edit.before and MISSED in edit.after
+
+    call = await interact(h, kb("gaps"))
+    assert MISSED not in call.content and "How old is Trump" in call.content
+    call = await interact(h, kb("stats"))
+    assert "Gaps closed this week: 2 " in call.content
+
+
+async def test_gaps_the_knowledge_answers_now_are_not_listed(h: Harness):
+    record_misses(h, "trump message to canadians")  # missed once; the fixture knowledge answers it now
+    call = await interact(h, kb("gaps"))
+    assert call.content.startswith("No gaps") and not call.buttons
+
+
+async def test_the_heavy_work_runs_in_the_cogs_own_thread(h: Harness, monkeypatch: pytest.MonkeyPatch):
+    threads: list[str] = []
+    real = h.bot.engine.ask
+    monkeypatch.setattr(h.bot.engine, "ask", lambda text, *a: threads.append(threading.current_thread().name)
+                        or real(text, *a))
+    record_misses(h, "How old is Trump?")
+    await interact(h, kb("gaps"))
+    assert threads and all(name.startswith("kb-heavy") for name in threads)
+
+
+async def test_history_shows_who_when_before_and_after_and_restore_puts_a_removed_entry_back(
+    h: Harness, settings: Settings
+):
+    call = await interact(h, kb("history", id="trump-message"))
+    assert "no edits of `trump-message`" in call.content
+
+    await interact(h, kb("remove", id="trump-message"))
+    assert h.bot.engine.kb.entry("trump-message") is None
+    call = await interact(h, kb_autocomplete("restore", "trump"))
+    assert [c["value"] for c in call.json["data"]["choices"]] == ["trump-message"]
+
+    call = await interact(h, kb("restore", id="trump-message"))
+    assert call.content.startswith("Restored `trump-message`") and "Reloaded: 2 Q&A entries" in call.content
+    restored = h.bot.engine.kb.entry("trump-message")
+    assert restored is not None and restored.phrasings == ("trump message to canadians",
+                                                           "Tell the Canadians I love them")
+    assert h.bot.engine.ask("trump message to canadians").source == "qa:trump-message"
+    call = await interact(h, kb_autocomplete("restore", ""))
+    assert call.json["data"]["choices"] == []  # restored: nothing left to restore
+
+    call = await interact(h, kb("history", id="trump-message"))
+    (embed,) = call.embeds
+    names = [f["name"] for f in embed["fields"]]
+    assert [n.split(" · ")[1] for n in names] == ["restore", "remove"]
+    assert all(f"moderator {MODERATOR_ID}" in n for n in names)
+    remove = embed["fields"][1]["value"]
+    assert "before:" in remove and "Tell the Canadians I love them" in remove
+    assert_within_limits(call, LIMITS)
+
+    call = await interact(h, kb("restore", id="trump-message"))
+    assert "Not restored" in call.content and "exists already" in call.content
+    call = await interact(h, kb("restore", id="never-was"))
+    assert "holds no removal of `never-was`" in call.content
+
+
+async def test_a_long_history_is_cut_to_discords_limits(h: Harness):
+    long = "x" * 3000 + "\n````\n" + "y" * 3000
+    for i in range(8):
+        h.bot.store.record_edit(action="phrasing", entry_id="trump-message", moderator_id=i, detail=long,
+                                before=long, after=long)
+    call = await interact(h, kb("history", id="trump-message"))
+    assert_within_limits(call, LIMITS)
+    (embed,) = call.embeds
+    assert len(embed["fields"]) == 5 and embed["footer"]["text"] == "the latest 5 edits"
+    for f in embed["fields"]:
+        assert f["value"].count("```") == 2  # the reader's four backticks did not close the block
+
+
+@pytest.mark.parametrize("text", ["````", "a```b", "``` ```", "`" * 9, "\\```"])
+def test_nothing_inside_a_code_block_can_close_it(text: str):
+    block = code_block([text, "after"], 200)
+    assert block.startswith("```\n") and block.endswith("\n```")
+    assert block.count("``") == 2  # only the fences hold two backticks in a row
+    assert block.replace("\u200b", "")[4:-4] == f"{text}\nafter"
+
+
+async def test_autocomplete_finds_ids_by_prefix_and_questions_by_words(h: Harness):
+    for typed, first in [("who-", "who-jivani-met"), ("washington meet", "who-jivani-met"),
+                         ("canadians", "trump-message"), ("trmup", "trump-message")]:
+        call = await interact(h, kb_autocomplete("show", typed))
+        assert call.json["data"]["choices"][0]["value"] == first, typed
+
+
+async def test_after_a_reload_autocomplete_answers_at_once_and_then_from_the_new_index(h: Harness):
+    first = await interact(h, kb_autocomplete("show", "trump"))
+    assert "trump-message" in [c["value"] for c in first.json["data"]["choices"]]
+    await interact(h, kb("remove", id="trump-message"))
+    stale = await interact(h, kb_autocomplete("show", "trump"))  # answered by the last index, not waited for
+    assert "trump-message" in [c["value"] for c in stale.json["data"]["choices"]]
+    fresh = await interact(h, kb_autocomplete("show", "trump"))  # the new index was built meanwhile
+    assert "trump-message" not in [c["value"] for c in fresh.json["data"]["choices"]]
+
+
+async def test_readers_are_answered_while_moderators_gaps_work_fills_its_thread(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+):
+    gate = threading.Event()
+    cog = h.bot.get_cog("KnowledgeAdmin")
+    module = sys.modules[type(cog).__module__]  # the extension's own module, where the command looks it up
+    real = module.find_gaps
+    monkeypatch.setattr(module, "find_gaps", lambda *args: (gate.wait(10), real(*args))[1])
+    record_misses(h, "How old is Trump?")
+    dispatch = h.bot._connection.parsers["INTERACTION_CREATE"]
+    for _ in range(6):  # six moderators' /kb gaps at once, all stuck
+        dispatch(kb("gaps"))
+    before = len(h.fake.sent())
+    dispatch(slash("ask", question="Who did Jivani meet in Washington?"))
+    try:
+        answered: list[Call] = []
+        for _ in range(100):
+            answered = [c for c in h.fake.sent()[before:] if "White House" in reply_text(c)]
+            if answered:
+                break
+            await asyncio.sleep(0.05)
+        assert answered, "the reader's answer waited for the moderators' work"
+    finally:
+        gate.set()
+    await quiet()
+    assert len([c for c in h.fake.sent() if "How old is Trump" in (c.content or "")]) == 6

@@ -219,6 +219,16 @@ async def test_a_pick_answers_that_title_and_is_recorded(harness: Harness, scrip
     assert rows == [("what did they say", CLOSE[0])]
 
 
+async def test_a_pick_of_an_entrys_title_puts_the_wording_in_the_moderators_gaps_with_that_entry(
+        harness: Harness, scripted: Scripted) -> None:
+    entry = harness.bot.engine.kb.entry("trump-message")
+    scripted.script["what did they say"] = story(0.7, alternatives=(entry.question, CLOSE[1]))
+    offer = await harness.interact(slash("ask", question="what did they say"))
+    await harness.interact(button_press(harness.fake.message_of(offer), offer.buttons[0]["custom_id"]))
+    (wording,) = [w for w in harness.bot.store.missed_wordings() if w.text == "what did they say"]
+    assert (wording.picked, wording.chosen) == (1, ("qa:trump-message",))
+
+
 async def test_a_pick_that_is_itself_ambiguous_answers_instead_of_asking_again(harness: Harness,
                                                                                 scripted: Scripted) -> None:
     scripted.script["what did they say"] = story(0.7, alternatives=CLOSE)

@@ -1,4 +1,5 @@
-"""/kb: refused for a member, working for a moderator, including the add form (a modal)."""
+"""/kb: refused for a member, working for a moderator, including the add form (a modal) and a gap
+turned into a phrasing with one click."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from tests.standin import Discord
 QUESTION = "Which outlet heard about the unofficial meetings first-hand from Jivani?"
 
 
-@pytest.mark.parametrize("command", ["kb reload", "kb gaps", "kb stats", "kb add", "kb show"])
+@pytest.mark.parametrize("command", ["kb reload", "kb gaps", "kb stats", "kb add", "kb show", "kb history",
+                                     "kb restore"])
 async def test_a_member_is_refused(standin: Discord, story_bot: StoryBot, command: str) -> None:
-    options = {"id": "x"} if command == "kb show" else {}
+    options = {"id": "x"} if command in ("kb show", "kb history", "kb restore") else {}
     reply = await (await standin.slash(command, **options)).reply()
     assert reply.ephemeral and reply.content == REFUSAL
 
@@ -72,3 +74,33 @@ async def test_a_refused_entry_is_shown_back_with_a_retry_button(standin: Discor
     refused = await (await standin.submit_modal(form, values, user=mo)).reply()
     retry = await (await standin.click(refused, refused.custom_ids()[0], user=mo)).reply()
     assert refused.text.startswith("Not added") and retry.kind == "modal"
+
+
+MISSED = "is jivani tight with the veep?"
+
+
+async def test_a_readers_miss_becomes_a_phrasing_in_one_click_and_the_reader_is_then_answered(
+    standin: Discord, story_bot: StoryBot
+) -> None:
+    mo, reader = standin.world.moderator, standin.world.reader(1)
+    missed = await (await standin.member_says(MISSED, author=reader, mentions_bot=True)).reply()
+    assert "doesn't say" in missed.text
+
+    gaps = await (await standin.slash("kb gaps", user=mo)).reply(timeout=10.0)
+    assert MISSED in gaps.text and "closest entry: jivani-vance-friends" in gaps.text
+    button = next(c for row in gaps.components for c in row["components"]
+                  if c["label"] == "1. Add as a phrasing of «jivani-vance-friends»")
+    added = await (await standin.click(gaps, button["custom_id"], user=mo)).reply(timeout=10.0)
+    assert added.text.startswith(f"Added “{MISSED}” as a phrasing of `jivani-vance-friends`"), added.text
+
+    answer = await (await standin.member_says(MISSED, author=reader, mentions_bot=True)).reply()
+    entry = story_bot.engine.kb.entry("jivani-vance-friends")
+    assert entry is not None and MISSED in entry.phrasings
+    for citation in entry.citations:
+        assert f"¶{citation.paragraph}" in answer.text
+    assert "doesn't say" not in answer.text
+
+    after = await (await standin.slash("kb gaps", user=mo)).reply(timeout=10.0)
+    assert MISSED not in after.text
+    stats = await (await standin.slash("kb stats", user=mo)).reply(timeout=10.0)
+    assert "Gaps closed this week: 1 " in stats.text

@@ -1,42 +1,56 @@
-"""/kb: the moderators' tools. Reload, add, remove and show Q&A entries; see what readers missed.
+"""/kb: the moderators' tools. Reload, add, remove, show and restore Q&A entries, see their history;
+see what readers missed and turn it into answers (a new phrasing of an entry, or a new entry).
 
 Only moderators: Manage Server (or Administrator) in the interaction's permissions, or the
 configured moderator role. default_permissions hides the group from others in the client, but
 server admins can change that and Discord does not enforce it, so every command, form and
 button checks again when it runs. The cog only translates: validating and writing live in
-bot.knowledge.editor, reloading in bot.knowledge.watch, counting and auditing in bot.store. The bot,
-not this cog, owns the store and the knowledge watcher: unloading or breaking the cog stops neither.
+bot.knowledge.editor, reloading in bot.knowledge.watch, counting and auditing in bot.store, gaps in
+bot.gaps. The bot, not this cog, owns the store and the knowledge watcher: unloading or breaking the
+cog stops neither.
+
+Heavy work (asking gaps again, grouping, stats over millions of rows, id lookups' index, edits with
+their audit) runs in the cog's own one-thread executor, not asyncio's shared default pool that readers'
+answers use, so a moderator's /kb gaps never delays a reader; the commands that start it defer first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import logging
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
 
 import discord
 from discord import app_commands, ui
 from discord.ext import commands
-from rapidfuzz import fuzz, process, utils
 
 from bot.discord import render, respond
-from bot.discord.render import BUTTONS_PER_ROW, CONTENT_LIMIT, DESCRIPTION_LIMIT, Reply
-from bot.gaps import gap_line, stats_lines
-from bot.knowledge.editor import NewEntry, parse_paragraph, parse_phrasings
+from bot.discord.render import BUTTON_LABEL_LIMIT, CONTENT_LIMIT, DESCRIPTION_LIMIT, Reply
+from bot.gaps import Gap, closed_this_week, find_gaps, gap_line, settled, stats_lines
+from bot.knowledge.editor import NewEntry, entry_yaml, parse_paragraph, parse_phrasings
+from bot.knowledge.finder import EntryFinder
 from bot.knowledge.watch import ReloadResult
 from bot.store import Store, StoreUnavailable
 
 if TYPE_CHECKING:
     from bot.discord.bot import StoryBot
-    from bot.knowledge import QAEntry
-    from bot.store import Gap
+    from bot.knowledge import KnowledgeBase, QAEntry
+    from bot.store import Edit
 
 log = logging.getLogger(__name__)
 Interaction = discord.Interaction["StoryBot"]
+T = TypeVar("T")
 
 REFUSAL = "Only moderators (Manage Server, or the moderator role) can use /kb. Nothing was changed."
-GAPS_SHOWN = 10
+GAPS_SHOWN = 5  # one row of buttons per gap, and a message has five rows
+HISTORY_SHOWN = 5  # edits per /kb history reply: five fields of ~1,000 characters fit an embed's 6,000
+HISTORY_FIELD = 1000
 FORM_TIMEOUT = 15 * 60  # Discord keeps an interaction's followups this long; a form or button past it is useless
 
 
@@ -50,9 +64,13 @@ def is_moderator(interaction: discord.Interaction, role_id: int | None) -> bool:
 
 
 def code_block(lines: list[str], limit: int) -> str:
-    """Lines in a code block that fits `limit`, with nothing inside able to close the block early."""
-    body = render.fit_lines([line.replace("```", "`\u200b``") for line in lines], limit - 8)
+    """Lines in a code block that fits `limit`, with nothing inside able to close the block early:
+    a zero-width space after every backtick that another follows, so no run of two or more remains."""
+    body = render.fit_lines([_BACKTICK_RUN.sub("`\u200b", line) for line in lines], limit - 8)
     return f"```\n{body}\n```"
+
+
+_BACKTICK_RUN = re.compile(r"`(?=`)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +82,7 @@ class EntryText:
     answer: str = ""
     paragraph: str = ""
     quote: str = ""
+    closes: tuple[str, ...] = field(default=(), compare=False)  # keys of the gap the form was opened from
 
     def lines(self) -> list[str]:
         return [f"question: {self.question}", "phrasings:", *(f"  {p}" for p in self.phrasings.splitlines()),
@@ -74,6 +93,7 @@ class EntryForm(ui.Modal, title="Add a Q&A entry"):
     def __init__(self, cog: KnowledgeAdmin, typed: EntryText) -> None:
         super().__init__(timeout=FORM_TIMEOUT)
         self.cog = cog
+        self.closes = typed.closes
 
         def field(label: str, value: str, limit: int, *, long: bool = False, required: bool = True,
                   placeholder: str | None = None) -> ui.TextInput:
@@ -91,7 +111,7 @@ class EntryForm(ui.Modal, title="Add a Q&A entry"):
 
     async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
         typed = EntryText(self.question.value, self.phrasings.value, self.answer.value, self.paragraph.value,
-                          self.quote.value)
+                          self.quote.value, self.closes)
         async with respond.handling(interaction, "/kb add form"):
             await self.cog.submit(interaction, typed)
 
@@ -113,22 +133,35 @@ class RetryView(ui.View):
 
 
 class GapsView(ui.View):
-    """A button per gap that opens /kb add with the question and its other wordings filled in."""
+    """A row per gap: add its wording as a phrasing of the closest entry, or open the add form pre-filled."""
 
     def __init__(self, cog: KnowledgeAdmin, gaps: list[Gap]) -> None:
         super().__init__(timeout=FORM_TIMEOUT)
         self.cog = cog
-        for number, gap in enumerate(gaps, 1):
-            button: ui.Button = ui.Button(label=f"Add {number}", style=discord.ButtonStyle.secondary,
-                                          row=(number - 1) // BUTTONS_PER_ROW)
-            button.callback = self._opener(EntryText(question=gap.question, phrasings="\n".join(gap.phrasings)))
-            self.add_item(button)
+        for row, gap in enumerate(gaps):
+            number = row + 1
+            if gap.closest is not None:
+                label = render.truncate(f"{number}. Add as a phrasing of «{gap.closest}»", BUTTON_LABEL_LIMIT)
+                phrasing: ui.Button = ui.Button(label=label, style=discord.ButtonStyle.primary, row=row)
+                phrasing.callback = self._adder(gap, gap.closest)
+                self.add_item(phrasing)
+            new: ui.Button = ui.Button(label=f"{number}. New answer", style=discord.ButtonStyle.secondary, row=row)
+            new.callback = self._opener(EntryText(question=gap.question, phrasings="\n".join(gap.phrasings),
+                                                  closes=gap.keys))
+            self.add_item(new)
 
-    def _opener(self, typed: EntryText):
+    def _opener(self, typed: EntryText) -> Callable:
         async def open_form(interaction: Interaction) -> None:
             await interaction.response.send_modal(EntryForm(self.cog, typed))
 
         return open_form
+
+    def _adder(self, gap: Gap, entry_id: str) -> Callable:
+        async def add(interaction: Interaction) -> None:
+            async with respond.handling(interaction, "/kb gaps phrasing"):
+                await self.cog.add_gap_phrasing(interaction, gap, entry_id)
+
+        return add
 
     async def interaction_check(self, interaction: Interaction) -> bool:  # type: ignore[override]
         return await self.cog.interaction_check(interaction)
@@ -139,8 +172,20 @@ class GapsView(ui.View):
 class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Moderators: the bot's knowledge"):
     def __init__(self, bot: StoryBot) -> None:
         self.bot = bot
+        self._heavy = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-heavy")
+        self._finder: tuple[KnowledgeBase, EntryFinder] | None = None  # the latest index of entry ids
+        self._indexing: tuple[KnowledgeBase, asyncio.Task[EntryFinder]] | None = None
 
-    # --- life cycle ----------------------------------------------------------------
+    # --- life cycle (the bot owns the store, the watcher and reloads; the cog only its thread and index) ----
+
+    async def cog_load(self) -> None:
+        self._index_entries()  # ready before the first moderator types an id
+
+    async def cog_unload(self) -> None:
+        if self._indexing is not None:
+            self._indexing[1].cancel()
+            await asyncio.gather(self._indexing[1], return_exceptions=True)
+        self._heavy.shutdown(wait=False, cancel_futures=True)
 
     @commands.Cog.listener()
     async def on_knowledge_reload(self, result: ReloadResult) -> None:
@@ -149,7 +194,11 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         if result.ok or channel_id is None:
             return
         channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
-        await channel.send(**self._reload_reply(result).kwargs())  # type: ignore[union-attr]
+        await channel.send(**self._reload_reply(result).kwargs())
+
+    async def _off_loop(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """Run `fn(*args, **kwargs)` in the cog's own worker thread: never in the pool readers' answers use."""
+        return await asyncio.get_running_loop().run_in_executor(self._heavy, functools.partial(fn, *args, **kwargs))
 
     # --- who may ---------------------------------------------------------------------
 
@@ -163,16 +212,40 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         return False
 
     async def entry_ids(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
-        """Entry ids for `id:`, best matches of what is typed against ids and questions first."""
+        """Entry ids for `id:`: ids starting with what is typed first, then the closest ids and questions."""
         if not is_moderator(interaction, self.bot.settings.moderator_role_id):
             return []
-        qa = self.bot.engine.kb.qa
-        if current.strip():
-            ranked = process.extract(current, {e.id: f"{e.id} {e.question}" for e in qa}, scorer=fuzz.WRatio,
-                                      processor=utils.default_process, limit=render.CHOICE_LIMIT)
-            by_id = {e.id: e for e in qa}
-            qa = tuple(by_id[key] for _, _, key in ranked)
-        return render.choices((f"{e.id} — {e.question}", e.id) for e in qa)
+        finder = await self._entry_finder()
+        return render.choices((f"{ident} — {question}", ident) for ident, question in finder.find(current))
+
+    async def _entry_finder(self) -> EntryFinder:
+        """The index of the knowledge in use. After a reload, until the new one is built (seconds at 100k
+        entries, off the loop), the previous one answers: the command checks the chosen id again anyway."""
+        kb = self.bot.engine.kb
+        if self._finder is not None and self._finder[0] is kb:
+            return self._finder[1]
+        building = self._index_entries()
+        return self._finder[1] if self._finder is not None else await asyncio.shield(building)
+
+    def _index_entries(self) -> asyncio.Task[EntryFinder]:
+        """Start indexing the entry ids of the knowledge in use, unless that is under way already."""
+        kb = self.bot.engine.kb
+        if self._indexing is None or self._indexing[0] is not kb:
+            self._indexing = (kb, asyncio.create_task(self._index(kb), name="kb entry index"))
+        return self._indexing[1]
+
+    async def _index(self, kb: KnowledgeBase) -> EntryFinder:
+        finder = await self._off_loop(EntryFinder, kb.qa)
+        self._finder = (kb, finder)
+        return finder
+
+    async def removed_ids(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
+        """Ids of removed entries the audit can restore, most recently removed first."""
+        if not is_moderator(interaction, self.bot.settings.moderator_role_id) or self.bot.store is None:
+            return []
+        removed = await self._off_loop(self.bot.store.removed_entry_ids)
+        typed = current.strip().lower()
+        return render.choices((i, i) for i in removed if typed in i.lower())
 
     # --- commands --------------------------------------------------------------------
 
@@ -200,9 +273,10 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         await interaction.response.defer(ephemeral=True, thinking=True)
         entry = self.bot.engine.kb.entry(entry_id)
         try:
-            result = await asyncio.to_thread(self._store().remove_entry, self.bot.settings.knowledge_dir, entry_id,
-                                             moderator_id=interaction.user.id,
-                                             detail=_entry_summary(entry) if entry else "")
+            result = await self._off_loop(self._store().remove_entry, self.bot.settings.knowledge_dir, entry_id,
+                                          moderator_id=interaction.user.id,
+                                          detail=_entry_summary(entry) if entry else "",
+                                          before=entry_yaml(entry) if entry else None)
         except StoreUnavailable as exc:
             await respond.send(interaction, _store_refusal("Not removed", exc), ephemeral=True)
             return
@@ -211,8 +285,41 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
             await respond.send(interaction, Reply(content=f"Not removed:\n{code_block(lines, 1900)}"), ephemeral=True)
             return
         reloaded = await self.bot.reloader.reload()
-        note = f"Removed `{entry_id}` from {render.escape(result.path)}.\n"
+        note = f"Removed `{entry_id}` from {render.escape(result.path)}. `/kb restore` can put it back.\n"
         await respond.send(interaction, self._reload_reply(reloaded, note), ephemeral=True)
+
+    @app_commands.command(name="restore", description="Put back a removed Q&A entry, as the audit kept it")
+    @app_commands.rename(entry_id="id")
+    @app_commands.describe(entry_id="The removed entry's id")
+    @app_commands.autocomplete(entry_id=removed_ids)
+    async def restore(self, interaction: Interaction, entry_id: str) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        removal = await self._off_loop(self._store().last_removal, entry_id)
+        shown = render.escape(entry_id[:100])
+        if removal is None or not removal.before:
+            note = (f"The audit holds no removal of `{shown}` that can be restored"
+                    + (" (it was removed before the audit kept whole entries; its text is in /kb history)."
+                       if removal is not None else "."))
+            await respond.send(interaction, Reply(content=note), ephemeral=True)
+            return
+        result = await self._off_loop(self._store().restore_entry, self.bot.settings.knowledge_dir, entry_id,
+                                      removal.before, moderator_id=interaction.user.id)
+        if not result.ok:
+            lines = [str(p) for p in result.problems]
+            await respond.send(interaction, Reply(content=f"Not restored:\n{code_block(lines, 1900)}"), ephemeral=True)
+            return
+        reloaded = await self.bot.reloader.reload()
+        note = f"Restored `{shown}` to {render.escape(result.path)}.\n"
+        await respond.send(interaction, self._reload_reply(reloaded, note), ephemeral=True)
+
+    @app_commands.command(name="history", description="What moderators changed in a Q&A entry: who, when, before/after")
+    @app_commands.rename(entry_id="id")
+    @app_commands.describe(entry_id="The entry's id (removed entries too)")
+    @app_commands.autocomplete(entry_id=entry_ids)
+    async def history(self, interaction: Interaction, entry_id: str) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        edits = await self._off_loop(self._store().entry_edits, entry_id, HISTORY_SHOWN)
+        await respond.send(interaction, _history_reply(entry_id, edits), ephemeral=True)
 
     @app_commands.command(name="show", description="Show a Q&A entry as the bot holds it")
     @app_commands.rename(entry_id="id")
@@ -228,21 +335,57 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
 
     @app_commands.command(name="gaps", description="The questions readers asked that the bot missed")
     async def gaps(self, interaction: Interaction) -> None:
-        gaps = await asyncio.to_thread(self._store().gaps, GAPS_SHOWN)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        gaps = await self._off_loop(find_gaps, self._store(), self.bot.engine, GAPS_SHOWN)
         if not gaps:
-            reply = Reply(content="No gaps: every question was answered and no answer got a 👎.")
+            reply = Reply(content="No gaps: every question readers missed is answered now.")
         else:
             lines = [render.escape(gap_line(i, gap)) for i, gap in enumerate(gaps, 1)]
-            header = "Most frequent unanswered or 👎 questions (press a button to add an answer):\n"
+            header = "Questions readers missed that the bot still can't answer (press a button to fix one):\n"
             reply = Reply(content=header + render.fit_lines(lines, CONTENT_LIMIT - len(header)),
                           view=GapsView(self, gaps))
         await respond.send(interaction, reply, ephemeral=True)
 
-    @app_commands.command(name="stats", description="Questions, answered share, helpful share, top entries")
+    @app_commands.command(name="stats",
+                          description="Questions, answered share, helpful share, gaps closed, top entries")
     async def stats(self, interaction: Interaction) -> None:
-        stats = await asyncio.to_thread(self._store().stats)
-        lines = [*stats_lines(stats), f"Knowledge: {self.bot.engine.kb.summary()}"]
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        store = self._store()
+        stats, closed = await self._off_loop(lambda: (store.stats(), closed_this_week(store)))
+        lines = [*stats_lines(stats, closed), f"Knowledge: {self.bot.engine.kb.summary()}"]
         await respond.send(interaction, Reply(content=render.escape("\n".join(lines))), ephemeral=True)
+
+    # --- turning a gap into an answer ------------------------------------------------------
+
+    async def add_gap_phrasing(self, interaction: Interaction, gap: Gap, entry_id: str) -> None:
+        """The gap's wording joins `entry_id`'s phrasings: checked, written, audited, reloaded, then asked again."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        before = self.bot.engine.kb.entry(entry_id)
+        wording = " ".join(gap.question.split())  # as the editor writes it
+        after = dataclasses.replace(before, phrasings=(*before.phrasings, wording)) if before else None
+        try:
+            result = await self._off_loop(self._store().add_phrasing, self.bot.settings.knowledge_dir, entry_id,
+                                          gap.question, moderator_id=interaction.user.id,
+                                          before=entry_yaml(before) if before else None,
+                                          after=entry_yaml(after) if after else None)
+        except StoreUnavailable as exc:
+            await respond.send(interaction, _store_refusal("Not added", exc), ephemeral=True)
+            return
+        if not result.ok:
+            lines = [str(p) for p in result.problems]
+            await respond.send(interaction, Reply(content=f"Not added:\n{code_block(lines, 1900)}"), ephemeral=True)
+            return
+        reloaded = await self.bot.reloader.reload()
+        engine = self.bot.engine
+        answered = await self._off_loop(lambda: [w.key for w in gap.wordings if settled(engine, w)])
+        try:
+            await self._off_loop(self._store().close_gaps, answered, how="phrasing")
+        except StoreUnavailable as exc:  # the phrasing is added; the next /kb gaps closes what it answers
+            log.warning("could not close a gap after adding a phrasing: %s", exc)
+        shown = render.escape(render.truncate(" ".join(gap.question.split()), 200))
+        note = (f"Added “{shown}” as a phrasing of `{entry_id}` in {render.escape(result.path)}; "
+                f"{len(answered)} of {len(gap.wordings)} wordings of this gap are answered now.\n")
+        await respond.send(interaction, self._reload_reply(reloaded, note), ephemeral=True)
 
     # --- the add form ------------------------------------------------------------------
 
@@ -259,8 +402,8 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         entry = NewEntry(typed.question.strip(), parse_phrasings(typed.phrasings), typed.answer.strip(), paragraph,
                          typed.quote.strip())
         try:
-            result = await asyncio.to_thread(self._store().add_entry, self.bot.settings.knowledge_dir, entry,
-                                             moderator_id=interaction.user.id)
+            result = await self._off_loop(self._store().add_entry, self.bot.settings.knowledge_dir, entry,
+                                          moderator_id=interaction.user.id)
         except StoreUnavailable as exc:
             await self._refuse_entry(interaction, typed, [_store_refusal("Not added", exc).content or ""])
             return
@@ -268,6 +411,11 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
             await self._refuse_entry(interaction, typed, [str(p) for p in result.problems])
             return
         reloaded = await self.bot.reloader.reload()
+        if typed.closes:
+            try:
+                await self._off_loop(self._store().close_gaps, typed.closes, how="add")
+            except StoreUnavailable as exc:  # the entry is added; the gap is closed at the next /kb gaps
+                log.warning("could not close the gap of a new entry: %s", exc)
         note = f"Added `{result.entry_id}` to {render.escape(result.path)}.\n"
         await respond.send(interaction, self._reload_reply(reloaded, note), ephemeral=True)
 
@@ -285,9 +433,10 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
             raise StoreUnavailable(self.bot.store_problem or "the store is closed")
         return self.bot.store
 
-    async def _audit(self, interaction: Interaction, action: str, entry_id: str, detail: str) -> None:
-        await asyncio.to_thread(self._store().record_edit, action=action, entry_id=entry_id,
-                                moderator_id=interaction.user.id, detail=detail)
+    async def _audit(self, interaction: Interaction, action: str, entry_id: str, detail: str, *,
+                     before: str | None = None, after: str | None = None) -> None:
+        await self._off_loop(self._store().record_edit, action=action, entry_id=entry_id,
+                             moderator_id=interaction.user.id, detail=detail, before=before, after=after)
 
     async def cog_app_command_error(self, interaction: Interaction, error: app_commands.AppCommandError) -> None:
         """A /kb command that needs the database while it is unusable: say so (privately) instead of "Sorry"."""
@@ -311,7 +460,7 @@ def _store_refusal(what: str, exc: StoreUnavailable) -> Reply:
 
 
 def _entry_summary(entry: QAEntry) -> str:
-    """What the audit keeps of a removed entry: enough to write it again."""
+    """The audit's one-line note of a removed entry (its whole text is kept as YAML in `before`)."""
     cites = "; ".join(f"¶{c.paragraph} {c.quote}" for c in entry.citations)
     return f"{entry.question} | {' / '.join(entry.phrasings)} | {entry.answer} | {cites}"
 
@@ -325,6 +474,25 @@ def _entry_reply(entry: QAEntry) -> Reply:
     embed.add_field(name=render.SOURCES, inline=False,
                     value=render.fit_lines(render.source_lines(entry.citations), render.FIELD_VALUE_LIMIT))
     embed.set_footer(text=render.truncate(f"{entry.id} · {entry.origin}", render.FOOTER_BUDGET))
+    return Reply(embed=embed)
+
+
+def _history_reply(entry_id: str, edits: list[Edit]) -> Reply:
+    """An entry's edits, newest first: who, when, and the entry before and after, each cut to fit."""
+    shown = render.escape(entry_id[:100])
+    if not edits:
+        return Reply(content=f"The audit holds no edits of `{shown}`.")
+    embed = discord.Embed(title=render.truncate(f"History of {entry_id}", render.TITLE_LIMIT), colour=render.COLOUR)
+    for edit in edits:
+        lines = [f"note: {edit.detail}"]
+        if edit.before is not None:
+            lines += ["before:", *edit.before.splitlines()]
+        if edit.after is not None:
+            lines += ["after:", *edit.after.splitlines()]
+        embed.add_field(name=render.truncate(f"{edit.at} · {edit.action} · moderator {edit.moderator_id}",
+                                             render.TITLE_LIMIT),
+                        value=code_block(lines, HISTORY_FIELD), inline=False)
+    embed.set_footer(text=f"the latest {len(edits)} edits" if len(edits) == HISTORY_SHOWN else "every edit recorded")
     return Reply(embed=embed)
 
 
