@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.discord import render, respond, views
+from bot.discord.cooldown import QuestionCooldown
+from bot.discord.health import Health
 from bot.discord.render import Reply
 from bot.engine import load_engine
+from bot.logs import reader_tag
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -35,6 +42,12 @@ INITIAL_EXTENSIONS = (
     "bot.discord.cogs.kb",
 )
 SHUTDOWN_GRACE = 10.0  # seconds close() waits for answers being written before the HTTP session goes
+# Threads that produce answers. The engine is pure Python and holds the GIL: more threads would only take turns
+# with the event loop, which must stay free to acknowledge interactions within Discord's 3 s. Their own pool, so
+# no other work in the default pool (/kb gaps, reloads) can queue in front of a reader's answer.
+ANSWER_WORKERS = 2
+ACK_PRIORITY = 2.0  # seconds an answer waits at most for other readers' acknowledgements to go out first
+HTTP_CONNECTIONS = 32  # to Discord's API at once; more requests wait for a free kept-alive connection
 
 
 class KnowledgeError(RuntimeError):
@@ -43,30 +56,6 @@ class KnowledgeError(RuntimeError):
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = tuple(problems)
         super().__init__("\n".join(map(str, self.problems)) or "the knowledge did not load")
-
-
-class QuestionCooldown:
-    """Questions per user, counted across messages, /ask and suggestion buttons alike.
-
-    A second mapping allows one "slow down" note per window, so a reader who keeps
-    typing in a channel is told once rather than answered with a wall of notes.
-    """
-
-    def __init__(self, rate: int, per: float) -> None:
-        self._questions: commands.CooldownMapping[int] = commands.CooldownMapping.from_cooldown(rate, per, _user)
-        self._notices: commands.CooldownMapping[int] = commands.CooldownMapping.from_cooldown(1, per, _user)
-
-    def retry_after(self, user_id: int) -> float | None:
-        """Count one question; None when it may be answered, else the seconds to wait."""
-        return self._questions.update_rate_limit(user_id)
-
-    def first_notice(self, user_id: int) -> bool:
-        """Whether this user has not been told to slow down in the current window."""
-        return self._notices.update_rate_limit(user_id) is None
-
-
-def _user(user_id: int) -> int:
-    return user_id
 
 
 class StoryTree(app_commands.CommandTree["StoryBot"]):
@@ -82,11 +71,16 @@ class StoryTree(app_commands.CommandTree["StoryBot"]):
         if interaction.extras.get("error_handled"):
             return
         if isinstance(error, app_commands.CheckFailure):
-            log.info("check failed for /%s (user %s): %s", _name(interaction), interaction.user.id, error)
+            log.info("check failed for /%s (reader %s): %s", _name(interaction), reader_tag(interaction.user.id),
+                     error)
             note = str(error) if type(error) is not app_commands.CheckFailure else "You can't use this command here."
             await respond.send(interaction, Reply(content=note), ephemeral=True)
             return
-        log.error("/%s failed (user %s, channel %s)", _name(interaction), interaction.user.id,
+        if respond.expired(error):
+            respond.log_expired(interaction)
+            return
+        self.client.health.question(respond.face(interaction), "failed")
+        log.error("/%s failed (reader %s, channel %s)", _name(interaction), reader_tag(interaction.user.id),
                   interaction.channel_id, exc_info=error)
         await respond.apologise(interaction)
 
@@ -98,7 +92,6 @@ def _name(interaction: discord.Interaction) -> str:
 class StoryBot(commands.AutoShardedBot):
     """One story, many readers: sharded on Discord's gateway, with the engine swapped by assignment on reload."""
 
-    engine: Engine  # set in setup_hook; cogs read it at each use because a reload replaces it
     tree: StoryTree
 
     def __init__(
@@ -127,9 +120,70 @@ class StoryBot(commands.AutoShardedBot):
         self.auto_sync = auto_sync
         self.store: Store | None = None
         self.questions = QuestionCooldown(settings.cooldown_rate, settings.cooldown_seconds)
+        self.health = Health(self)
         self._work: set[asyncio.Task] = set()
+        self._answering = ThreadPoolExecutor(ANSWER_WORKERS, thread_name_prefix="answer")
+        self._in_flight = 0
+        self._acknowledging = 0
+        self._acks_sent = asyncio.Event()
+        self.health_port: int | None = None  # where /healthz listens, once started
+
+    @property
+    def engine(self) -> Engine:
+        """The engine in use; set in setup_hook, and replaced (one assignment) by a reload. Read it at each use."""
+        return self._engine
+
+    @engine.setter
+    def engine(self, engine: Engine) -> None:
+        self._engine = engine
+        self.health.knowledge_loaded(engine)
+
+    @property
+    def answers_in_flight(self) -> int:
+        """Answers being produced now (in or waiting for an answer thread)."""
+        return self._in_flight
+
+    @contextlib.asynccontextmanager
+    async def acknowledging(self) -> AsyncIterator[None]:
+        """Mark a first response being sent: answers wait (ACK_PRIORITY at most) until none is, so in a burst
+        every reader's "thinking…" reaches Discord before the answers compete with it for the loop and the API."""
+        self._acknowledging += 1
+        self._acks_sent.clear()
+        try:
+            yield
+        finally:
+            self._acknowledging -= 1
+            if not self._acknowledging:
+                self._acks_sent.set()
+
+    async def _after_acknowledgements(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(ACK_PRIORITY):
+                while self._acknowledging:
+                    await self._acks_sent.wait()
+
+    @property
+    def busy(self) -> int:
+        """Questions and commands being handled now, from the moment their handler starts until it returns."""
+        return len(self._work)
+
+    def connected_shards(self) -> dict[int, bool]:
+        """Each shard this process runs, and whether its gateway connection is open now."""
+        shards: dict[int, bool] = {}
+        for shard_id, info in self.shards.items():
+            try:
+                shards[shard_id] = not info.is_closed()
+            except AttributeError:  # no websocket yet: still connecting
+                shards[shard_id] = False
+        return shards
 
     # --- start ---------------------------------------------------------------------
+
+    async def login(self, token: str) -> None:
+        # discord.py opens a new connection for every concurrent request (limit=0): in a burst, thousands of TCP
+        # (and, with Discord, TLS) handshakes. A bounded pool reuses kept-alive connections instead.
+        self.http.connector = aiohttp.TCPConnector(limit=HTTP_CONNECTIONS)
+        await super().login(token)
 
     async def setup_hook(self) -> None:
         engine, problems = load_engine(self.settings.knowledge_dir)
@@ -155,6 +209,12 @@ class StoryBot(commands.AutoShardedBot):
                 await self.sync_commands()
             except discord.HTTPException:
                 log.exception("command sync failed; the next start tries again (or run `python -m bot sync`)")
+        if self.settings.health_port is not None:
+            try:
+                self.health_port = await self.health.start(self.settings.health_host, self.settings.health_port)
+            except OSError as exc:  # answer first: readers are still served, the operator reads why in the log
+                log.error("no health and metrics server: cannot listen on %s:%s (%s)", self.settings.health_host,
+                          self.settings.health_port, exc.strerror or exc)
 
     async def on_ready(self) -> None:
         log.info("ready as %s in %d guilds (shards %s of %s)", self.user, len(self.guilds),
@@ -166,22 +226,35 @@ class StoryBot(commands.AutoShardedBot):
     # --- answering -------------------------------------------------------------------
 
     async def answer(self, question: str, *, guild_id: int | None, channel_id: int | None,
-                     user_id: int | None) -> Reply:
-        """Ask the engine (in a worker thread: the gateway keeps its heartbeat), record it, and render the reply."""
+                     user_id: int | None, face: str = "message") -> Reply:
+        """Ask the engine (in an answer thread: the loop stays free for the gateway and acknowledgements), record
+        it, and render the reply. A failed record is logged and counted; the reader is answered all the same."""
         engine, store = self.engine, self.store
 
         def work() -> tuple[Answer, int | None]:
             answer = engine.ask(question)
             question_id = None
             if store is not None:
-                question_id = store.record_question(
-                    question=question, answered=answer.answered, source=answer.source,
-                    confidence=answer.confidence, guild_id=guild_id, channel_id=channel_id, user_id=user_id,
-                )
+                try:
+                    question_id = store.record_question(
+                        question=question, answered=answer.answered, source=answer.source,
+                        confidence=answer.confidence, guild_id=guild_id, channel_id=channel_id, user_id=user_id,
+                    )
+                except Exception:
+                    log.exception("recording a question failed (reader %s); answering anyway", reader_tag(user_id))
+                    self.health.database_write_failures.inc()
             return answer, question_id
 
-        answer, question_id = await asyncio.to_thread(work)
+        started = time.perf_counter()
+        self._in_flight += 1
+        try:
+            await self._after_acknowledgements()
+            answer, question_id = await asyncio.get_running_loop().run_in_executor(self._answering, work)
+        finally:
+            self._in_flight -= 1
         reply = render.answer_reply(answer, engine.kb.story.title)
+        self.health.latency.observe(time.perf_counter() - started)
+        self.health.question(face, "answered" if answer.answered else "declined")
         return dataclasses.replace(reply, view=views.answer_view(answer, question_id))
 
     # --- command sync ----------------------------------------------------------------
@@ -244,4 +317,6 @@ class StoryBot(commands.AutoShardedBot):
         if pending and not self.is_closed():
             log.info("finishing %d answers before closing", len(pending))
             await asyncio.wait(pending, timeout=SHUTDOWN_GRACE)
+        await self.health.stop()
         await super().close()
+        self._answering.shutdown(wait=False, cancel_futures=True)
