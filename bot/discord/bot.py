@@ -125,6 +125,7 @@ class StoryBot(commands.AutoShardedBot):
         self._answering = ThreadPoolExecutor(ANSWER_WORKERS, thread_name_prefix="answer")
         self._in_flight = 0
         self._acknowledging = 0
+        self._shards_up: dict[int, bool] = {}  # for /healthz: kept by the shard events below
         self._acks_sent = asyncio.Event()
         self.health_port: int | None = None  # where /healthz listens, once started
 
@@ -168,14 +169,17 @@ class StoryBot(commands.AutoShardedBot):
         return len(self._work)
 
     def connected_shards(self) -> dict[int, bool]:
-        """Each shard this process runs, and whether its gateway connection is open now."""
-        shards: dict[int, bool] = {}
-        for shard_id, info in self.shards.items():
-            try:
-                shards[shard_id] = not info.is_closed()
-            except AttributeError:  # no websocket yet: still connecting
-                shards[shard_id] = False
-        return shards
+        """Each shard this process runs, and whether it is connected: READY or RESUMED since it last dropped."""
+        return {shard_id: self._shards_up.get(shard_id, False) for shard_id in self.shards}
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        self._shards_up[shard_id] = True
+
+    async def on_shard_resumed(self, shard_id: int) -> None:
+        self._shards_up[shard_id] = True
+
+    async def on_shard_disconnect(self, shard_id: int) -> None:
+        self._shards_up[shard_id] = False
 
     # --- start ---------------------------------------------------------------------
 

@@ -64,6 +64,7 @@ class Ask(commands.Cog):
         try:
             reply = await self.reply_to(message, question)
         except Exception:
+            self.bot.health.question("message", "failed")
             log.exception("answering message %s in channel %s failed", message.id, message.channel.id)
             reply = Reply(content=render.APOLOGY)
         if reply is not None:
@@ -91,6 +92,7 @@ class Ask(commands.Cog):
             return render.help_reply(self.bot.engine.kb, self.bot.settings.answer_channels)
         user_id = message.author.id
         if wait := self.bot.questions.retry_after(user_id):
+            self.bot.health.question("message", "cooldown")
             return render.cooldown_reply(wait) if self.bot.questions.first_notice(user_id) else None
         return await self.bot.answer(question, guild_id=message.guild.id if message.guild else None,
                                      channel_id=message.channel.id, user_id=user_id)
