@@ -3,8 +3,8 @@
 - `LOG_FORMAT=text` is one readable line per event, with no colour codes (logs end up in files and journals);
   `json` is one object a line for log pipelines, written by python-json-logger (it handles exceptions, extra
   fields and escaping the way log shippers expect).
-- Every line is redacted on its way out: interaction and webhook tokens (in discord.py's DEBUG request lines,
-  they let anyone post as the bot for 15 minutes) and the bot token itself.
+- Every line is redacted on its way out: interaction and webhook tokens (in discord.py's DEBUG request and event
+  lines; they let anyone post as the bot for 15 minutes) and the bot token itself.
 - discord.py's two "voice will NOT be supported" warnings are dropped: the bot never uses voice.
 - Reader ids go into failure logs only as `reader_tag(id)`: a keyed hash that is the same within one run (so
   lines about one reader can be followed) and cannot be turned back into an id afterwards.
@@ -26,6 +26,8 @@ TEXT_FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
 JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
 # /interactions/<id>/<token>/callback and /webhooks/<application id>/<token>/…: the token is the secret part.
 _TOKEN_IN_URL = re.compile(r"(/(?:interactions|webhooks)/\d+/)[^/\s?\"']+")
+# discord.py's DEBUG gateway lines carry whole events: an interaction's "token" field is the same secret.
+_TOKEN_FIELD = re.compile(r"""(\\?["']token\\?["']\s*:\s*\\?["'])[^"'\\]+""")  # also JSON-escaped
 _RUN_KEY = secrets.token_bytes(16)  # per process: tags cannot be matched across runs or reversed from a member list
 
 
@@ -38,7 +40,7 @@ def reader_tag(user_id: int | None) -> str:
 
 def redact(line: str, secrets_: tuple[str, ...] = ()) -> str:
     """`line` with callback tokens (and any of `secrets_`) replaced by <redacted>."""
-    line = _TOKEN_IN_URL.sub(r"\1<redacted>", line)
+    line = _TOKEN_FIELD.sub(r"\1<redacted>", _TOKEN_IN_URL.sub(r"\1<redacted>", line))
     for secret in secrets_:
         line = line.replace(secret, "<redacted>")
     return line

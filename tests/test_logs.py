@@ -56,9 +56,12 @@ def test_callback_and_webhook_tokens_and_the_bot_token_are_redacted(stream: io.S
     http.debug("%s with %s has returned %s", CALLBACK, '{"type": 5}', 204)  # discord.py's own DEBUG line
     http.debug("%s has returned %s", WEBHOOK, 200)
     logging.getLogger("bot.test").warning("token was %s", "the.bot.token")
+    event = {"t": "INTERACTION_CREATE", "d": {"id": "1", "token": "aW50ZXJhY3Rpb24secret"}}
+    logging.getLogger("discord.gateway").debug("For Shard ID %s: WebSocket Event: %s", 0, event)
+    logging.getLogger("discord.gateway").debug("raw: %s", json.dumps(event))
     out = stream.getvalue()
     assert "aW50ZXJhY3Rpb24" not in out and "the.bot.token" not in out
-    assert "/interactions/1576752164427005995/<redacted>/callback" in out
+    assert "/interactions/1576752164427005995/<redacted>/callback" in out and "'token': '<redacted>'" in out
     assert "/webhooks/1300000000000000001/<redacted>/messages" in out
 
 

@@ -93,7 +93,10 @@ def child_env(standin: Discord, settings: Settings) -> dict[str, str]:
         "KNOWLEDGE_DIR": str(settings.knowledge_dir),
         "DATABASE_PATH": str(settings.database_path),
         "COOLDOWN": f"{settings.cooldown_rate}/{settings.cooldown_seconds}",
-        "LOG_LEVEL": "INFO",
+        "LOG_LEVEL": settings.log_level,
+        "LOG_FORMAT": settings.log_format,
+        "HEALTH_HOST": settings.health_host,
+        "HEALTH_PORT": "" if settings.health_port is None else str(settings.health_port),
     }
     return env
 
