@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import hashlib
 import json
 import logging
@@ -47,7 +48,7 @@ SHUTDOWN_GRACE = 10.0  # seconds close() waits for answers being written before 
 # no other work in the default pool (/kb gaps, reloads) can queue in front of a reader's answer.
 ANSWER_WORKERS = 2
 ACK_PRIORITY = 2.0  # seconds an answer waits at most for other readers' acknowledgements to go out first
-HTTP_CONNECTIONS = 32  # to Discord's API at once; more requests wait for a free kept-alive connection
+HTTP_CONNECTIONS = 256  # to Discord's API at once; more requests wait for a free kept-alive connection
 
 
 class KnowledgeError(RuntimeError):
@@ -213,6 +214,9 @@ class StoryBot(commands.AutoShardedBot):
                 await self.sync_commands()
             except discord.HTTPException:
                 log.exception("command sync failed; the next start tries again (or run `python -m bot sync`)")
+        # Everything loaded so far (knowledge, indexes, discord.py's state) lives as long as the process: keep it
+        # out of the collector's full passes, which otherwise walk it again and again in a burst of questions.
+        gc.freeze()
         if self.settings.health_port is not None:
             try:
                 self.health_port = await self.health.start(self.settings.health_host, self.settings.health_port)
