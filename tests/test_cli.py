@@ -31,7 +31,7 @@ def test_json_lines_follow_the_contract_in_order() -> None:
     assert kb is not None
     for question, line in zip(questions, lines, strict=True):
         reply = json.loads(line)
-        assert set(reply) == KEYS
+        assert set(reply) >= KEYS  # the contract: these fields; more may be added
         assert reply["question"] == question
         assert isinstance(reply["answered"], bool)
         assert 0.0 <= reply["confidence"] <= 1.0
