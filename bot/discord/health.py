@@ -12,6 +12,7 @@ sees exactly what the bot sees. Each bot has its own registry: tests can run sev
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -81,17 +82,37 @@ class Health:
             self.reloads.labels(result)
         self.registry.register(_Live(self))
         self.version: str | None = None
+        self._engine: Engine | None = None
         self.last_reload: Reload | None = None
         self._runner: web.AppRunner | None = None
 
     # --- what the bot reports -----------------------------------------------------------
 
     def knowledge_loaded(self, engine: Engine) -> None:
-        """A new engine is in use: at start, or after a successful reload."""
-        if self.version is not None:
+        """A new engine is in use: at start, or after a successful reload.
+
+        Its version is hashed in a worker thread (a few ms for the story, about half a second at 10,000 entries:
+        too long for the event loop); until then /healthz shows the version as null.
+        """
+        if self._engine is not None:
             self.reloads.labels("ok").inc()
             self.last_reload = Reload(True, time.time(), 0)
-        self.version = knowledge_version(engine)
+        self._engine, self.version = engine, None
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a script or a test building the bot by hand): hash it here
+            self.version = knowledge_version(engine)
+            return
+        hashing = loop.run_in_executor(None, knowledge_version, engine)
+        hashing.add_done_callback(lambda done: self._versioned(engine, done))
+
+    def _versioned(self, engine: Engine, done: asyncio.Future[str]) -> None:
+        if engine is self._engine and not done.cancelled() and done.exception() is None:
+            self.version = done.result()  # a slower hash of an older engine never overwrites a newer one
+
+    @property
+    def loaded(self) -> bool:
+        return self._engine is not None
 
     def reload_failed(self, problems: int) -> None:
         """A reload was refused; the bot keeps answering from the knowledge it has."""
@@ -107,12 +128,13 @@ class Health:
         """Healthy or not, and the JSON body of /healthz."""
         shards = self.gateway.connected_shards()
         connected = sorted(i for i, up in shards.items() if up)
-        healthy = bool(shards) and len(connected) == len(shards) and self.version is not None
+        loaded = self.loaded
+        healthy = bool(shards) and len(connected) == len(shards) and loaded
         reload = self.last_reload
         return healthy, {
             "status": "ok" if healthy else "unavailable",
             "shards": {"connected": connected, "total": len(shards)},
-            "knowledge": {"loaded": self.version is not None, "version": self.version},
+            "knowledge": {"loaded": loaded, "version": self.version},
             "last_reload": None if reload is None else {
                 "ok": reload.ok, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(reload.at)),
                 "problems": reload.problems,
@@ -162,4 +184,4 @@ class _Live(Collector):
         yield GaugeMetricFamily("story_bot_answers_in_flight", "Answers being produced right now",
                                 value=gateway.answers_in_flight)
         yield GaugeMetricFamily("story_bot_knowledge_loaded", "1 when knowledge is loaded",
-                                value=int(self.health.version is not None))
+                                value=int(self.health.loaded))

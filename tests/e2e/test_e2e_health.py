@@ -36,7 +36,7 @@ async def until_status(bot: StoryBot, status: int, within: float) -> tuple[float
     start = time.monotonic()
     while True:
         got, body = await get(bot, "/healthz")
-        if got == status:
+        if got == status and body["knowledge"]["version"] is not None:
             return time.monotonic() - start, body
         assert time.monotonic() - start < within, f"/healthz stayed {got} for {within} s: {body}"
         await asyncio.sleep(0.05)
@@ -89,11 +89,12 @@ async def test_metrics_count_questions_by_face_and_outcome(standin: Discord, bot
 
 
 async def until_reload(bot: StoryBot, ok: bool) -> dict[str, Any]:
-    """/healthz once the watcher has reloaded the edited knowledge with result `ok`."""
+    """/healthz once the watcher has reloaded the edited knowledge with result `ok` (and its version is hashed)."""
     start = time.monotonic()
     while True:
         _, body = await get(bot, "/healthz")
-        if body["last_reload"] is not None and body["last_reload"]["ok"] is ok:
+        reload = body["last_reload"]
+        if reload is not None and reload["ok"] is ok and body["knowledge"]["version"] is not None:
             return body
         assert time.monotonic() - start < 15.0, f"no reload with ok={ok} seen: {body}"
         await asyncio.sleep(0.1)
