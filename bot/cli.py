@@ -24,6 +24,8 @@ from bot.knowledge.renumber import fixable, renumber
 from bot.lint import lint as lint_warnings
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG = 0, 1, 2
+NO_TOKEN_NO_TERMINAL = ("DISCORD_TOKEN is not set and there is no terminal for the console chat: "
+                        "set DISCORD_TOKEN (in the environment or .env) to run the bot.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,17 +33,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return _config_error(exc)
     knowledge = Path(getattr(args, "knowledge", None) or settings.knowledge_dir)
     command = args.command
     if command is None:
+        # The contract: the bot when a token is set, else the console chat when there is a terminal;
+        # with neither (systemd, Docker without a token) one line and exit 2, never a silent exit 0.
         if settings.token:
             command = "run"
-        else:
+        elif sys.stdin.isatty():
             print("DISCORD_TOKEN is not set, so here is the console chat instead of Discord "
                   "(set it in .env to run the bot).", file=sys.stderr)
             command = "chat"
+        else:
+            print(NO_TOKEN_NO_TERMINAL, file=sys.stderr)
+            return EXIT_CONFIG
     if command == "check":
         return check(knowledge, sys.stdout, fix=args.fix, lint=args.lint)
     if command == "paragraph":
@@ -51,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
                    conversation=args.conversation, out=sys.stdout)
     if command == "chat":
         return chat(knowledge)
+    if command in {"gaps", "run", "sync"}:  # the commands that hash reader ids
+        try:
+            settings = settings.with_salt()
+        except SettingsError as exc:
+            return _config_error(exc)
     if command == "gaps":
         from bot.gaps import print_gaps
 
@@ -59,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     from bot.discord import runner  # only now: discord.py is heavy and the other commands never need it
 
     return runner.sync(settings) if command == "sync" else runner.run(settings)
+
+
+def _config_error(exc: SettingsError) -> int:
+    print(f"configuration error: {exc}", file=sys.stderr)
+    return EXIT_CONFIG
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,7 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("sync", help="sync slash commands with Discord now")
     sub.add_parser("gaps", help="print the questions readers asked that the bot could not answer")
     for p in (p_ask, sub.choices["chat"], p_check, p_par):
-        p.add_argument("--knowledge", metavar="DIR", help="knowledge directory (default: KNOWLEDGE_DIR or knowledge/)")
+        p.add_argument("--knowledge", metavar="DIR",
+                       help="knowledge directory (default: KNOWLEDGE_DIR, else knowledge/ in STORY_BOT_HOME or "
+                            "the working directory, else the story shipped with the bot)")
     return parser
 
 

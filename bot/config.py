@@ -1,21 +1,30 @@
 """Settings, read once at start from the environment and a `.env` file, then passed down.
 
-python-dotenv parses `.env` (quoting, comments, `export`) the way operators expect;
-the environment wins over the file so a process manager can override anything.
+Where things are: one folder, the bot's *home*, is `STORY_BOT_HOME` when set, else the working directory.
+`.env` is read from the home; relative `DATABASE_PATH` and `KNOWLEDGE_DIR` are taken relative to it; with no
+`KNOWLEDGE_DIR`, the home's `knowledge/` folder is used when there is one, else the story's knowledge that
+ships inside the package (so `pip install .` answers from any directory).
+
+python-dotenv parses `.env` (quoting, comments, `export`) the way operators expect. The file is loaded into
+`os.environ` without overriding what is already there: the environment wins (a process manager can override
+anything), and a library setting in `.env` (WATCHFILES_FORCE_POLLING) works exactly as if it were exported.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import secrets
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dotenv import dotenv_values
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
-DEFAULT_KNOWLEDGE_DIR = PACKAGE_ROOT.parent / "knowledge"
+# bot/story is package data in a wheel; in the repository it is a symlink to knowledge/, resolved here so that
+# file watching and `/kb` edits see the real folder.
+DEFAULT_KNOWLEDGE_DIR = (PACKAGE_ROOT / "story").resolve()
 DEFAULT_DATABASE = Path("data/bot.sqlite3")
 DEFAULT_COOLDOWN = (5, 60.0)  # questions per seconds, per user
 # Messages nobody addressed to the bot (answer channels, forum posts) are answered only above this
@@ -23,6 +32,8 @@ DEFAULT_COOLDOWN = (5, 60.0)  # questions per seconds, per user
 DEFAULT_CHANNEL_CONFIDENCE = 0.8
 DEFAULT_KEEP_DAYS = 90  # recorded questions older than this are pruned…
 DEFAULT_KEEP_ROWS = 2_000_000  # …and at most this many of the newest are kept
+HOME_VARIABLE = "STORY_BOT_HOME"
+LOG_FORMATS = ("text", "json")
 
 
 class SettingsError(ValueError):
@@ -41,6 +52,7 @@ class Settings:
     cooldown_rate: int = DEFAULT_COOLDOWN[0]
     cooldown_seconds: float = DEFAULT_COOLDOWN[1]
     log_level: str = "INFO"
+    log_format: str = "text"
     shard_count: int | None = None
     shard_ids: tuple[int, ...] | None = None
     hash_salt: str = field(default="", repr=False)
@@ -49,18 +61,27 @@ class Settings:
     database_url: str | None = field(default=None, repr=False)  # may hold a password
     keep_days: int = DEFAULT_KEEP_DAYS
     keep_rows: int = DEFAULT_KEEP_ROWS
+    health_host: str = "127.0.0.1"
+    health_port: int | None = None  # None: no health/metrics server
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, env_file: Path | str | None = ".env") -> Settings:
-        """Build settings from `env` (default: os.environ) layered over `env_file` if it exists."""
+    def from_env(cls, env: Mapping[str, str] | None = None, env_file: Path | str | None = None) -> Settings:
+        """Settings from `env` (default: os.environ, after loading the home's `.env` into it).
+
+        With an explicit `env`, `env_file` is layered under it instead and os.environ is left alone (tests).
+        """
+        if env is None:
+            home = home_dir(os.environ)
+            load_env_file(home / ".env" if env_file is None else Path(env_file), os.environ)
+            return cls._parse(os.environ, home)
         values: dict[str, str] = {}
-        if env_file is not None and Path(env_file).is_file():
-            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-        values.update(os.environ if env is None else env)
-        return cls._parse(values)
+        if env_file is not None:
+            load_env_file(Path(env_file), values)
+        values.update(env)
+        return cls._parse(values, home_dir(values))
 
     @classmethod
-    def _parse(cls, v: Mapping[str, str]) -> Settings:
+    def _parse(cls, v: Mapping[str, str], home: Path) -> Settings:
         def text(name: str) -> str | None:
             raw = v.get(name, "").strip()
             return raw or None
@@ -92,6 +113,8 @@ class Settings:
             if not 0.0 <= value <= 1.0:
                 raise SettingsError(f"{name} must be a number from 0 to 1, got {raw!r}")
             return value
+        def path(name: str, default: Path) -> Path:
+            return home / (text(name) or default)  # an absolute value stays as it is
 
         rate, seconds = DEFAULT_COOLDOWN
         if cooldown := text("COOLDOWN"):
@@ -100,15 +123,21 @@ class Settings:
                 rate, seconds = int(r), float(s)
             except ValueError:
                 raise SettingsError(f"COOLDOWN must look like 5/60 (questions per seconds), got {cooldown!r}") from None
-            if rate < 1 or seconds <= 0:
-                raise SettingsError("COOLDOWN needs at least 1 question per a positive number of seconds")
+            if rate < 1 or not (0 < seconds < math.inf):
+                raise SettingsError(f"COOLDOWN needs at least 1 question per a finite, positive number of seconds, "
+                                    f"got {cooldown!r}")
 
         shard_count = integer("SHARD_COUNT")
         shard_ids = ids("SHARD_IDS") or None
+        if shard_count is not None and shard_count < 1:
+            raise SettingsError(f"SHARD_COUNT must be 1 or more, got {shard_count}")
         if shard_ids is not None and shard_count is None:
             raise SettingsError("SHARD_IDS needs SHARD_COUNT as well")
-        if shard_ids is not None and shard_count is not None and any(i >= shard_count for i in shard_ids):
-            raise SettingsError("every id in SHARD_IDS must be below SHARD_COUNT")
+        if shard_ids is not None and shard_count is not None:
+            if any(not 0 <= i < shard_count for i in shard_ids):
+                raise SettingsError(f"every id in SHARD_IDS must be from 0 to SHARD_COUNT - 1 ({shard_count - 1})")
+            if len(set(shard_ids)) != len(shard_ids):
+                raise SettingsError("SHARD_IDS lists a shard more than once")
 
         keep_days, keep_rows = integer("QUESTIONS_KEEP_DAYS"), integer("QUESTIONS_KEEP_ROWS")
         if (keep_days is not None and keep_days < 1) or (keep_rows is not None and keep_rows < 1):
@@ -120,18 +149,28 @@ class Settings:
         level = (text("LOG_LEVEL") or "INFO").upper()
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
+        log_format = (text("LOG_FORMAT") or "text").lower()
+        if log_format not in LOG_FORMATS:
+            raise SettingsError(f"LOG_FORMAT must be text or json, got {log_format!r}")
 
+        health_port = integer("HEALTH_PORT")
+        if health_port is not None and not 0 <= health_port <= 65535:
+            raise SettingsError(f"HEALTH_PORT must be a port number (0-65535), got {health_port}")
+
+        knowledge = text("KNOWLEDGE_DIR")
+        local = home / "knowledge"
         return cls(
             token=text("DISCORD_TOKEN"),
             answer_channels=frozenset(ids("ANSWER_CHANNELS")),
             dev_guild_id=integer("DEV_GUILD_ID"),
             moderator_role_id=integer("MODERATOR_ROLE_ID"),
             mod_log_channel_id=integer("MOD_LOG_CHANNEL_ID"),
-            knowledge_dir=Path(text("KNOWLEDGE_DIR") or DEFAULT_KNOWLEDGE_DIR),
-            database_path=Path(text("DATABASE_PATH") or DEFAULT_DATABASE),
+            knowledge_dir=home / knowledge if knowledge else local if local.is_dir() else DEFAULT_KNOWLEDGE_DIR,
+            database_path=path("DATABASE_PATH", DEFAULT_DATABASE),
             cooldown_rate=rate,
             cooldown_seconds=seconds,
             log_level=level,
+            log_format=log_format,
             shard_count=shard_count,
             shard_ids=shard_ids,
             hash_salt=text("STATS_SALT") or "",
@@ -140,4 +179,51 @@ class Settings:
             database_url=database_url,
             keep_days=keep_days or DEFAULT_KEEP_DAYS,
             keep_rows=keep_rows or DEFAULT_KEEP_ROWS,
+            health_host=text("HEALTH_HOST") or "127.0.0.1",
+            health_port=health_port,
         )
+
+    def with_salt(self) -> Settings:
+        """These settings with a STATS_SALT: the configured one, else one kept in a file beside the database.
+
+        The salt must not sit in the database with the hashes it keys: whoever has the database and a member list
+        could otherwise map every hash back to a reader. The file is created once, readable by its owner only.
+        """
+        if self.hash_salt:
+            return self
+        salt_file = self.database_path.with_name(self.database_path.stem + ".salt")
+        try:
+            salt_file.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(salt_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                salt = salt_file.read_text(encoding="ascii").strip()
+            else:
+                salt = secrets.token_hex(32)
+                with os.fdopen(fd, "w", encoding="ascii") as f:
+                    f.write(salt + "\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"STATS_SALT is empty and the salt file {salt_file} cannot be used ({exc}): "
+                                "set STATS_SALT or make the database's folder writable") from None
+        if not salt:
+            raise SettingsError(f"the salt file {salt_file} is empty: delete it or set STATS_SALT")
+        return replace(self, hash_salt=salt)
+
+
+def home_dir(env: Mapping[str, str]) -> Path:
+    """The folder `.env`, data and a local knowledge/ are found in: STORY_BOT_HOME, else the working directory."""
+    return Path(env.get(HOME_VARIABLE, "").strip() or os.getcwd())
+
+
+def load_env_file(path: Path, into: MutableMapping[str, str]) -> None:
+    """Add the variables of the `.env` file at `path` (if there is one) to `into`, never overriding a value there."""
+    if not path.exists():
+        return
+    try:
+        with path.open(encoding="utf-8") as stream:
+            values = dotenv_values(stream=stream)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"cannot read {path}: {exc.strerror if isinstance(exc, OSError) else exc}") from None
+    for key, value in values.items():
+        if value is not None:
+            into.setdefault(key, value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -89,11 +90,27 @@ def test_broken_knowledge_gives_path_line_and_exit_1(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr and "Bowmanville" in proc.stdout
 
 
-def test_no_token_starts_the_console_and_says_so() -> None:
-    proc = run_bot(stdin="who is bessent\n\n")
+def test_no_token_with_a_terminal_starts_the_console_and_says_so() -> None:
+    main, terminal = pty.openpty()
+    try:
+        os.write(main, b"who is bessent\n\n")
+        proc = subprocess.run([sys.executable, "-m", "bot"], stdin=terminal, capture_output=True, text=True,
+                              cwd=ROOT, env={**os.environ, "DISCORD_TOKEN": ""}, timeout=60)
+    finally:
+        os.close(main)
+        os.close(terminal)
     assert proc.returncode == 0, proc.stderr
     assert "DISCORD_TOKEN is not set" in proc.stderr
     assert "Scott Bessent" in proc.stdout
+    assert (Path(os.environ["HOME"]) / ".story_bot_history").exists()  # the suite's HOME, not the real one
+
+
+def test_no_token_and_no_terminal_is_one_line_and_exit_2() -> None:
+    """Under systemd or Docker without a token there is nobody to chat with: say so, exit 2 (not 0)."""
+    proc = run_bot(stdin="who is bessent\n")
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "DISCORD_TOKEN is not set" in proc.stderr
+    assert proc.stdout == ""
 
 
 def test_chat_answers_until_eof() -> None:

@@ -7,26 +7,33 @@ so no cog's failure can switch them off; cogs use `bot.store` and `bot.reloader`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import gc
 import hashlib
 import json
 import logging
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.discord import access, render, respond, views
+from bot.discord.cooldown import QuestionCooldown
+from bot.discord.health import Health
 from bot.discord.i18n import StoryTranslator
 from bot.discord.render import Reply
 from bot.discord.respond import Asker
 from bot.engine import ConversationBook
 from bot.knowledge.watch import KnowledgeReloader, ReloadResult
+from bot.logs import reader_tag
 from bot.store import StoreUnavailable, open_store
 
 if TYPE_CHECKING:
@@ -48,6 +55,12 @@ INITIAL_EXTENSIONS = (
     "bot.discord.cogs.kb",
 )
 SHUTDOWN_GRACE = 10.0  # seconds close() waits for answers being written before the HTTP session goes
+# Threads that produce answers. The engine is pure Python and holds the GIL: more threads would only take turns
+# with the event loop, which must stay free to acknowledge interactions within Discord's 3 s. Their own pool, so
+# no other work in the default pool (/kb gaps, reloads) can queue in front of a reader's answer.
+ANSWER_WORKERS = 2
+ACK_PRIORITY = 2.0  # seconds an answer waits at most for other readers' acknowledgements to go out first
+HTTP_CONNECTIONS = 256  # to Discord's API at once; more requests wait for a free kept-alive connection
 
 
 class KnowledgeError(RuntimeError):
@@ -56,30 +69,6 @@ class KnowledgeError(RuntimeError):
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = tuple(problems)
         super().__init__("\n".join(map(str, self.problems)) or "the knowledge did not load")
-
-
-class QuestionCooldown:
-    """Questions per user, counted across messages, /ask and suggestion buttons alike.
-
-    A second mapping allows one "slow down" note per window, so a reader who keeps
-    typing in a channel is told once rather than answered with a wall of notes.
-    """
-
-    def __init__(self, rate: int, per: float) -> None:
-        self._questions: commands.CooldownMapping[int] = commands.CooldownMapping.from_cooldown(rate, per, _user)
-        self._notices: commands.CooldownMapping[int] = commands.CooldownMapping.from_cooldown(1, per, _user)
-
-    def retry_after(self, user_id: int) -> float | None:
-        """Count one question; None when it may be answered, else the seconds to wait."""
-        return self._questions.update_rate_limit(user_id)
-
-    def first_notice(self, user_id: int) -> bool:
-        """Whether this user has not been told to slow down in the current window."""
-        return self._notices.update_rate_limit(user_id) is None
-
-
-def _user(user_id: int) -> int:
-    return user_id
 
 
 class StoryTree(app_commands.CommandTree["StoryBot"]):
@@ -95,11 +84,16 @@ class StoryTree(app_commands.CommandTree["StoryBot"]):
         if interaction.extras.get("error_handled"):
             return
         if isinstance(error, app_commands.CheckFailure):
-            log.info("check failed for /%s (user %s): %s", _name(interaction), interaction.user.id, error)
+            log.info("check failed for /%s (reader %s): %s", _name(interaction), reader_tag(interaction.user.id),
+                     error)
             note = str(error) if type(error) is not app_commands.CheckFailure else "You can't use this command here."
             await respond.send(interaction, Reply(content=note), ephemeral=True)
             return
-        log.error("/%s failed (user %s, channel %s)", _name(interaction), interaction.user.id,
+        if respond.expired(error):
+            respond.log_expired(interaction)
+            return
+        self.client.health.question(respond.face(interaction), "failed")
+        log.error("/%s failed (reader %s, channel %s)", _name(interaction), reader_tag(interaction.user.id),
                   interaction.channel_id, exc_info=error)
         await respond.apologise(interaction)
 
@@ -111,7 +105,6 @@ def _name(interaction: discord.Interaction) -> str:
 class StoryBot(commands.AutoShardedBot):
     """One story, many readers: sharded on Discord's gateway, with the engine swapped by assignment on reload."""
 
-    engine: Engine  # set in setup_hook; cogs read it at each use because a reload replaces it
     tree: StoryTree
 
     def __init__(
@@ -147,9 +140,74 @@ class StoryBot(commands.AutoShardedBot):
         self.questions = QuestionCooldown(settings.cooldown_rate, settings.cooldown_seconds)
         # Each reader's recent questions per place (channel, thread or DM), so follow-ups lean on their own.
         self.conversations = ConversationBook()
+        self.health = Health(self)
         self._work: set[asyncio.Task] = set()
+        self._answering = ThreadPoolExecutor(ANSWER_WORKERS, thread_name_prefix="answer")
+        self._in_flight = 0
+        self._acknowledging = 0
+        self._shards_up: dict[int, bool] = {}  # for /healthz: kept by the shard events below
+        self._acks_sent = asyncio.Event()
+        self.health_port: int | None = None  # where /healthz listens, once started
+
+    @property
+    def engine(self) -> Engine:
+        """The engine in use; set in setup_hook, and replaced (one assignment) by a reload. Read it at each use."""
+        return self._engine
+
+    @engine.setter
+    def engine(self, engine: Engine) -> None:
+        self._engine = engine
+        self.health.knowledge_loaded(engine)
+
+    @property
+    def answers_in_flight(self) -> int:
+        """Answers being produced now (in or waiting for an answer thread)."""
+        return self._in_flight
+
+    @contextlib.asynccontextmanager
+    async def acknowledging(self) -> AsyncIterator[None]:
+        """Mark a first response being sent: answers wait (ACK_PRIORITY at most) until none is, so in a burst
+        every reader's "thinking…" reaches Discord before the answers compete with it for the loop and the API."""
+        self._acknowledging += 1
+        self._acks_sent.clear()
+        try:
+            yield
+        finally:
+            self._acknowledging -= 1
+            if not self._acknowledging:
+                self._acks_sent.set()
+
+    async def _after_acknowledgements(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(ACK_PRIORITY):
+                while self._acknowledging:
+                    await self._acks_sent.wait()
+
+    @property
+    def busy(self) -> int:
+        """Questions and commands being handled now, from the moment their handler starts until it returns."""
+        return len(self._work)
+
+    def connected_shards(self) -> dict[int, bool]:
+        """Each shard this process runs, and whether it is connected: READY or RESUMED since it last dropped."""
+        return {shard_id: self._shards_up.get(shard_id, False) for shard_id in self.shards}
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        self._shards_up[shard_id] = True
+
+    async def on_shard_resumed(self, shard_id: int) -> None:
+        self._shards_up[shard_id] = True
+
+    async def on_shard_disconnect(self, shard_id: int) -> None:
+        self._shards_up[shard_id] = False
 
     # --- start ---------------------------------------------------------------------
+
+    async def login(self, token: str) -> None:
+        # discord.py opens a new connection for every concurrent request (limit=0): in a burst, thousands of TCP
+        # (and, with Discord, TLS) handshakes. A bounded pool reuses kept-alive connections instead.
+        self.http.connector = aiohttp.TCPConnector(limit=HTTP_CONNECTIONS)
+        await super().login(token)
 
     async def setup_hook(self) -> None:
         if not await self.open_store():
@@ -182,6 +240,15 @@ class StoryBot(commands.AutoShardedBot):
                 await self.sync_commands()
             except discord.HTTPException:
                 log.exception("command sync failed; the next start tries again (or run `python -m bot sync`)")
+        # Everything loaded so far (knowledge, indexes, discord.py's state) lives as long as the process: keep it
+        # out of the collector's full passes, which otherwise walk it again and again in a burst of questions.
+        gc.freeze()
+        if self.settings.health_port is not None:
+            try:
+                self.health_port = await self.health.start(self.settings.health_host, self.settings.health_port)
+            except OSError as exc:  # answer first: readers are still served, the operator reads why in the log
+                log.error("no health and metrics server: cannot listen on %s:%s (%s)", self.settings.health_host,
+                          self.settings.health_port, exc.strerror or exc)
 
     # --- the store and reloads ------------------------------------------------------------
 
@@ -236,27 +303,39 @@ class StoryBot(commands.AutoShardedBot):
 
     # --- answering -------------------------------------------------------------------
 
-    async def answer(self, question: str, asker: Asker, **options: bool) -> Reply:
+    async def answer(self, question: str, asker: Asker, *, face: str = "message", **options: bool) -> Reply:
         """Consult the engine and reply: for questions addressed to the bot (mentions, DMs, commands, buttons)."""
-        return await self.reply_for(await self.consult(question, asker), asker, **options)
+        return await self.reply_for(await self.consult(question, asker), asker, face=face, **options)
 
     async def consult(self, question: str, asker: Asker) -> Answer:
         """The engine's answer, leaning on this reader's conversation in this place.
 
-        In a worker thread, so the gateway keeps its heartbeat. Nothing is remembered or recorded yet:
-        for a message nobody addressed to the bot, the caller may still decide to stay quiet.
+        In an answer thread, so the loop stays free for the gateway and acknowledgements. Nothing is
+        remembered or recorded yet: for a message nobody addressed to the bot, the caller may still
+        decide to stay quiet.
         """
         conversation = self.conversations.get(asker.key, time.monotonic())
-        return await asyncio.to_thread(self.engine.ask, question, conversation)
+        started = time.perf_counter()
+        self._in_flight += 1
+        try:
+            await self._after_acknowledgements()
+            answer = await asyncio.get_running_loop().run_in_executor(self._answering, self.engine.ask, question,
+                                                                      conversation)
+        finally:
+            self._in_flight -= 1
+        self.health.latency.observe(time.perf_counter() - started)
+        return answer
 
     async def reply_for(self, answer: Answer, asker: Asker, *, offer_alternatives: bool = True,
-                        forum: bool = False) -> Reply:
+                        forum: bool = False, face: str = "message") -> Reply:
         """Remember the answer in the reader's conversation, record it, and render it with its buttons.
 
         Two close answers become a "Did you mean…?" with both as buttons (unless this already is a pick);
         `forum` adds "This answered it" for the poster of a forum question.
         """
         self.conversations.record(asker.key, answer, time.monotonic())
+        outcome = "intent" if answer.intent is not None else "answered" if answer.answered else "declined"
+        self.health.question(face, outcome)
         if answer.intent is not None:  # help, a greeting, thanks: the engine's pointer to /help, not a story answer
             return render.intent_reply(answer)
         question_id = await self.record_question(answer, asker)
@@ -269,7 +348,8 @@ class StoryBot(commands.AutoShardedBot):
     async def record_question(self, answer: Answer, asker: Asker) -> int | None:
         """Record the question for moderators (gaps, stats, votes); its id, or None without a store.
 
-        Answer first: a store that fails is logged loudly and the reader still gets the answer, without votes.
+        Answer first: a store that fails is logged loudly and counted, and the reader still gets the answer,
+        without votes.
         """
         store = self.store
         if store is None:
@@ -281,8 +361,9 @@ class StoryBot(commands.AutoShardedBot):
                 user_id=asker.user_id,
             )
         except Exception:
-            log.exception("recording a question failed (channel %s); answering without vote buttons",
-                          asker.channel_id)
+            log.exception("recording a question failed (reader %s); answering without vote buttons",
+                          reader_tag(asker.user_id))
+            self.health.database_write_failures.inc()
             return None
 
     # --- command sync ----------------------------------------------------------------
@@ -351,11 +432,13 @@ class StoryBot(commands.AutoShardedBot):
         if pending and not self.is_closed():
             log.info("finishing %d answers before closing", len(pending))
             await asyncio.wait(pending, timeout=SHUTDOWN_GRACE)
+        await self.health.stop()
         for task in (self._watcher, self._store_retry):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         await super().close()
+        self._answering.shutdown(wait=False, cancel_futures=True)
         store, self.store = self.store, None
         if store is not None:
             await asyncio.to_thread(store.close)  # writes what is queued first

@@ -13,6 +13,7 @@ import discord
 
 from bot.discord import render
 from bot.discord.render import Reply
+from bot.logs import reader_tag
 
 if TYPE_CHECKING:
     from bot.discord.bot import StoryBot
@@ -20,9 +21,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Discord drops an interaction not answered within 3 s. Work still running after this long
-# is deferred ("thinking…") so a slow host or a busy event loop still makes the window.
-DEFER_AFTER = 1.0
+# Discord drops an interaction not answered within 3 s of being sent, whenever our handler happens to start.
+# An answer not ready this long after the interaction was *created* is deferred ("thinking…"); one whose handler
+# starts later than ACK_AT_ONCE (a backlog: 2,000 readers pressing /ask together), or while the bot is already
+# handling more than BUSY questions, is deferred before any work. Otherwise the answer itself is the first
+# response, which saves Discord (and us) a round trip.
+DEFER_BY = 1.5
+ACK_AT_ONCE = 0.5
+BUSY = 16
+UNKNOWN_INTERACTION = 10062  # Discord's code when the 3 s window (or the 15 min token) has passed
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +64,15 @@ async def send(interaction: discord.Interaction, reply: Reply, *, ephemeral: boo
         await interaction.response.send_message(**reply.kwargs(), ephemeral=ephemeral)
 
 
+def age(interaction: discord.Interaction) -> float:
+    """Seconds since Discord created the interaction (its id is a timestamp), never negative."""
+    return max((discord.utils.utcnow() - interaction.created_at).total_seconds(), 0.0)
+
+
 async def in_time(interaction: discord.Interaction, work: Awaitable[T]) -> T:
-    """Await `work`, deferring the response if it takes longer than DEFER_AFTER."""
+    """Await `work`, deferring the response if it is not done DEFER_BY seconds after the interaction was created."""
     task = asyncio.ensure_future(work)
-    done, _ = await asyncio.wait({task}, timeout=DEFER_AFTER)
+    done, _ = await asyncio.wait({task}, timeout=max(DEFER_BY - age(interaction), 0.0))
     if not done and not interaction.response.is_done():
         await interaction.response.defer(thinking=True)
     return await task
@@ -72,14 +84,42 @@ async def apologise(interaction: discord.Interaction) -> None:
         await send(interaction, Reply(content=render.APOLOGY), ephemeral=True)
 
 
+def face(interaction: discord.Interaction) -> str:
+    """Where an interaction's question came from, for the metrics: a slash command or a button."""
+    return "button" if interaction.type is discord.InteractionType.component else "slash"
+
+
+def expired(error: BaseException) -> bool:
+    """Whether `error` (or what it wraps) is Discord saying the interaction's window had passed."""
+    while error is not None:
+        if isinstance(error, discord.NotFound) and error.code == UNKNOWN_INTERACTION:
+            return True
+        error = error.__cause__ or getattr(error, "original", None)  # type: ignore[assignment]
+    return False
+
+
+def log_expired(interaction: discord.Interaction[StoryBot]) -> None:
+    """A lost interaction is one line (how late, which command), not a traceback: there is no bug to read."""
+    late = (discord.utils.utcnow() - interaction.created_at).total_seconds()
+    name = interaction.command.qualified_name if interaction.command else interaction.type.name
+    log.warning("an interaction expired before its first response (/%s, %.1f s after it was sent): the reader saw "
+                "'The application did not respond'", name, late)
+    interaction.client.health.question(face(interaction), "expired")
+
+
 @contextlib.asynccontextmanager
 async def handling(interaction: discord.Interaction[StoryBot], what: str) -> AsyncIterator[None]:
     """Run a button's work: finished before shutdown, and a failure logged with its traceback and apologised for."""
     interaction.client.hold_current_task()
     try:
         yield
-    except Exception:
-        log.exception("%s failed (user %s, channel %s)", what, interaction.user.id, interaction.channel_id)
+    except Exception as exc:
+        if expired(exc):
+            log_expired(interaction)
+            return
+        interaction.client.health.question(face(interaction), "failed")
+        log.exception("%s failed (reader %s, channel %s)", what, reader_tag(interaction.user.id),
+                      interaction.channel_id)
         await apologise(interaction)
 
 
@@ -90,7 +130,12 @@ async def answer_interaction(interaction: discord.Interaction[StoryBot], questio
     """
     bot = interaction.client
     if wait := bot.questions.retry_after(interaction.user.id):
+        bot.health.question(face(interaction), "cooldown")
         await send(interaction, render.cooldown_reply(wait), ephemeral=True)
         return
-    reply = await in_time(interaction, bot.answer(question, Asker.of_interaction(interaction), **options))
+    if bot.busy > BUSY or age(interaction) > ACK_AT_ONCE:
+        async with bot.acknowledging():
+            await interaction.response.defer(thinking=True)
+    reply = await in_time(interaction, bot.answer(question, Asker.of_interaction(interaction), face=face(interaction),
+                                                  **options))
     await send(interaction, reply)

@@ -1,6 +1,8 @@
 """`python -m bot run` and `python -m bot sync`: start, stop and sync the bot, with exit codes instead of tracebacks.
 
-Exit codes match bot/cli.py: 0 clean stop, 1 the knowledge has problems, 2 no token or a refused one.
+Exit codes (bot/cli.py uses the same): 0 clean stop, 1 the knowledge has problems, 2 configuration (no token or a
+refused one), 3 Discord could not be reached at start, after retries. Each is one line on stderr, not a traceback,
+so systemd (RestartPreventExitStatus) and operators can tell them apart.
 """
 
 from __future__ import annotations
@@ -12,17 +14,25 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import aiohttp
 import discord
 
 from bot.config import Settings
 from bot.discord.bot import KnowledgeError, StoryBot
+from bot.logs import setup_logging
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG = 0, 1, 2
+EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 1, 2, 3
+# Seconds to wait before each new attempt while Discord cannot be reached at start (about 15 s in all); once
+# connected, discord.py itself reconnects for as long as it takes.
+RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0)
+# What "cannot reach Discord" looks like: DNS, refused or reset connections, timeouts, Discord's own 5xx.
+UNREACHABLE = (aiohttp.ClientConnectionError, TimeoutError, discord.GatewayNotFound, discord.DiscordServerError)
 NO_TOKEN = "DISCORD_TOKEN is not set: copy .env.example to .env and put the bot's token there."
 BAD_TOKEN = ("Discord refused DISCORD_TOKEN: copy the token again from the developer portal "
              "(your application → Bot → Reset Token) into .env.")
+UNREACHABLE_LINE = "cannot reach Discord"
 NO_MESSAGE_CONTENT = (
     "Discord refused the Message Content intent (close code 4014), so the bot reconnects without it: it answers "
     "mentions, direct messages and slash commands, but not plain questions in ANSWER_CHANNELS. To fix, turn on "
@@ -50,13 +60,14 @@ def _main(settings: Settings, job: Callable[[Settings, str], Coroutine[Any, Any,
 
 
 def _setup_logging(settings: Settings) -> None:
-    """discord.py's coloured log format at LOG_LEVEL, unless whoever started us configured logging already."""
+    """LOG_FORMAT lines at LOG_LEVEL (see bot/logs.py), unless whoever started us configured logging already."""
     if not logging.getLogger().handlers:
-        discord.utils.setup_logging(level=logging.getLevelName(settings.log_level), root=True)
+        setup_logging(settings.log_level, settings.log_format, token=settings.token)
 
 
 async def _run(settings: Settings, token: str) -> int:
     message_content = True
+    delays = iter(RETRY_DELAYS)
     while True:
         bot = StoryBot(settings, message_content=message_content)
         try:
@@ -66,6 +77,23 @@ async def _run(settings: Settings, token: str) -> int:
                 raise  # the bot asks for no other privileged intent, so this cannot be ours to fix
             log.warning(NO_MESSAGE_CONTENT)
             message_content = False
+        except UNREACHABLE as exc:
+            delay = next(delays, None)
+            if delay is None:
+                return _unreachable(exc, f"after {len(RETRY_DELAYS) + 1} attempts over {sum(RETRY_DELAYS):.0f} s")
+            log.warning("cannot reach Discord (%s); trying again in %.0f s", _reason(exc), delay)
+            await asyncio.sleep(delay)
+
+
+def _unreachable(exc: BaseException, tried: str) -> int:
+    """One line for the operator, and exit code 3, when Discord stayed out of reach."""
+    print(f"{UNREACHABLE_LINE} {tried} ({_reason(exc)}): check the network, DNS and firewall "
+          "(outbound HTTPS to discord.com).", file=sys.stderr)
+    return EXIT_UNREACHABLE
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 async def serve(bot: StoryBot, token: str) -> int:
@@ -111,6 +139,8 @@ async def _sync(settings: Settings, token: str) -> int:
             await bot.login(token)
         except (discord.LoginFailure, KnowledgeError) as exc:
             return _refused(exc, "commands were not synced")
+        except UNREACHABLE as exc:
+            return _unreachable(exc, "to sync the commands")
         try:
             count = await bot.sync_commands()
         except discord.HTTPException as exc:

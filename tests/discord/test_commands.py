@@ -100,7 +100,7 @@ async def test_ask_echo_is_escaped_and_cannot_ping(harness: Harness) -> None:
 
 
 async def test_ask_defers_when_the_engine_is_slow(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(respond, "DEFER_AFTER", 0.05)
+    monkeypatch.setattr(respond, "DEFER_BY", 0.05)
     harness.bot.engine = SlowEngine(harness.bot.engine.kb)
     call = await harness.interact(slash("ask", question=TRUMP_QUESTION))
     callback = next(c for c in harness.fake.calls if c.path.endswith("/callback"))

@@ -148,7 +148,7 @@ async def test_close_finishes_answers_in_flight(harness: Harness, monkeypatch: p
             time.sleep(0.3)
             return super().ask(text, conversation)
 
-    monkeypatch.setattr(respond, "DEFER_AFTER", 5.0)
+    monkeypatch.setattr(respond, "DEFER_BY", 5.0)
     harness.bot.engine = Slow(harness.bot.engine.kb)
     harness.bot._connection.parsers["INTERACTION_CREATE"](slash("ask", question="who is Jivani?"))
     await asyncio.sleep(0.05)  # the command has started and is waiting for the engine

@@ -98,7 +98,10 @@ def child_env(standin: Discord, settings: Settings) -> dict[str, str]:
         "SHARD_COUNT": str(settings.shard_count or ""),
         "SHARD_IDS": ",".join(map(str, settings.shard_ids or ())),
         "COOLDOWN": f"{settings.cooldown_rate}/{settings.cooldown_seconds}",
-        "LOG_LEVEL": "INFO",
+        "LOG_LEVEL": settings.log_level,
+        "LOG_FORMAT": settings.log_format,
+        "HEALTH_HOST": settings.health_host,
+        "HEALTH_PORT": "" if settings.health_port is None else str(settings.health_port),
     }
     return env
 

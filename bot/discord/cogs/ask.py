@@ -75,6 +75,7 @@ class Ask(commands.Cog):
         try:
             reply = await self.reply_to(message, question, heard)
         except Exception:
+            self.bot.health.question("message", "failed")
             log.exception("answering message %s in channel %s failed", message.id, message.channel.id)
             # Only someone who spoke to the bot is owed an apology; overheard chatter may not have been a question.
             reply = Reply(content=render.APOLOGY) if heard is Heard.ADDRESSED else None
@@ -123,6 +124,7 @@ class Ask(commands.Cog):
         """False when the reader may ask now; else the note to send (once per window), or None for silence."""
         if (wait := self.bot.questions.retry_after(asker.user_id)) is None:
             return False
+        self.bot.health.question("message", "cooldown")
         return render.cooldown_reply(wait) if self.bot.questions.first_notice(asker.user_id) else None
 
 

@@ -190,6 +190,8 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
     @commands.Cog.listener()
     async def on_knowledge_reload(self, result: ReloadResult) -> None:
         """A reload the watcher started failed: tell the moderators' log channel, if there is one."""
+        if not result.ok:
+            self.bot.health.reload_failed(len(result.problems))
         channel_id = self.bot.settings.mod_log_channel_id
         if result.ok or channel_id is None:
             return

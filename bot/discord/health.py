@@ -1,0 +1,187 @@
+"""Health and metrics over HTTP, for load balancers, orchestrators and Prometheus.
+
+With HEALTH_PORT set, the bot serves on HEALTH_HOST (127.0.0.1 by default):
+- `GET /healthz`: 200 when every shard's gateway connection is open and knowledge is loaded, else 503; the JSON body
+  says which shards are connected, the knowledge version (a hash of what is loaded: two processes with the same
+  version answer alike) and the last reload's result.
+- `GET /metrics`: Prometheus text format, written by prometheus_client (the format's reference implementation).
+
+It runs on the bot's own event loop with aiohttp.web (already installed with discord.py), so it needs no thread and
+sees exactly what the bot sees. Each bot has its own registry: tests can run several bots in one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
+
+    from bot.engine import Engine
+
+log = logging.getLogger(__name__)
+
+FACES = ("slash", "button", "message")  # where a question came from
+# answered / declined: the engine's verdict; cooldown: refused for asking too fast; failed: an error was apologised
+# for; expired: the interaction's 3 s window passed before the first response (the reader saw "did not respond").
+OUTCOMES = ("answered", "declined", "cooldown", "failed", "expired")
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
+
+
+class Gateway(Protocol):
+    """What health needs from the bot: its shards' connection state and how busy it is."""
+
+    def connected_shards(self) -> dict[int, bool]: ...
+
+    @property
+    def answers_in_flight(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Reload:
+    ok: bool
+    at: float  # time.time()
+    problems: int
+
+
+def knowledge_version(engine: Engine) -> str:
+    """A short hash of the knowledge as loaded (not of file times): equal versions answer alike."""
+    return hashlib.sha256(repr(engine.kb).encode()).hexdigest()[:12]
+
+
+class Health:
+    """The bot's counters and state, and the HTTP server that shows them."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.registry = CollectorRegistry()
+        self.questions = Counter("story_bot_questions", "Questions by where they came from and what became of them",
+                                 ["face", "outcome"], registry=self.registry)
+        self.latency = Histogram("story_bot_answer_seconds", "Time to produce an answer (engine, record and render), "
+                                 "including the wait for a worker", buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.reloads = Counter("story_bot_knowledge_reloads", "Knowledge reloads by result", ["result"],
+                               registry=self.registry)
+        self.database_write_failures = Counter("story_bot_database_write_failures",
+                                               "Writes to the store that failed (the reader was answered anyway)",
+                                               registry=self.registry)
+        for face in FACES:
+            for outcome in OUTCOMES:
+                self.questions.labels(face, outcome)  # every series from the start: rates work from the first scrape
+        for result in ("ok", "failed"):
+            self.reloads.labels(result)
+        self.registry.register(_Live(self))
+        self.version: str | None = None
+        self._engine: Engine | None = None
+        self.last_reload: Reload | None = None
+        self._runner: web.AppRunner | None = None
+
+    # --- what the bot reports -----------------------------------------------------------
+
+    def knowledge_loaded(self, engine: Engine) -> None:
+        """A new engine is in use: at start, or after a successful reload.
+
+        Its version is hashed in a worker thread (a few ms for the story, about half a second at 10,000 entries:
+        too long for the event loop); until then /healthz shows the version as null.
+        """
+        if self._engine is not None:
+            self.reloads.labels("ok").inc()
+            self.last_reload = Reload(True, time.time(), 0)
+        self._engine, self.version = engine, None
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a script or a test building the bot by hand): hash it here
+            self.version = knowledge_version(engine)
+            return
+        hashing = loop.run_in_executor(None, knowledge_version, engine)
+        hashing.add_done_callback(lambda done: self._versioned(engine, done))
+
+    def _versioned(self, engine: Engine, done: asyncio.Future[str]) -> None:
+        if engine is self._engine and not done.cancelled() and done.exception() is None:
+            self.version = done.result()  # a slower hash of an older engine never overwrites a newer one
+
+    @property
+    def loaded(self) -> bool:
+        return self._engine is not None
+
+    def reload_failed(self, problems: int) -> None:
+        """A reload was refused; the bot keeps answering from the knowledge it has."""
+        self.reloads.labels("failed").inc()
+        self.last_reload = Reload(False, time.time(), problems)
+
+    def question(self, face: str, outcome: str) -> None:
+        self.questions.labels(face, outcome).inc()
+
+    # --- what it shows --------------------------------------------------------------------
+
+    def status(self) -> tuple[bool, dict[str, object]]:
+        """Healthy or not, and the JSON body of /healthz."""
+        shards = self.gateway.connected_shards()
+        connected = sorted(i for i, up in shards.items() if up)
+        loaded = self.loaded
+        healthy = bool(shards) and len(connected) == len(shards) and loaded
+        reload = self.last_reload
+        return healthy, {
+            "status": "ok" if healthy else "unavailable",
+            "shards": {"connected": connected, "total": len(shards)},
+            "knowledge": {"loaded": loaded, "version": self.version},
+            "last_reload": None if reload is None else {
+                "ok": reload.ok, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(reload.at)),
+                "problems": reload.problems,
+            },
+        }  # fmt: skip
+
+    async def _healthz(self, _request: web.Request) -> web.Response:
+        healthy, body = self.status()
+        return web.json_response(body, status=200 if healthy else 503)
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    # --- serving ----------------------------------------------------------------------------
+
+    async def start(self, host: str, port: int) -> int:
+        """Serve /healthz and /metrics on host:port (0: any free port); the port actually bound."""
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        bound = site._server.sockets[0].getsockname()[1] if port == 0 else port  # type: ignore[union-attr]
+        log.info("health and metrics on http://%s:%d/healthz and /metrics", host, bound)
+        return bound
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+
+class _Live(Collector):
+    """Values read from the bot at scrape time rather than counted as they happen."""
+
+    def __init__(self, health: Health) -> None:
+        self.health = health
+
+    def collect(self) -> Iterator[Metric]:
+        gateway = self.health.gateway
+        shards = gateway.connected_shards()
+        yield GaugeMetricFamily("story_bot_shards_connected", "Shards whose gateway connection is open",
+                                value=sum(shards.values()))
+        yield GaugeMetricFamily("story_bot_shards", "Shards this process runs", value=len(shards))
+        yield GaugeMetricFamily("story_bot_answers_in_flight", "Answers being produced right now",
+                                value=gateway.answers_in_flight)
+        yield GaugeMetricFamily("story_bot_knowledge_loaded", "1 when knowledge is loaded",
+                                value=int(self.health.loaded))
