@@ -102,13 +102,13 @@ async def until_reload(bot: StoryBot, ok: bool) -> dict[str, Any]:
 
 async def test_reloads_show_in_healthz_and_metrics(bot: StoryBot) -> None:
     _, before = await until_status(bot, 200, FLIP_WITHIN)
-    qa = bot.settings.knowledge_dir / "qa.yaml"
+    qa = bot.settings.knowledge_dir / "qa-trip.yaml"
     original = qa.read_text(encoding="utf-8")
     qa.write_text(original + "\n- id: [broken\n", encoding="utf-8")  # a moderator's bad edit
     failed = await until_reload(bot, ok=False)
     assert failed["last_reload"]["problems"] >= 1
     assert failed["knowledge"]["version"] == before["knowledge"]["version"]  # still the last good knowledge
-    qa.write_text(original.replace("Conservative MP", "Conservative MP (Ontario)", 1), encoding="utf-8")
+    qa.write_text(original.replace("  answer: ", "  answer: In short, ", 1), encoding="utf-8")
     after = await until_reload(bot, ok=True)
     assert after["status"] == "ok" and after["knowledge"]["version"] != before["knowledge"]["version"]
     _, text = await get(bot, "/metrics")

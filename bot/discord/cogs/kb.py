@@ -36,6 +36,7 @@ from bot.gaps import Gap, closed_this_week, find_gaps, gap_line, settled, stats_
 from bot.knowledge.editor import NewEntry, entry_yaml, parse_paragraph, parse_phrasings
 from bot.knowledge.finder import EntryFinder
 from bot.knowledge.watch import ReloadResult
+from bot.logs import reader_tag
 from bot.store import Store, StoreUnavailable
 
 if TYPE_CHECKING:
@@ -208,7 +209,7 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         """Runs before every /kb command (and is reused by the forms and buttons)."""
         if is_moderator(interaction, self.bot.settings.moderator_role_id):
             return True
-        log.info("refused /kb to user %s in guild %s", interaction.user.id, interaction.guild_id)
+        log.info("refused /kb to reader %s in guild %s", reader_tag(interaction.user.id), interaction.guild_id)
         interaction.extras["error_handled"] = True  # the tree's error handler need not say it again
         await respond.send(interaction, Reply(content=REFUSAL), ephemeral=True)
         return False
