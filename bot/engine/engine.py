@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
@@ -136,17 +137,19 @@ class Engine:
         asked = _content_words(question)
         asked_vectors = self.word_meaning.question(asked)
         asked_weights = np.array([self.index.weight(stem(w)) for w in asked])
+        # Each signal's best value among the other answers, from each signal's two best (different) answers.
+        by_words = _two_best((min(m.score, 1.0), m.doc.answer) for m in matches)
+        by_meaning = _two_best((float(meaning[m.position]), m.doc.answer) for m in matches)
+        ranked = sorted(matches, key=lambda m: min(m.score, 1.0) + self.params.meaning_rank * meaning[m.position],
+                        reverse=True)
         out = []
-        for m in matches:
-            rivals = [x for x in matches if x.doc.answer != m.doc.answer]
-            best_lex = max((min(x.score, 1.0) for x in rivals), default=0.0)
-            best_sem = max((float(meaning[x.position]) for x in rivals), default=0.0)
+        for m in ranked[: self.params.decided]:  # the decision and the suggestions need no more
             similarity = float(meaning[m.position])
             covered = self.word_meaning.coverage(asked_vectors, asked_weights, m.position)
-            signals = decide.features(question, query, m, similarity, best_sem, best_lex, covered, self.index)
+            signals = decide.features(question, query, m, similarity, _other(by_meaning, m.doc.answer),
+                                      _other(by_words, m.doc.answer), covered, self.index)
             out.append(decide.Candidate(m, similarity, min(m.score, 1.0) + self.params.meaning_rank * similarity,
                                         signals, decide.probability(signals, self.params.weights)))
-        out.sort(key=lambda c: c.rank, reverse=True)
         return out
 
     def explain(self, text: str, limit: int = 8) -> list[decide.Candidate]:
@@ -211,6 +214,22 @@ class Engine:
             if wanted & set(content_terms(f"{ev.when} {ev.text} {names}", self.thesaurus)):
                 out.append(ev)
         return out
+
+
+def _two_best(scored: Iterable[tuple[float, str]]) -> list[tuple[float, str]]:
+    """The best score, and the best of another answer, as (score, answer) pairs."""
+    best: list[tuple[float, str]] = []
+    for score, answer in sorted(scored, reverse=True):
+        if not best or (len(best) == 1 and answer != best[0][1]):
+            best.append((score, answer))
+        if len(best) == 2:
+            break
+    return best
+
+
+def _other(best: list[tuple[float, str]], answer: str) -> float:
+    """The best score among answers other than `answer`."""
+    return next((score for score, other in best if other != answer), 0.0)
 
 
 def _content_words(text: str) -> list[str]:

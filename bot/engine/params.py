@@ -29,6 +29,7 @@ class Params:
     # --- retrieval by meaning (bot/engine/semantic.py) ---
     meaning_shortlist: int = 6  # documents the embedding proposes beside the lexical shortlist
     meaning_rank: float = 1.0  # candidates are ranked by lexical score + this × similarity in meaning
+    decided: int = 6  # best-ranked candidates whose signals are computed (the decision, suggestions, "did you mean")
     # --- the decision (bot/engine/decide.py): a logistic model over FEATURES ---
     weights: tuple[float, ...] = (-3.600, 2.548, 1.386, -0.025, 0.593, 1.746, -0.219, 0.628, 1.280, -0.911, 0.204,
                                   -0.188, 0.316)
