@@ -18,6 +18,7 @@ from tokenizers import Tokenizer
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 MAX_TOKENS = 256  # a question is short; a 4,000-character message is cut here, keeping it fast
+BATCH = 256  # texts encoded per tokenizer call
 
 
 class Embedder:
@@ -34,7 +35,13 @@ class Embedder:
         self.dim = self.table.shape[1]
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """One row per text; a text with no known token gets a zero row (similar to nothing)."""
+        """One row per text; a text with no known token gets a zero row (similar to nothing).
+
+        In batches of BATCH: the tokenizer holds the GIL for a whole call, and a reload encoding every
+        phrasing of 10,000 entries in one call would stall the bot's event loop for most of a second.
+        """
+        if len(texts) > BATCH:
+            return np.concatenate([self.encode(texts[i:i + BATCH]) for i in range(0, len(texts), BATCH)])
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         encoded = [[t for t in enc.ids[:MAX_TOKENS] if t != self.unknown]
                    for enc in self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
