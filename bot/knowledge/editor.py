@@ -39,7 +39,7 @@ import yaml
 from bot.knowledge.article import fold
 from bot.knowledge.files import is_knowledge_file, unreadable_files
 from bot.knowledge.loader import LoadResult, Problem, display_path, load_knowledge, phrasing_key
-from bot.knowledge.model import QAEntry
+from bot.knowledge.model import KnowledgeBase, QAEntry
 
 DISCORD_FILE = "qa-discord.yaml"
 LOCK_FILE = ".kb-edit.lock"
@@ -107,18 +107,26 @@ def add_entry(directory: Path | str, entry: NewEntry) -> EditResult:
     return EditResult(entry_id, display_path(path), problems)
 
 
+def _entry_and_file(root: Path, entry_id: str) -> tuple[KnowledgeBase, QAEntry, Path] | EditResult:
+    """The knowledge now, the entry with that id in it, and the file it is written in; or why not."""
+    current = load_knowledge(root)
+    entry = current.kb.entry(entry_id) if current.kb else None
+    if current.kb is None or entry is None:
+        where = display_path(root)
+        return EditResult(entry_id, where, (Problem(where, 0, f"no Q&A entry with id {entry_id!r}"),))
+    return current.kb, entry, root / Path(entry.origin.path).name
+
+
 def remove_entry(directory: Path | str, entry_id: str) -> EditResult:
     """Delete one Q&A entry from the file that holds it, if every other entry survives unchanged."""
     root = Path(directory)
     with _edit_lock(root):
         if problems := unreadable_files(root):
             return EditResult(entry_id, display_path(root), problems)
-        current = load_knowledge(root)
-        entry = current.kb.entry(entry_id) if current.kb else None
-        if entry is None:
-            where = display_path(root)
-            return EditResult(entry_id, where, (Problem(where, 0, f"no Q&A entry with id {entry_id!r}"),))
-        path = root / Path(entry.origin.path).name
+        found = _entry_and_file(root, entry_id)
+        if isinstance(found, EditResult):
+            return found
+        current, entry, path = found
         shown = display_path(path)
         candidate, why = cut_entry(path.read_text(encoding="utf-8"), entry_id)
         if candidate is None:
@@ -127,7 +135,7 @@ def remove_entry(directory: Path | str, entry_id: str) -> EditResult:
         result = validate(root, {path.name: candidate})
         problems = result.problems
         if not problems and result.kb is not None:
-            expected = {e.id for e in current.kb.qa} - {entry_id}  # type: ignore[union-attr]
+            expected = {e.id for e in current.qa} - {entry_id}
             if {e.id for e in result.kb.qa} != expected:
                 problems = (Problem(shown, entry.origin.line, f"removing {entry_id!r} would change which other "
                                                               "entries load; nothing was written"),)
@@ -172,12 +180,10 @@ def add_phrasing(directory: Path | str, entry_id: str, phrasing: str) -> EditRes
     root = Path(directory)
     text = " ".join(phrasing.split())
     with _edit_lock(root):
-        current = load_knowledge(root)
-        entry = current.kb.entry(entry_id) if current.kb else None
-        if entry is None:
-            where = display_path(root)
-            return EditResult(entry_id, where, (Problem(where, 0, f"no Q&A entry with id {entry_id!r}"),))
-        path = root / Path(entry.origin.path).name
+        found = _entry_and_file(root, entry_id)
+        if isinstance(found, EditResult):
+            return found
+        _, entry, path = found
         if not text or phrasing_key(text) in {phrasing_key(q) for q in entry.questions}:
             why = "the phrasing is empty" if not text else f"{text!r} is already a phrasing of entry {entry_id!r}"
             return EditResult(entry_id, display_path(path), (Problem(display_path(path), entry.origin.line, why),))

@@ -33,7 +33,7 @@ from discord.ext import commands
 from bot.discord import render, respond
 from bot.discord.render import BUTTON_LABEL_LIMIT, CONTENT_LIMIT, DESCRIPTION_LIMIT, Reply
 from bot.gaps import Gap, closed_this_week, find_gaps, gap_line, settled, stats_lines
-from bot.knowledge.editor import NewEntry, entry_yaml, parse_paragraph, parse_phrasings
+from bot.knowledge.editor import EditResult, NewEntry, entry_yaml, parse_paragraph, parse_phrasings
 from bot.knowledge.finder import EntryFinder
 from bot.knowledge.watch import ReloadResult
 from bot.logs import reader_tag
@@ -283,11 +283,8 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         except StoreUnavailable as exc:
             await respond.send(interaction, _store_refusal("Not removed", exc), ephemeral=True)
             return
-        if not result.ok:
-            lines = [str(p) for p in result.problems]
-            await respond.send(interaction, Reply(content=f"Not removed:\n{code_block(lines, 1900)}"), ephemeral=True)
+        if (reloaded := await self._edited(interaction, result, "Not removed")) is None:
             return
-        reloaded = await self.bot.reloader.reload()
         note = f"Removed `{entry_id}` from {render.escape(result.path)}. `/kb restore` can put it back.\n"
         await respond.send(interaction, self._reload_reply(reloaded, note), ephemeral=True)
 
@@ -307,11 +304,8 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
             return
         result = await self._off_loop(self._store().restore_entry, self.bot.settings.knowledge_dir, entry_id,
                                       removal.before, moderator_id=interaction.user.id)
-        if not result.ok:
-            lines = [str(p) for p in result.problems]
-            await respond.send(interaction, Reply(content=f"Not restored:\n{code_block(lines, 1900)}"), ephemeral=True)
+        if (reloaded := await self._edited(interaction, result, "Not restored")) is None:
             return
-        reloaded = await self.bot.reloader.reload()
         note = f"Restored `{shown}` to {render.escape(result.path)}.\n"
         await respond.send(interaction, self._reload_reply(reloaded, note), ephemeral=True)
 
@@ -374,11 +368,8 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         except StoreUnavailable as exc:
             await respond.send(interaction, _store_refusal("Not added", exc), ephemeral=True)
             return
-        if not result.ok:
-            lines = [str(p) for p in result.problems]
-            await respond.send(interaction, Reply(content=f"Not added:\n{code_block(lines, 1900)}"), ephemeral=True)
+        if (reloaded := await self._edited(interaction, result, "Not added")) is None:
             return
-        reloaded = await self.bot.reloader.reload()
         engine = self.bot.engine
         answered = await self._off_loop(lambda: [w.key for w in gap.wordings if settled(engine, w)])
         try:
@@ -447,6 +438,14 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         if isinstance(cause, StoreUnavailable):
             interaction.extras["error_handled"] = True
             await respond.send(interaction, _store_refusal("Not available", cause), ephemeral=True)
+
+    async def _edited(self, interaction: Interaction, result: EditResult, refused: str) -> ReloadResult | None:
+        """After an edit: its problems sent back as a refusal (None), else the reload it calls for."""
+        if not result.ok:
+            lines = [str(p) for p in result.problems]
+            await respond.send(interaction, Reply(content=f"{refused}:\n{code_block(lines, 1900)}"), ephemeral=True)
+            return None
+        return await self.bot.reloader.reload()
 
     def _reload_reply(self, result: ReloadResult, note: str = "") -> Reply:
         if result.engine is not None:
