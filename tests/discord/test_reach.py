@@ -7,6 +7,7 @@ the engine gets, when the bot speaks up, and what it shows. How the engine resol
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import sqlite3
@@ -214,6 +215,7 @@ async def test_a_pick_answers_that_title_and_is_recorded(harness: Harness, scrip
     (embed,) = picked.embeds
     assert embed["title"] == CLOSE[0] and "¶1" in embed["fields"][0]["value"]
     assert scripted.asked[-1][0] == CLOSE[0]
+    assert await asyncio.to_thread(harness.bot.store.flush, 10)  # recording is queued: wait for it to land
     with sqlite3.connect(harness.bot.settings.database_path) as db:
         rows = db.execute("SELECT q.question, p.title FROM picks p JOIN questions q ON q.id = p.question_id").fetchall()
     assert rows == [("what did they say", CLOSE[0])]
