@@ -25,9 +25,9 @@ class Params:
     other_question: float = 0.85  # a wh-question matched through a phrasing that asks another kind
     unmatched_floor: float = 2.5  # a word a document leaves unexplained counts at least this much
     typo_cutoff: int = 82  # rapidfuzz ratio for correcting an unknown word to a known one
-    shortlist: int = 12  # documents scored in full after the inverted-index pass
+    shortlist: int = 8  # documents scored in full after the inverted-index pass
     # --- retrieval by meaning (bot/engine/semantic.py) ---
-    meaning_shortlist: int = 6  # documents the embedding proposes beside the lexical shortlist
+    meaning_shortlist: int = 3  # documents the embedding proposes beside the lexical shortlist
     meaning_rank: float = 1.0  # candidates are ranked by lexical score + this × similarity in meaning
     decided: int = 6  # best-ranked candidates whose signals are computed (the decision, suggestions, "did you mean")
     # --- the decision (bot/engine/decide.py): a logistic model over FEATURES ---
