@@ -64,6 +64,16 @@ class Migration:
 
 
 _PG_NOW = """to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
+# The part of migration 5 both dialects write alike.
+_GAPS_AND_HISTORY = (
+    "CREATE INDEX closed_gaps_at ON closed_gaps (closed_at)",
+    "ALTER TABLE edits ADD COLUMN before TEXT",
+    "ALTER TABLE edits ADD COLUMN after TEXT",
+    "CREATE INDEX edits_entry ON edits (entry_id, id)",
+    "CREATE INDEX feedback_missed ON feedback (helpful, at)",
+    "CREATE INDEX picks_at ON picks (at)",
+    "CREATE INDEX questions_answered_source ON questions (answered, source)",
+)
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         sqlite=(
@@ -195,13 +205,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 closed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
                 how TEXT NOT NULL
             )""",
-            "CREATE INDEX closed_gaps_at ON closed_gaps (closed_at)",
-            "ALTER TABLE edits ADD COLUMN before TEXT",
-            "ALTER TABLE edits ADD COLUMN after TEXT",
-            "CREATE INDEX edits_entry ON edits (entry_id, id)",
-            "CREATE INDEX feedback_missed ON feedback (helpful, at)",
-            "CREATE INDEX picks_at ON picks (at)",
-            "CREATE INDEX questions_answered_source ON questions (answered, source)",
+            *_GAPS_AND_HISTORY,
         ),
         postgres=(
             "ALTER TABLE picks ADD COLUMN source TEXT",
@@ -210,13 +214,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 closed_at TEXT NOT NULL DEFAULT {_PG_NOW},
                 how TEXT NOT NULL
             )""",
-            "CREATE INDEX closed_gaps_at ON closed_gaps (closed_at)",
-            "ALTER TABLE edits ADD COLUMN before TEXT",
-            "ALTER TABLE edits ADD COLUMN after TEXT",
-            "CREATE INDEX edits_entry ON edits (entry_id, id)",
-            "CREATE INDEX feedback_missed ON feedback (helpful, at)",
-            "CREATE INDEX picks_at ON picks (at)",
-            "CREATE INDEX questions_answered_source ON questions (answered, source)",
+            *_GAPS_AND_HISTORY,
         ),
     ),
 )
