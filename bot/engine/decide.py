@@ -32,7 +32,6 @@ _SAID = re.compile(r"\b(?:(?:what|how)\s+(?:did|does|do|has|have|had|would|will)
 _SPEECH = r"(?:said|says|say|told|tells|asked|asks|replied|responded|wrote|posted|called|claimed|noted|denied|" \
           r"added|stated|announced|described|according)"
 _NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b[A-Z][a-zA-Z]+|\b[A-Z]{2,}\b")
-_NUMBER = re.compile(r"\d")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +64,7 @@ def detail_missing(question: str, match: Match) -> str | None:
     found = _DETAIL.search(fold(question))
     if not found:
         return None
-    answer = " ".join([match.doc.answer, *(c.quote for c in match.doc.citations)])
+    answer = match.doc.evidence
     what = re.sub(r"^(?:what|which)\s+", "which ", found.group())
     noun = found.group(1) or found.group(2)
     if noun is None:  # how long, how old, by how much: a number that is not a date
@@ -90,7 +89,7 @@ def unsaid(question: str, match: Match) -> str | None:
     if not found:
         return None
     speaker = found.group(1).split()[-1]
-    answer = fold(" ".join([match.doc.answer, *(c.quote for c in match.doc.citations)]))
+    answer = fold(match.doc.evidence)
     name, gap = re.escape(speaker), r"(?:\s+\S+){0,2}?\s+"
     near = rf"\b{name}\w*\b{gap}{_SPEECH}\b|\b{_SPEECH}\b{gap}{name}"
     return None if re.search(near, answer) else found.group(1)

@@ -25,11 +25,11 @@ from rapidfuzz import fuzz, process
 from bot.engine import decide
 from bot.engine.answer import DOESNT_SAY, Answer
 from bot.engine.conversation import Conversation, Entities, Entity, resolve
-from bot.engine.index import Doc, Index, build_docs
+from bot.engine.index import Index, build_docs
 from bot.engine.params import DEFAULT, Params
 from bot.engine.premise import claims_removed, settle, verdict
 from bot.engine.semantic import MeaningIndex, WordMeaning, shared_embedder
-from bot.engine.text import STOPWORDS, QuestionType, Thesaurus, clean, content_terms, question_type, stem, words
+from bot.engine.text import QuestionType, Thesaurus, clean, content_terms, meaning_words, question_type, stem, words
 from bot.engine.understand import understand
 from bot.knowledge.loader import Problem, load_knowledge
 from bot.knowledge.model import Citation, Event, KnowledgeBase, Person, Term
@@ -97,7 +97,7 @@ class Engine:
             # without the asserted details, and answer it only where the story contradicts the premise.
             found = self.candidates(claims_removed(resolved, self.index.known_words))
             if found and found[0].probability >= threshold and \
-                    verdict(resolved, _answer_side(found[0].doc), self.entities) == "No":
+                    verdict(resolved, found[0].doc.evidence, self.entities) == "No":
                 best = found[0]
                 return Answer(asked, True, f"No: {best.doc.answer}", best.probability, best.doc.citations,
                               best.doc.source, resolved=spelled)
@@ -119,7 +119,7 @@ class Engine:
         if unsure and others and best.doc.title and others[0].doc.title and \
                 best.probability - others[0].probability < p.ambiguity_margin:
             alternatives = (best.doc.title, others[0].doc.title)
-        text = settle(resolved, best.doc.answer, best.doc.citations, self.entities)
+        text = settle(resolved, best.doc, self.entities)
         return Answer(asked, True, text, best.probability, best.doc.citations, best.doc.source,
                       self._suggestions(others, exclude=best.doc.title) if unsure else (),
                       resolved=spelled, alternatives=alternatives)
@@ -134,7 +134,7 @@ class Engine:
         matches = self.index.search(query, extra=proposed)
         if len(query.terms) == 1 and query.terms[0] not in self._story_words:
             return []  # one word the story never uses ("nice", "hmm") asks nothing of it
-        asked = _content_words(question)
+        asked = meaning_words(words(question))
         asked_vectors = self.word_meaning.question(asked)
         asked_weights = np.array([self.index.weight(stem(w)) for w in asked])
         # Each signal's best value among the other answers, from each signal's two best (different) answers.
@@ -230,15 +230,6 @@ def _two_best(scored: Iterable[tuple[float, str]]) -> list[tuple[float, str]]:
 def _other(best: list[tuple[float, str]], answer: str) -> float:
     """The best score among answers other than `answer`."""
     return next((score for score, other in best if other != answer), 0.0)
-
-
-def _content_words(text: str) -> list[str]:
-    """The words of `text` that carry meaning, in order, once each (as Index.doc_words holds them)."""
-    return list(dict.fromkeys(w for w in words(text) if w not in STOPWORDS and len(w) > 1))
-
-
-def _answer_side(doc: Doc) -> str:
-    return " ".join([doc.answer, *(c.quote for c in doc.citations)])
 
 
 def _combine(text: str, parts: list[Answer]) -> Answer:

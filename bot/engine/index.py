@@ -21,7 +21,17 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz, process
 
 from bot.engine.params import DEFAULT, Params
-from bot.engine.text import STOPWORDS, QuestionType, Thesaurus, names_in, offered_kinds, question_type, stem, words
+from bot.engine.text import (
+    STOPWORDS,
+    QuestionType,
+    Thesaurus,
+    meaning_words,
+    names_in,
+    offered_kinds,
+    question_type,
+    stem,
+    words,
+)
 from bot.knowledge.model import Citation, Fact, KnowledgeBase
 
 SPECIFIC = frozenset({QuestionType.WHO, QuestionType.WHEN, QuestionType.WHERE, QuestionType.WHY,
@@ -40,6 +50,11 @@ class Doc:
     citations: tuple[Citation, ...]
     keys: tuple[str, ...]
     prior: float = 1.0
+
+    @property
+    def evidence(self) -> str:
+        """The answer with its cited quotes: everything the reader is shown as said by the story."""
+        return " ".join([self.answer, *(c.quote for c in self.citations)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +148,7 @@ class Index:
         vocabulary: set[str] = set()
         doc_freq: dict[str, int] = defaultdict(int)
         for d, doc in enumerate(docs):
-            answer_side = " ".join([doc.answer, *(c.quote for c in doc.citations)])
+            answer_side = doc.evidence
             # An answer that opens with yes or no serves yes/no questions only.
             offered = offered_kinds(answer_side, places)
             self.doc_offers.append(offered & {QuestionType.YESNO} if _YES_NO_ANSWER.match(doc.answer) else offered)
@@ -156,9 +171,8 @@ class Index:
                 vocabulary.update(key_words)
             self.doc_keys.append(range(first, len(self.key_doc)))
             # The words that carry meaning, answer and phrasings, once each: for the word-by-word meaning.
-            self.doc_words.append(list(dict.fromkeys(
-                w for w in (*answer_words, *(w for k in self.doc_keys[d] for w in self.key_wording[k].split()))
-                if w not in STOPWORDS and len(w) > 1)))
+            self.doc_words.append(meaning_words(
+                (*answer_words, *(w for k in self.doc_keys[d] for w in self.key_wording[k].split()))))
             vocabulary.update(answer_words)
             for t in seen:
                 doc_freq[t] += 1

@@ -9,12 +9,11 @@ gets the answer as it is: the story's own words, without a verdict the engine ca
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 from bot.engine.conversation import Entities
+from bot.engine.index import Doc
 from bot.engine.text import QuestionType, content_terms, question_type
 from bot.knowledge.article import fold
-from bot.knowledge.model import Citation
 
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*"
 _DATE = re.compile(rf"\b{_MONTH}\.?(?:\s+\d{{1,2}})?\b")
@@ -54,9 +53,9 @@ def verdict(question: str, answer_side: str, entities: Entities) -> str | None:
     return None
 
 
-def settle(question: str, answer: str, citations: Iterable[Citation], entities: Entities) -> str:
+def settle(question: str, doc: Doc, entities: Entities) -> str:
     """The answer, with "Yes: " or "No: " in front when the question is yes/no and the story settles it."""
-    found = verdict(question, " ".join([answer, *(c.quote for c in citations)]), entities)
-    if found is None or re.match(r"^(?:yes|no)\b", answer, re.IGNORECASE):
-        return answer
-    return f"{found}: {answer}"
+    found = verdict(question, doc.evidence, entities)
+    if found is None or re.match(r"^(?:yes|no)\b", doc.answer, re.IGNORECASE):
+        return doc.answer
+    return f"{found}: {doc.answer}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Iterable
 from enum import Enum
 from functools import lru_cache
 
@@ -165,6 +166,11 @@ class Thesaurus:
                     out.append(stems[i])
                 i += 1
         return list(dict.fromkeys(out))
+
+
+def meaning_words(ws: Iterable[str]) -> list[str]:
+    """The words that carry meaning, in order, once each (unstemmed: the embedding model reads them)."""
+    return list(dict.fromkeys(w for w in ws if w not in STOPWORDS and len(w) > 1))
 
 
 PLAIN = Thesaurus()
