@@ -66,6 +66,10 @@ def test_several_questions_are_split_where_the_next_starts() -> None:
     assert split_questions("Did Jivani meet Rubio on Feb. 4?") == ("Did Jivani meet Rubio on Feb. 4?",)
     assert split_questions("My uncle works in Oshawa. Why is the riding hit so hard?") == (
         "Why is the riding hit so hard?",)
+    # After a bare comma only a question word starts another question; "was" goes on with this one.
+    assert split_questions("Why, according to Poilievre, was Jivani making the trip?") == (
+        "Why, according to Poilievre, was Jivani making the trip?",)
+    assert split_questions("who is jivani, when did he go?") == ("who is jivani", "when did he go?")
 
 
 def test_a_message_with_two_questions_answers_both_with_all_citations(engine: Engine) -> None:
@@ -122,6 +126,22 @@ def test_a_bare_follow_up_asks_about_the_last_subject() -> None:
     assert resolve("lol same", talk, _entities()) == "lol same"  # chatter, not a question about it
 
 
+def test_what_someone_said_leans_on_what_was_talked_about() -> None:
+    talk = _after("who claimed carney walked back his comments", "Scott Bessent claimed it.")
+    assert resolve("and what did carney say?", talk, _entities()) == \
+        "what did carney say about claimed carney walked back his comments?"
+
+
+def test_a_follow_up_has_its_own_bar(engine: Engine) -> None:
+    """A question spelled out from the conversation is answered at the follow-up threshold."""
+    talk = Conversation().add(engine.ask("who is donald trump"), 0.0)
+    spelled = "what message did Donald Trump ask jivani to pass along?"
+    likely = engine.candidates(spelled)[0].probability
+    between = Engine(engine.kb, replace(DEFAULT, threshold=likely + 0.01, followup_threshold=likely - 0.01))
+    assert between.ask("what message did he ask jivani to pass along?", talk).answered
+    assert not between.ask(spelled).answered  # the same question asked on its own meets the usual bar
+
+
 def test_a_question_that_names_its_subject_stands_alone() -> None:
     talk = _after("who is scott bessent", "Scott Bessent: U.S. Treasury Secretary.")
     assert resolve("who is marco rubio", talk, _entities()) == "who is marco rubio"
@@ -156,6 +176,10 @@ def test_the_asked_detail_must_be_in_the_answer(engine: Engine) -> None:
     assert detail_missing("which secretary did jivani meet?", _match("He met Secretary of State Marco Rubio.")) is None
     assert detail_missing("how long was the call?", _match("Carney and Trump held a private call.")) == "how long"
     assert detail_missing("who at gm did he meet?", listed) == "who at gm"
+    assert detail_missing("who at gm did he meet?", _match("He will meet Senators and GM.")) == "who at gm"
+    assert detail_missing("where in dc did he meet rubio?", _match("He met Rubio in Washington.")) == "where in dc"
+    assert detail_missing("where in washington did he meet rubio?",
+                          _match("He met Rubio at the State Department in Washington.")) is None
     lenient = Engine(engine.kb, replace(DEFAULT, threshold=0.0))  # the rule, not the threshold, decides here
     answer = lenient.ask("how long was jivani's meeting with the white house?")
     assert not answer.answered and (answer.text or "").startswith("The story doesn't say how long. What it does say:")

@@ -91,6 +91,9 @@ _WH = re.compile(r"^\s*(?:who|whom|whose|what|when|where|why|which|how(?:\s+(?:m
                  re.IGNORECASE)
 _QUOTED = re.compile(r"[\"“”'‘’][^\"“”]{3,}?[\"“”'‘’](?=\W*$|\s)")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+# "what did carney say?", "how did he respond": asks for words without saying about what.
+_BARE_SAID = re.compile(r"\s*(?:what|how)\s+(?:did|does|has|do)\s+[\w.' -]+?\s+(?:say|said|respond|react|reply|think)"
+                        r"(?:\s+to\s+(?:that|this|it))?[\s?!.]*", re.IGNORECASE)
 SHORT = 4  # words: a question this short with no name of its own ("when was that?") leans on the last one
 
 
@@ -191,6 +194,9 @@ def resolve(question: str, conversation: Conversation, entities: Entities) -> st
         resolved = _replace_pronouns(body, focus, last)
         if resolved != body:
             return resolved
+    if ellipsis and _BARE_SAID.fullmatch(body):
+        # "and what did carney say?": said about what the conversation was about.
+        return f"{body.strip(' ?.!')} about {_frame(last.resolved)}?"
     if not named and len(words) <= SHORT and re.search(r"\b(?:who|whom|whose|what|when|where|why|which|how)\b", body,
                                                        re.IGNORECASE):
         # "why?", "says who?", "over what?": the same subject, another question.

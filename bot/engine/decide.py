@@ -59,7 +59,7 @@ def detail_missing(question: str, match: Match) -> str | None:
     "How long/old" and "by how much" are given by a number. A "which X" is given by a name: where the
     answer says X itself, a name right beside it ("Secretary of State Marco Rubio", "Bowmanville—Oshawa
     North riding"), not a list around it ("meetings with Senators, GM"); elsewhere any name the question
-    does not hold already.
+    does not hold already. A "who at X" or "where in X" needs X itself in the answer.
     """
     found = _DETAIL.search(fold(question))
     if not found:
@@ -75,6 +75,8 @@ def detail_missing(question: str, match: Match) -> str | None:
     mentions = list(re.finditer(rf"\b{re.escape(stem)}[a-z]*", answer, re.IGNORECASE))
     if mentions:
         return None if any(_named_beside(answer, m.start(), m.end()) for m in mentions) else what
+    if found.group(2):  # "who at GM", "where in DC": an answer that never mentions GM or DC gives neither
+        return what
     words = set(fold(question).split())
     return None if {fold(n) for n in _NAME.findall(answer)} - words else what
 
@@ -96,9 +98,10 @@ def unsaid(question: str, match: Match) -> str | None:
 
 
 def _named_beside(text: str, start: int, end: int) -> bool:
-    """A capitalised name within two words before or after text[start:end], in the same clause."""
-    before = re.split(r"[,;:]", text[max(0, start - 40):start])[-1].split()[-2:]
-    after = re.split(r"[,;:]", text[end:end + 40])[0].split()[:2]
+    """A capitalised name within two words before or after text[start:end], in the same clause and not
+    across "and"/"or" ("Senators and GM" lists two things; neither names the other)."""
+    before = re.split(r"[,;:]|\b(?:and|or)\b", text[max(0, start - 40):start])[-1].split()[-2:]
+    after = re.split(r"[,;:]|\b(?:and|or)\b", text[end:end + 40])[0].split()[:2]
     return any(re.match(r"\W*[A-Z][A-Za-z]", w) for w in (*before, *after))
 
 

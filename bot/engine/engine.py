@@ -83,7 +83,10 @@ class Engine:
         for i, asked in enumerate(message.questions):
             resolved = resolve(asked, talk, self.entities)
             # A later question of the same message is asked in the light of the first: a lower bar.
-            answer = self._answer_one(asked, resolved, self.params.part_threshold if i else self.params.threshold)
+            bar = self.params.part_threshold if i else self.params.threshold
+            if resolved != asked:
+                bar = min(bar, self.params.followup_threshold)
+            answer = self._answer_one(asked, resolved, bar)
             parts.append(answer)
             talk = talk.add(answer, talk.turns[-1].at if talk.turns else 0.0)  # the next part may say "he"
         return _combine(text, parts)
@@ -169,8 +172,9 @@ class Engine:
         return tuple(titles[:limit])
 
     def _what(self, missing: str) -> str:
-        """"which senators" as it is; a speaker as "what Marco Rubio said", named as the story names them."""
-        if re.match(r"(?:which|how|by)\b", missing):
+        """"which senators", "who at GM" as they are; a speaker as "what Marco Rubio said", named as the story
+        names them."""
+        if re.match(r"(?:which|how|by|who|where)\b", missing):
             return missing
         named = self.entities.found(missing)
         return f"what {named[0].name if named else missing} said"

@@ -31,9 +31,10 @@ class Params:
     meaning_rank: float = 1.0  # candidates are ranked by lexical score + this × similarity in meaning
     decided: int = 6  # best-ranked candidates whose signals are computed (the decision, suggestions, "did you mean")
     # --- the decision (bot/engine/decide.py): a logistic model over FEATURES ---
-    weights: tuple[float, ...] = (-3.600, 2.548, 1.386, -0.025, 0.593, 1.746, -0.219, 0.628, 1.280, -0.911, 0.204,
-                                  -0.188, 0.316)
+    weights: tuple[float, ...] = (-3.770, 2.327, 1.306, -0.119, 0.643, 1.743, -0.182, 0.588, 1.382, -0.832, 0.201,
+                                  -0.209, 0.715)
     threshold: float = 0.75  # the probability of being right below which the engine says the story doesn't say
+    followup_threshold: float = 0.6  # the same for a follow-up spelled out from the reader's conversation
     part_threshold: float = 0.25  # the same for a later question of a message that asks several
     unsure_margin: float = 0.15  # answers this close above the threshold come with suggestions
     ambiguity_margin: float = 0.04  # two different answers this close: "did you mean…?"

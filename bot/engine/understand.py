@@ -55,8 +55,11 @@ _OPINION = re.compile(r"^(?:i\s+(?:think|feel|believe|reckon|guess|hate|love|lik
 # by a new question word ("who is X and when did Y"). The question word starts the second part.
 _QUESTION_START = (r"(?:who|whom|whose|what|when|where|why|which|how|did|does|do|is|are|was|were|has|have|"
                    r"can|could|will|would|should)\b")
-_JOINT = re.compile(rf"(?:\s*[,;]\s*(?:and|also|plus|&)?\s*|\s+(?:and|also|plus|&)\s+(?:also\s+)?)"
-                    rf"(?={_QUESTION_START})", re.IGNORECASE)
+_WH_START = r"(?:who|whom|whose|what|when|where|why|which|how)\b"
+# After a bare comma only a question word starts a new question: in "Why, according to Poilievre, was
+# Jivani going?" the "was" goes on with the same one.
+_JOINT = re.compile(rf"(?:\s*,\s*(?={_WH_START})|(?:\s*[,;]\s*(?:and|also|plus|&)\s*|\s*;\s*|"
+                    rf"\s+(?:and|also|plus|&)\s+(?:also\s+)?)(?={_QUESTION_START}))", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[^\d\s])|\n+")
 # A full stop after these ends no sentence: "Feb. 4", "the U.S. tariffs".
 _ABBREVIATION = re.compile(r"(?:\b(?:jan|feb|mar|apr|aug|sept?|oct|nov|dec|mr|mrs|ms|dr|st|vs|etc)|u\.s|\b[a-z])\.$",
