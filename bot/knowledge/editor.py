@@ -225,16 +225,23 @@ def restore_entry(directory: Path | str, item_yaml: str) -> EditResult:
 
 
 def entry_yaml(entry: QAEntry) -> str:
-    """An entry as a one-item YAML list, the way qa files hold it: what the audit keeps to restore it."""
+    """An entry as a one-item YAML list, the way qa files hold it: what the audit keeps to restore it.
+
+    An entry that refers to a fact keeps its `see:`, not a copy of the fact's text and quotes.
+    """
     # str(): the loader's strings may be subclasses (they carry their line), which YAML would not dump as text.
     data: dict[str, Any] = {"id": str(entry.id), "question": str(entry.question)}
     if entry.phrasings:
         data["phrasings"] = [str(p) for p in entry.phrasings]
-    data["answer"] = str(entry.answer)
+    if entry.see is not None:
+        data["see"] = str(entry.see.text)
+    if entry.see is None or entry.see.own_answer:
+        data["answer"] = str(entry.answer)
     for key in ("people", "terms"):
         if getattr(entry, key):
             data[key] = [str(v) for v in getattr(entry, key)]
-    data["citations"] = [{"paragraph": int(c.paragraph), "quote": str(c.quote)} for c in entry.citations]
+    if entry.see is None:
+        data["citations"] = [{"paragraph": int(c.paragraph), "quote": str(c.quote)} for c in entry.citations]
     return _dump(data)
 
 
