@@ -6,6 +6,8 @@ problems say what was left out. An item that failed is still known to exist, so 
 it don't cascade ("unknown term 'cusma'" when only cusma's quote broke). A quote that is verbatim
 in another paragraph is a problem with a fix (`check --fix` renumbers it); the item keeps the
 quote under the paragraph where it really is, so answers stay right meanwhile.
+A Q&A entry's `see:` is resolved here to the person/term/event fact it names (people, terms and the
+timeline load first), so everything after the loader sees plain answers with citations.
 Callers that must not serve partial knowledge check LoadResult.ok.
 """
 
