@@ -7,6 +7,10 @@
   batch are far apart in the files, so they rarely compete for the same wording.
 - Two Q&A entries whose answers say the same thing (rapidfuzz token_set_ratio ≥ SAME_ANSWER)
   are probably one question asked two ways: one entry with both phrasings is easier to keep right.
+- A Q&A entry whose citations are exactly a person/term/event fact's (the same quotes) restates that
+  fact with a copy that a fix to the fact would miss: `see:` refers to it instead. Whether the
+  entry's own answer can go too (the fact's text answers its question as well) is the moderator's
+  call: a similarity score cannot tell that "in December" is the whole point of a "when" question.
 
 Warnings never make `check` fail. Lives beside the faces (not in bot.knowledge) because it needs the engine.
 """
@@ -18,8 +22,8 @@ from dataclasses import dataclass, replace
 from rapidfuzz import fuzz, utils
 
 from bot.engine import Engine
-from bot.knowledge.article import shorten
-from bot.knowledge.model import KnowledgeBase, QAEntry
+from bot.knowledge.article import fold, shorten
+from bot.knowledge.model import Citation, Fact, KnowledgeBase, QAEntry
 
 BATCHES = 8  # engine builds per lint run; more is slower and a little more exact
 SAME_ANSWER = 90  # token_set_ratio from which two answers are taken to say the same thing
@@ -38,7 +42,7 @@ class LintWarning:
 
 def lint(kb: KnowledgeBase, batches: int = BATCHES) -> list[LintWarning]:
     """Every warning, in file order."""
-    found = redundant_phrasings(kb, batches) + same_answers(kb)
+    found = redundant_phrasings(kb, batches) + same_answers(kb) + restated_facts(kb)
     return sorted(found, key=lambda w: (w.path, w.line))
 
 
@@ -78,3 +82,31 @@ def same_answers(kb: KnowledgeBase) -> list[LintWarning]:
                                        f"the answer of {later.id!r} says the same as {first.id!r} ({first.origin}): "
                                        "one entry with both questions as phrasings is easier to keep right"))
     return out
+
+
+def restated_facts(kb: KnowledgeBase) -> list[LintWarning]:
+    """Q&A entries that copy a person/term/event fact's quotes instead of referring to it with `see:`."""
+    by_quotes: dict[frozenset[tuple[int, str]], list[tuple[str, Fact, bool]]] = {}
+    for named in kb.referable():
+        by_quotes.setdefault(_quotes(named[1].citations), []).append(named)
+    out = []
+    for entry in kb.qa:
+        if entry.see is not None or not (same := by_quotes.get(_quotes(entry.citations))):
+            continue
+        answer = utils.default_process(entry.answer)
+        see, fact, listed = max(same, key=lambda n: fuzz.token_set_ratio(answer, utils.default_process(n[1].text)))
+        if listed and not fact.id:
+            owner = see.removesuffix(" fact ?")
+            what = f"a fact of {owner} {shorten(fact.text)}"
+            advice = f"give that fact an `id:` and write `see: {owner} fact <that id>`"
+        else:
+            what, advice = f"`{see}` {shorten(fact.text)}", f"write `see: {see}`"
+        out.append(LintWarning(entry.origin.path, entry.origin.line,
+                               f"{entry.id!r} copies the quotes of {what}: {advice} instead of its citations "
+                               "(and drop its answer if the fact's text answers its question as well), so a fix "
+                               "to the fact fixes this entry too"))
+    return out
+
+
+def _quotes(citations: tuple[Citation, ...]) -> frozenset[tuple[int, str]]:
+    return frozenset((c.paragraph, fold(c.quote)) for c in citations)

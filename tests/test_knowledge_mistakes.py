@@ -153,7 +153,7 @@ def test_a_misspelt_citation_key(kdir: Path) -> None:
 
 def test_an_unknown_key_with_nothing_close_lists_the_keys(kdir: Path) -> None:
     found = problems(kdir, "qa-x.yaml", GOOD.replace("  answer:", "  colour: red\n  answer:"))
-    assert found == ["qa-x.yaml:3: unknown key 'colour'; the keys here are id, question, phrasings, answer, "
+    assert found == ["qa-x.yaml:3: unknown key 'colour'; the keys here are id, question, phrasings, see, answer, "
                      "citations, people, terms"]
 
 

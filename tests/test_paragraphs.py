@@ -67,7 +67,7 @@ def test_fixing_the_articles_typo_gives_one_problem_per_changed_quote(kdir: Path
     found = [line for line in lines if re.match(r"[\w-]+\.yaml:\d+: ", line)]
     assert code == 1 and len(found) == changed >= 3
     assert all(": quote is not in paragraph 23: '" in line and "USCMA" in line for line in found)
-    assert "terms.yaml:13: quote is not in paragraph 23: 'The Liberal government has said it now has its sights " \
+    assert "terms.yaml:14: quote is not in paragraph 23: 'The Liberal government has said it now has its sights " \
            "set on the USCMA review'" in lines
     hint = lines[lines.index(found[1]) + 1]
     assert hint == "    ¶23 says: 'The Liberal government has said it now has its sights set on the CUSMA review'"

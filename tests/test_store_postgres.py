@@ -245,6 +245,41 @@ def test_gaps_picks_closing_and_the_audit_before_and_after_on_postgresql(pg_url:
     store.close()
 
 
+def test_a_gap_becomes_a_phrasing_of_a_shared_entry_with_its_audit_heard_by_another_process(
+        pg_url: str, knowledge: Path):
+    mine, theirs = PostgresStore(pg_url, salt="s"), PostgresStore(pg_url, salt="s")
+    added = mine.add_entry(knowledge, ROOMMATE, moderator_id=7)
+    heard = threading.Event()
+    theirs.listen(heard.set)
+    time.sleep(0.3)  # the listener is connected
+    wording = "jivani's  old roomie in the white house"
+    files = {f.name: f.read_text(encoding="utf-8") for f in knowledge.iterdir()}
+
+    result = mine.add_phrasing(knowledge, added.entry_id, wording, moderator_id=8)
+    assert (result.ok, result.entry_id, result.path) == (True, added.entry_id, "the shared database")
+    assert heard.wait(5)
+    assert {f.name: f.read_text(encoding="utf-8") for f in knowledge.iterdir()} == files  # only the database
+    engine, problems = KnowledgeReloader(knowledge, lambda _: None, theirs.extra_knowledge).load()
+    assert engine is not None and not problems
+    entry = engine.kb.entry(added.entry_id)
+    assert entry is not None and entry.phrasings == (*ROOMMATE.phrasings, "jivani's old roomie in the white house")
+    assert engine.ask("jivani's old roomie in the white house").source == f"qa:{added.entry_id}"
+    edit = theirs.entry_edits(added.entry_id)[0]  # what /kb history shows
+    assert (edit.action, edit.moderator_id, edit.status, edit.detail) == (
+        "phrasing", 8, "done", "+ jivani's old roomie in the white house")
+    assert "roomie" not in (edit.before or "x") and "- jivani's old roomie in the white house\n" in (edit.after or "")
+
+    taken = mine.add_phrasing(knowledge, added.entry_id, "trump message to canadians", moderator_id=8)
+    assert not taken.ok and "'trump message to canadians' is under both" in str(taken.problems[0])
+    assert "kb-check" not in str(taken.problems[0])  # the real file's name, not the temporary copy's
+    again = mine.add_phrasing(knowledge, added.entry_id, "Jivani's old roomie in the White House?", moderator_id=8)
+    assert not again.ok and "is already a phrasing" in str(again.problems[0])
+    assert [e.action for e in theirs.entry_edits(added.entry_id)] == ["phrasing", "add"]  # nothing for the refused
+    assert "".join(mine.extra_knowledge().values()).count("roomie") == 1
+    mine.close()
+    theirs.close()
+
+
 def _add_many(url: str, knowledge: str, worker: int, n: int) -> None:
     store = PostgresStore(url, salt="s")
     for i in range(n):

@@ -28,7 +28,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,26 +178,37 @@ def add_phrasing(directory: Path | str, entry_id: str, phrasing: str) -> EditRes
     that phrasing added, and it passes the same validation as `check`.
     """
     root = Path(directory)
-    text = " ".join(phrasing.split())
     with _edit_lock(root):
         found = _entry_and_file(root, entry_id)
         if isinstance(found, EditResult):
             return found
         _, entry, path = found
-        if not text or phrasing_key(text) in {phrasing_key(q) for q in entry.questions}:
-            why = "the phrasing is empty" if not text else f"{text!r} is already a phrasing of entry {entry_id!r}"
-            return EditResult(entry_id, display_path(path), (Problem(display_path(path), entry.origin.line, why),))
-        old = path.read_text(encoding="utf-8")
-        candidate = _insert_phrasing(old, entry.origin.line, text)
-        if not _gains_only(old, candidate, entry_id, text):
-            problems = [Problem(display_path(path), entry.origin.line,
-                                f"could not add the phrasing to entry {entry_id!r} in this file's layout; "
-                                "add it by hand under its phrasings:")]
-        else:
-            problems = list(validate(root, {path.name: candidate}).problems)
+        shown = display_path(path)
+        candidate, problems = with_phrasing(path.read_text(encoding="utf-8"), entry.origin.line, entry_id,
+                                            entry.questions, phrasing, shown)
+        if candidate is not None:
+            problems = validate(root, {path.name: candidate}).problems
         if not problems:
             write_atomic(path, candidate)
-    return EditResult(entry_id, display_path(path), tuple(problems))
+    return EditResult(entry_id, shown, problems)
+
+
+def with_phrasing(text: str, line: int, entry_id: str, questions: Iterable[str], phrasing: str,
+                  where: str) -> tuple[str | None, tuple[Problem, ...]]:
+    """`text` (qa YAML whose entry `entry_id`, asked as `questions`, starts at `line`) with `phrasing` added to
+    that entry's phrasings: (new text, ()) or (None, why not, said at `where`:`line`). Not yet validated.
+
+    Shared by the files (add_phrasing) and the database's entries (bot.store.postgres).
+    """
+    wording = " ".join(phrasing.split())
+    if not wording or phrasing_key(wording) in {phrasing_key(q) for q in questions}:
+        why = "the phrasing is empty" if not wording else f"{wording!r} is already a phrasing of entry {entry_id!r}"
+        return None, (Problem(where, line, why),)
+    candidate = _insert_phrasing(text, line, wording)
+    if not _gains_only(text, candidate, entry_id, wording):
+        return None, (Problem(where, line, f"could not add the phrasing to entry {entry_id!r} in this file's "
+                                           "layout; add it by hand under its phrasings:"),)
+    return candidate, ()
 
 
 def restore_entry(directory: Path | str, item_yaml: str) -> EditResult:
@@ -225,16 +236,23 @@ def restore_entry(directory: Path | str, item_yaml: str) -> EditResult:
 
 
 def entry_yaml(entry: QAEntry) -> str:
-    """An entry as a one-item YAML list, the way qa files hold it: what the audit keeps to restore it."""
+    """An entry as a one-item YAML list, the way qa files hold it: what the audit keeps to restore it.
+
+    An entry that refers to a fact keeps its `see:`, not a copy of the fact's text and quotes.
+    """
     # str(): the loader's strings may be subclasses (they carry their line), which YAML would not dump as text.
     data: dict[str, Any] = {"id": str(entry.id), "question": str(entry.question)}
     if entry.phrasings:
         data["phrasings"] = [str(p) for p in entry.phrasings]
-    data["answer"] = str(entry.answer)
+    if entry.see is not None:
+        data["see"] = str(entry.see.text)
+    if entry.see is None or entry.see.own_answer:
+        data["answer"] = str(entry.answer)
     for key in ("people", "terms"):
         if getattr(entry, key):
             data[key] = [str(v) for v in getattr(entry, key)]
-    data["citations"] = [{"paragraph": int(c.paragraph), "quote": str(c.quote)} for c in entry.citations]
+    if entry.see is None:
+        data["citations"] = [{"paragraph": int(c.paragraph), "quote": str(c.quote)} for c in entry.citations]
     return _dump(data)
 
 
@@ -252,8 +270,15 @@ def validate(directory: Path, overrides: dict[str, str]) -> LoadResult:
             (copy / name).write_text(text, encoding="utf-8")
         result = load_knowledge(copy)
         names = {display_path(copy / f.name): display_path(directory / f.name) for f in copy.iterdir()}
-    problems = tuple(Problem(names.get(p.path, p.path), p.line, p.message) for p in result.problems)
+    problems = tuple(Problem(names.get(p.path, p.path), p.line, _real_paths(p.message, names)) for p in result.problems)
     return LoadResult(result.kb, problems)
+
+
+def _real_paths(message: str, names: dict[str, str]) -> str:
+    """A message naming another entry's place ("first at …") names the real file, not the temporary copy."""
+    for temporary, real in names.items():
+        message = message.replace(temporary, real)
+    return message
 
 
 def write_atomic(path: Path, text: str) -> None:

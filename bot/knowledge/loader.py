@@ -6,6 +6,8 @@ problems say what was left out. An item that failed is still known to exist, so 
 it don't cascade ("unknown term 'cusma'" when only cusma's quote broke). A quote that is verbatim
 in another paragraph is a problem with a fix (`check --fix` renumbers it); the item keeps the
 quote under the paragraph where it really is, so answers stay right meanwhile.
+A Q&A entry's `see:` is resolved here to the person/term/event fact it names (people, terms and the
+timeline load first), so everything after the loader sees plain answers with citations.
 Callers that must not serve partial knowledge check LoadResult.ok.
 """
 
@@ -28,6 +30,7 @@ from bot.knowledge.model import (
     Origin,
     Person,
     QAEntry,
+    Reference,
     Story,
     Term,
 )
@@ -45,18 +48,25 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _N = TypeVar("_N", Person, Term)
 
 # The fields each kind of item may have; anything else is a misspelt key whose content would be lost.
-QA_KEYS = ("id", "question", "phrasings", "answer", "citations", "people", "terms")
+QA_KEYS = ("id", "question", "phrasings", "see", "answer", "citations", "people", "terms")
 PERSON_KEYS = ("id", "name", "aliases", "role", "facts")
 TERM_KEYS = ("id", "name", "aliases", "definition", "facts")
 EVENT_KEYS = ("id", "when", "text", "citations", "people")
-FACT_KEYS = ("text", "citations")
+FACT_KEYS = ("text", "citations")  # a role or definition; an item of `facts` may also have an id
+LISTED_FACT_KEYS = ("id", *FACT_KEYS)
 CITATION_KEYS = ("paragraph", "quote")
 STORY_KEYS = ("title", "summary", "lead_section", "headings", "places")
 # Words meant for a key but not spelt like it (rapidfuzz handles the misspellings).
 _MEANT = {"persons": "people", "person": "people", "who": "people", "term": "terms", "date": "when",
           "sources": "citations", "source": "citations", "cites": "citations", "alias": "aliases",
-          "questions": "phrasings", "para": "paragraph", "paragraphs": "paragraph", "cite": "citations"}
+          "questions": "phrasings", "para": "paragraph", "paragraphs": "paragraph", "cite": "citations",
+          "ref": "see", "refer": "see", "reference": "see", "same-as": "see"}
 KEY_SUGGESTION = 75  # rapidfuzz ratio from which an unknown key is taken for a misspelling of a known one
+ID_SUGGESTION = 70  # …and an unknown id in `see:` for a misspelling of a known one
+SEE_KINDS = ("person", "term", "event")
+SEE_FORM = "'person jivani', 'term cusma', 'event feb4-white-house' or 'person jivani fact strong-network'"
+_SEE_MEANT = {"people": "person", "who": "person", "what": "term", "terms": "term", "when": "event",
+              "events": "event", "timeline": "event"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +164,7 @@ class _FileReader:
                 continue
             guess = _MEANT.get(key.lower()) if isinstance(key, str) else None
             if guess not in allowed:
-                best = process.extractOne(str(key).lower(), allowed, scorer=fuzz.ratio, score_cutoff=KEY_SUGGESTION)
-                guess = best[0] if best else None
+                guess = _suggest(str(key), allowed, KEY_SUGGESTION)
             line = m.key_lines.get(key, m.line)
             if guess is not None and guess not in m:
                 meant.add(guess)
@@ -183,8 +192,8 @@ class _FileReader:
             return None
         return value.strip()
 
-    def ident(self, m: Map) -> str | None:
-        value = self.text(m, "id")
+    def ident(self, m: Map, *, required: bool = True) -> str | None:
+        value = self.text(m, "id", required=required)
         if value is not None and not _ID.match(value):
             self.problem(m.key_lines["id"], f"id {shorten(value)} must be lower-case letters, digits and dashes")
             return None
@@ -256,17 +265,19 @@ class _FileReader:
                 return Citation(new, quote)
         return Citation(number, quote)
 
-    def fact(self, m: Any, article: Article | None, line: int, what: str) -> Fact | None:
-        """A {text, citations} mapping."""
+    def fact(self, m: Any, article: Article | None, line: int, what: str, keys: tuple[str, ...] = FACT_KEYS
+             ) -> Fact | None:
+        """A {text, citations} mapping (and an optional id, when `keys` allow it)."""
         if not isinstance(m, Map):
             self.problem(_line(m, line), f"{what} must be a mapping with 'text' and 'citations'")
             return None
-        before = self.begin(m, FACT_KEYS)
+        before = self.begin(m, keys)
+        ident = self.ident(m, required=False) if "id" in keys else None
         text = self.text(m, "text")
         cites = self.citations(m, article)
         if _broken(self.problems[before:]) or text is None or not cites:
             return None
-        return Fact(text, cites)
+        return Fact(text, cites, ident or "")
 
     def facts(self, m: Map, article: Article | None) -> tuple[Fact, ...] | None:
         value = m.get("facts")
@@ -276,7 +287,12 @@ class _FileReader:
         if not isinstance(value, list):
             self.problem(line, "field 'facts' must be a list")
             return None
-        out = [self.fact(item, article, line, "each fact") for item in value]
+        out = [self.fact(item, article, line, "each fact", LISTED_FACT_KEYS) for item in value]
+        lines: dict[str, int] = {}
+        for f, item_line in zip(out, value.lines, strict=True):
+            if f is not None and f.id and lines.setdefault(f.id, item_line) != item_line:
+                self.problem(item_line, f"duplicate fact id {f.id!r} (first at line {lines[f.id]})")
+                return None
         if any(f is None for f in out):
             return None
         return tuple(f for f in out if f is not None)
@@ -315,11 +331,15 @@ def load_knowledge(directory: Path | str) -> LoadResult:
     terms = _load_named(reader(root / TERMS_FILE), article, Term, declared_terms)
     known_refs = {"person": (declared_people, {p.id for p in people}),
                   "term": (declared_terms, {t.id for t in terms})}
-    timeline = _load_timeline(reader(root / TIMELINE_FILE), article, known_refs)
+    declared_events: set[str] = set()
+    timeline = _load_timeline(reader(root / TIMELINE_FILE), article, known_refs, declared_events)
+    facts: _Facts = {"person": (declared_people, {p.id: (p.role, p.facts) for p in people}),
+                     "term": (declared_terms, {t.id: (t.definition, t.facts) for t in terms}),
+                     "event": (declared_events, {e.id: (Fact(e.text, e.citations), ()) for e in timeline})}
     qa: list[QAEntry] = []
     owners: dict[str, tuple[str, Origin]] = {}
     for path in qa_files(root):
-        qa.extend(_load_qa(reader(path), article, known_refs, owners))
+        qa.extend(_load_qa(reader(path), article, known_refs, facts, owners))
 
     synonyms = _load_synonyms(reader(root / SYNONYMS_FILE)) if (root / SYNONYMS_FILE).exists() else ()
     if story is None or article is None:
@@ -435,6 +455,8 @@ def _check_names(r: _FileReader, items: Iterable[Person | Term], what: str) -> N
 
 
 _Refs = dict[str, tuple[set[str], set[str]]]  # "person"/"term" -> (ids written, ids loaded)
+# "person"/"term"/"event" -> (ids written, id loaded -> (its role/definition/text, its listed facts))
+_Facts = dict[str, tuple[set[str], dict[str, tuple[Fact, tuple[Fact, ...]]]]]
 
 
 def _refs(r: _FileReader, m: Map, key: str, known: _Refs, what: str) -> tuple[str, ...] | None:
@@ -447,12 +469,15 @@ def _refs(r: _FileReader, m: Map, key: str, known: _Refs, what: str) -> tuple[st
     return None if bad else tuple(ref for ref in refs if ref in loaded)
 
 
-def _load_timeline(r: _FileReader, article: Article | None, known: _Refs) -> list[Event]:
+def _load_timeline(r: _FileReader, article: Article | None, known: _Refs, declared: set[str]) -> list[Event]:
+    """timeline.yaml; `declared` gets every id written."""
     out: list[Event] = []
     seen: dict[str, int] = {}
     for m in r.items(r.load(), "events"):
         before = r.begin(m, EVENT_KEYS)
         ident = r.ident(m)
+        if ident is not None:
+            declared.add(ident)
         when = r.text(m, "when")
         text = r.text(m, "text")
         cites = r.citations(m, article)
@@ -492,7 +517,7 @@ def _load_synonyms(r: _FileReader) -> tuple[tuple[str, ...], ...]:
     return tuple(groups)
 
 
-def _load_qa(r: _FileReader, article: Article | None, known: _Refs,
+def _load_qa(r: _FileReader, article: Article | None, known: _Refs, facts: _Facts,
              owners: dict[str, tuple[str, Origin]]) -> list[QAEntry]:
     """Q&A entries of one file; `owners` maps ids and phrasings seen so far (across files) to their entry."""
     out: list[QAEntry] = []
@@ -502,8 +527,13 @@ def _load_qa(r: _FileReader, article: Article | None, known: _Refs,
         question = r.text(m, "question")
         lined = r.lined_texts(m, "phrasings")
         phrasings = [text for text, _ in lined]
-        answer = r.text(m, "answer")
-        cites = r.citations(m, article)
+        see = r.text(m, "see", required=False)
+        answer = r.text(m, "answer", required=see is None)
+        cites, reference = r.citations(m, article) if see is None else (), None
+        if see is not None and (fact := _see(r, m, see, facts)) is not None:
+            # (when None, the entry is left out: its problem is reported, or the fact's own is)
+            cites, reference = fact.citations, Reference(see, own_answer=answer is not None)
+            answer = answer or fact.text
         people = _refs(r, m, "people", known, "person")
         terms = _refs(r, m, "terms", known, "term")
         origin = Origin(r.display, m.line)
@@ -517,8 +547,55 @@ def _load_qa(r: _FileReader, article: Article | None, known: _Refs,
         if _broken(r.problems[before:]) or None in (ident, question, answer, people, terms) or not cites:
             continue
         out.append(QAEntry(ident, question, tuple(p.strip() for p in phrasings), answer, cites,
-                           people, terms, origin, tuple(n for _, n in lined)))
+                           people, terms, origin, tuple(n for _, n in lined), reference))
     return out
+
+
+def _see(r: _FileReader, m: Map, see: str, facts: _Facts) -> Fact | None:
+    """The fact a Q&A entry's `see:` names; None when it cannot be used (its problem reported, if it is the
+    entry's: a fact with a problem of its own is reported where it is written, not again here)."""
+    line = m.key_lines.get("see", m.line)
+    if "citations" in m:
+        r.problem(m.key_lines.get("citations", line), "an entry with 'see:' takes its citations from that fact: "
+                                                       "remove 'citations' (or 'see' to keep its own)")
+        return None
+    words = see.split()
+    if len(words) not in (2, 4) or (len(words) == 4 and words[2] != "fact"):
+        r.problem(line, f"see: {shorten(see)} is not a reference; write it like {SEE_FORM}")
+        return None
+    kind, ident = words[0].lower(), words[1]
+    if kind not in SEE_KINDS:
+        meant = _SEE_MEANT.get(kind) or _suggest(kind, SEE_KINDS)
+        r.problem(line, f"see: unknown kind {shorten(kind)}" + (f"; did you mean {meant!r}?" if meant else
+                                                                f"; it is one of {', '.join(SEE_KINDS)}"))
+        return None
+    declared, loaded = facts[kind]
+    if ident not in declared:
+        meant = _suggest(ident, declared)
+        r.problem(line, f"see: unknown {kind} {shorten(ident)}" + (f"; did you mean {meant!r}?" if meant else
+                                                                   f" (not in {kind} ids)"))
+        return None
+    if ident not in loaded:
+        return None
+    lead, listed = loaded[ident]
+    if len(words) == 2:
+        return lead
+    if kind == "event":
+        r.problem(line, f"see: an event has no facts of its own; write 'event {ident}'")
+        return None
+    named = {f.id: f for f in listed if f.id}
+    if (fact := named.get(words[3])) is None:
+        meant = _suggest(words[3], named)
+        hint = (f"did you mean {meant!r}?" if meant else f"its facts with an id: {', '.join(named)}" if named
+                else f"give the fact an 'id:' line in {PEOPLE_FILE if kind == 'person' else TERMS_FILE}")
+        r.problem(line, f"see: {kind} {ident!r} has no fact {shorten(words[3])}; {hint}")
+    return fact
+
+
+def _suggest(word: str, choices: Iterable[str], cutoff: int = ID_SUGGESTION) -> str | None:
+    """The known key, id or word closest to a misspelt one, if it is close enough (rapidfuzz ratio) to be meant."""
+    best = process.extractOne(word.lower(), list(choices), scorer=fuzz.ratio, score_cutoff=cutoff)
+    return best[0] if best else None
 
 
 def _claim(owners: dict[str, tuple[str, Origin]], key: str, ident: str, origin: Origin) -> tuple[str, Origin] | None:

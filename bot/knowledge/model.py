@@ -28,6 +28,25 @@ class Origin:
 class Fact:
     text: str
     citations: tuple[Citation, ...]
+    id: str = ""  # optional, unique within its person or term: what a Q&A entry's `see:` names
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A Q&A entry's `see:` ("person jivani fact strong-network"): the fact it answers with instead of a copy.
+
+    The entry's citations are always the fact's; its answer is the fact's text unless the entry writes
+    its own sentence (`own_answer`), so a fix to the fact fixes every entry that refers to it.
+    """
+
+    text: str  # as the moderator wrote it, to write it back (audit, restore)
+    own_answer: bool
+
+
+def see_text(kind: str, ident: str, fact_id: str = "") -> str:
+    """How a Q&A entry's `see:` names a fact: "person jivani", "event feb4-white-house",
+    "person jivani fact strong-network" (a listed fact, by its own id)."""
+    return f"{kind} {ident} fact {fact_id}" if fact_id else f"{kind} {ident}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +60,7 @@ class QAEntry:
     terms: tuple[str, ...] = ()
     origin: Origin = field(default=Origin("?", 0), compare=False)
     phrasing_lines: tuple[int, ...] = field(default=(), compare=False)  # where each phrasing is written, for lint
+    see: Reference | None = None  # answer (or only citations) taken from a person/term/event fact
 
     @property
     def questions(self) -> tuple[str, ...]:
@@ -124,6 +144,17 @@ class KnowledgeBase:
     def cited_paragraphs(self) -> set[int]:
         """Paragraphs some entry cites: the coverage `check` reports."""
         return {c.paragraph for c in self.all_citations()}
+
+    def referable(self) -> list[tuple[str, Fact, bool]]:
+        """Every fact a Q&A entry's `see:` may name, with that name and whether it is one of an item's
+        listed facts (named by the fact's own id, which it may still lack: see_text gives "…fact ?")."""
+        out: list[tuple[str, Fact, bool]] = []
+        for kind, items in (("person", self.people), ("term", self.terms)):
+            for item in items:
+                lead = item.role if isinstance(item, Person) else item.definition
+                out.append((see_text(kind, item.id), lead, False))
+                out += [(see_text(kind, item.id, f.id or "?"), f, True) for f in item.facts]
+        return out + [(see_text("event", ev.id), Fact(ev.text, ev.citations), False) for ev in self.timeline]
 
     def all_citations(self) -> list[Citation]:
         out: list[Citation] = []

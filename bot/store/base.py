@@ -277,6 +277,11 @@ def entry_detail(entry: NewEntry) -> str:
     return f"{entry.question} | {entry.answer} | ¶{entry.paragraph} {entry.quote}"
 
 
+def phrasing_detail(phrasing: str) -> str:
+    """The audit's note of a phrasing added to an entry."""
+    return f"+ {' '.join(phrasing.split())}"
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -519,7 +524,7 @@ class Store:
                      before: str | None = None, after: str | None = None) -> EditResult:
         """Add a reader's wording to an entry's phrasings in the file holding it, audited (before/after YAML)."""
         return self.audited(action="phrasing", entry_id=entry_id, moderator_id=moderator_id,
-                            detail=f"+ {' '.join(phrasing.split())}", before=before, after=after,
+                            detail=phrasing_detail(phrasing), before=before, after=after,
                             change=lambda: editor.add_phrasing(directory, entry_id, phrasing))
 
     def restore_entry(self, directory: Path, entry_id: str, item_yaml: str, *,

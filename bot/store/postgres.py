@@ -27,7 +27,7 @@ from typing import Any
 import psycopg
 import yaml
 
-from bot.knowledge.editor import EditResult, NewEntry, _entry_yaml, make_id, validate
+from bot.knowledge.editor import EditResult, NewEntry, _entry_yaml, make_id, validate, with_phrasing
 from bot.knowledge.loader import Problem
 from bot.store.base import (
     CLOSE_FLUSH,
@@ -38,6 +38,7 @@ from bot.store.base import (
     Store,
     StoreUnavailable,
     entry_detail,
+    phrasing_detail,
     stamp,
     utc_now,
 )
@@ -163,6 +164,39 @@ class PostgresStore(Store):
             return result
         return super().remove_entry(directory, entry_id, moderator_id=moderator_id, detail=detail, before=before)
 
+    def add_phrasing(self, directory: Path, entry_id: str, phrasing: str, *, moderator_id: int | None,
+                     before: str | None = None, after: str | None = None) -> EditResult:
+        """A reader's wording joins a shared entry's phrasings with its audit row in one transaction (the
+        stored YAML before and after, exactly); checked against this deployment's files and the shared
+        entries. A file entry is edited in its file as usual, audited with `before`/`after`."""
+        directory = Path(directory)
+
+        def add(db: psycopg.Connection) -> EditResult | None:
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (EDIT_LOCK,))
+            rows = db.execute("SELECT id, body FROM kb_entries ORDER BY position").fetchall()
+            old = dict(rows).get(entry_id)
+            if old is None:
+                return None  # not a shared entry
+            if (questions := _questions(old)) is None:
+                why = Problem(self.where, 0, f"the stored text of entry {entry_id!r} cannot be read back")
+                return EditResult(entry_id, self.where, (why,))
+            body, problems = with_phrasing(old, 1, entry_id, questions, phrasing, self.where)
+            if body is not None:
+                shared = SHARED_HEADER + "".join(body if ident == entry_id else text for ident, text in rows)
+                problems = validate(directory, {SHARED_FILE: shared}).problems
+            if not problems:
+                db.execute("UPDATE kb_entries SET body = %s WHERE id = %s", (body, entry_id))
+                self._audit_in(db, "phrasing", entry_id, moderator_id, phrasing_detail(phrasing), before=old,
+                               after=body)
+                db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, entry_id))
+            return EditResult(entry_id, self.where, problems)
+
+        result = self._use(add)
+        if result is not None:
+            return result
+        return super().add_phrasing(directory, entry_id, phrasing, moderator_id=moderator_id, before=before,
+                                    after=after)
+
     def restore_entry(self, directory: Path, entry_id: str, item_yaml: str, *,
                       moderator_id: int | None) -> EditResult:
         """A removed entry comes back among the shared entries (as added ones do), with its audit, in one
@@ -247,6 +281,15 @@ class PostgresStore(Store):
         if self._listener is not None:
             self._listener.join(LISTEN_POLL + CONNECT_TIMEOUT)
         super().close(timeout)
+
+
+def _questions(body: str) -> list[str] | None:
+    """The question and phrasings of a stored entry (one YAML list item); None if it does not read back."""
+    try:
+        item = yaml.safe_load(body)[0]
+        return [str(item["question"]), *(str(p) for p in item.get("phrasings") or [])]
+    except (yaml.YAMLError, LookupError, TypeError, AttributeError):
+        return None
 
 
 class _Refused(Exception):

@@ -475,7 +475,8 @@ def _entry_reply(entry: QAEntry) -> Reply:
             [render.escape(p) for p in entry.phrasings], render.FIELD_VALUE_LIMIT))
     embed.add_field(name=render.SOURCES, inline=False,
                     value=render.fit_lines(render.source_lines(entry.citations), render.FIELD_VALUE_LIMIT))
-    embed.set_footer(text=render.truncate(f"{entry.id} · {entry.origin}", render.FOOTER_BUDGET))
+    see = f" · see: {entry.see.text}" if entry.see else ""  # the fact it answers with: fix it there
+    embed.set_footer(text=render.truncate(f"{entry.id} · {entry.origin}{see}", render.FOOTER_BUDGET))
     return Reply(embed=embed)
 
 
