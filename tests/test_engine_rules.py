@@ -14,10 +14,10 @@ import pytest
 
 from bot.engine import DOESNT_SAY, Answer, Conversation, Engine, load_engine
 from bot.engine.conversation import Entities, Entity, resolve
-from bot.engine.decide import detail_missing
+from bot.engine.decide import change_unsaid, detail_missing, future_unsaid, unsaid
 from bot.engine.index import Doc, Match
 from bot.engine.params import DEFAULT
-from bot.engine.premise import claims_removed, verdict
+from bot.engine.premise import choice, claims_removed, verdict
 from bot.engine.semantic import MODEL_DIR, Embedder, shared_embedder
 from bot.engine.understand import intent_of, split_questions, strip_address
 
@@ -193,6 +193,28 @@ def test_whose_words_must_be_in_the_answer(engine: Engine) -> None:
     assert said.answered and "love" in (said.text or "")
 
 
+def test_whose_words_are_asked_through_an_adverb_too() -> None:
+    assert unsaid("what exactly did rubio tell jivani?", _match("Jivani met Rubio on Feb. 4.")) == "rubio"
+    assert unsaid("what exactly did rubio tell jivani?", _match("Rubio told Jivani to be patient.")) is None
+
+
+def test_the_future_needs_an_answer_that_speaks_of_it() -> None:
+    reported = _match("Canada hasn't secured a deal to remove the 35 percent tariffs.")
+    assert future_unsaid("will the tariffs be removed?", reported) == "what will happen"
+    assert future_unsaid("when is jivani going back to washington?", reported) == "what will happen"
+    assert future_unsaid("will the tariffs be removed?", _match("The review is due later this year.")) is None
+    assert future_unsaid("what did carney say the deal would do?", reported) is None  # what was said
+    assert future_unsaid("did the pm brush off jivani going to dc?", reported) is None  # a trip, not the future
+
+
+def test_how_much_something_changed_needs_the_change_in_the_answer() -> None:
+    slashed = _match("Carney slashed tariffs on Chinese EVs, and Trump threatened 100 percent tariffs.")
+    assert change_unsaid("by how much did carney cut the tariffs?", slashed) == "by how much"
+    assert change_unsaid("what was the tariff before carney cut it?", slashed) == "how much it changed"
+    assert change_unsaid("how much did carney cut the tariffs?", _match("Carney cut tariffs to 6.1 percent.")) is None
+    assert change_unsaid("how much of canada's exports go to the us?", slashed) is None  # no change asked
+
+
 def test_a_yes_no_answer_leads_with_yes_or_no_when_the_story_settles_it() -> None:
     ents = _entities()
     assert verdict("Did Trump threaten 50 percent tariffs?", "Trump threatened 100 percent tariffs.", ents) == "No"
@@ -201,6 +223,16 @@ def test_a_yes_no_answer_leads_with_yes_or_no_when_the_story_settles_it() -> Non
     assert verdict("Did Jivani meet Usha Vance?", "Jivani met JD Vance and Usha Vance.", ents) == "Yes"
     assert verdict("Is the review soon?", "The review is due later this year.", ents) is None
     assert verdict("who met Rubio?", "Jivani met Marco Rubio.", ents) is None  # not a yes/no question
+    # A thing the answer leaves unmentioned settles nothing; only someone else in a person's place is a "No".
+    assert verdict("Did Vance meet Rubio about CUSMA?", "Vance met Marco Rubio.", ents) is None
+
+
+def test_an_either_or_question_is_answered_without_yes_or_no() -> None:
+    ents = _entities()
+    assert choice("Was his roommate Rubio or Vance?", "Jivani roomed with JD Vance.", ents)
+    assert verdict("Was his roommate Rubio or Vance?", "Jivani roomed with JD Vance.", ents) is None
+    assert not choice("Did Rubio meet Vance?", "Vance met Rubio.", ents)
+    assert not choice("Was it Rubio or Vance?", "Vance and Rubio met.", ents)  # both named: not settled
 
 
 def test_a_false_premise_is_corrected_plainly(engine: Engine) -> None:

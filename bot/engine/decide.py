@@ -26,11 +26,22 @@ _DETAIL = re.compile(
     r"\bhow\s+(?:long|old|tall|far|often)\b|\bby\s+how\s+much\b|\b(?:who|where)\s+(?:at|in|from)\s+(?:the\s+)?([a-z]+)"
 )
 # "what did Vance tell Jivani?", "how did the State Department describe it?": what someone said.
-_SAID = re.compile(r"\b(?:(?:what|how)\s+(?:did|does|do|has|have|had|would|will)|^(?:has|have|did|does))\s+(?:the\s+)?"
+_SAID = re.compile(r"\b(?:(?:what|how)\s+(?:exactly\s+|actually\s+|really\s+|specifically\s+)?"
+                   r"(?:did|does|do|has|have|had|would|will)|^(?:has|have|did|does))\s+(?:the\s+)?"
                    r"([a-z][a-z.\- ]*?)\s+(?:say|said|tell|think|respond|responded|reply|replied|describe|react|"
                    r"reacted|feel|write|post|announce|answer|comment|commented|make\s+of)\b")
 _SPEECH = r"(?:said|says|say|told|tells|asked|asks|replied|responded|wrote|posted|called|claimed|noted|denied|" \
           r"added|stated|announced|described|according)"
+_CHANGE = r"(?:cut|lower|rais|reduc|slash|drop|increas|hik|boost|chang)\w*"
+_CHANGE_ASKED = re.compile(rf"\bhow\s+much\b.*\b{_CHANGE}|\b{_CHANGE}\b.*\bby\s+how\s+much\b|"
+                           rf"\b(?:before|after)\b.*\b{_CHANGE}")
+_CHANGE_SAID = re.compile(r"\b(?:by|from|to)\s+(?:about\s+|nearly\s+|roughly\s+|some\s+|almost\s+)?\d")
+# "going to" alone is left out: "going to DC" is a trip, not the future.
+_FUTURE_ASKED = re.compile(r"\b(?:will|would|gonna)\b|\bgoing\s+back\b")
+_REPORTED = re.compile(r"\b(?:say|says|said|think|thinks|thought|hope|hopes|hoped|believe|believes|claim|claims|"
+                       r"claimed|expect|expects|expected|predict|predicted|promise|promised|warn|warned)\b")
+_FUTURE_SAID = re.compile(r"\b(?:will|would|gonna|going\s+to|plans?|planned|planning|expects?|expected|due|later|next|"
+                          r"upcoming|to\s+come|hopes?|hoped|hoping|aims?|wants?|intends?|this\s+week|soon)\b|'ll\b")
 _NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b[A-Z][a-zA-Z]+|\b[A-Z]{2,}\b")
 
 
@@ -95,6 +106,25 @@ def unsaid(question: str, match: Match) -> str | None:
     name, gap = re.escape(speaker), r"(?:\s+\S+){0,2}?\s+"
     near = rf"\b{name}\w*\b{gap}{_SPEECH}\b|\b{_SPEECH}\b{gap}{name}"
     return None if re.search(near, answer) else found.group(1)
+
+
+def change_unsaid(question: str, match: Match) -> str | None:
+    """How much something changed ("by how much did Carney cut the tariffs?", "what was it before the cut?")
+    when the answer says it changed but not by how much: a number elsewhere in it is about something else."""
+    asked = fold(question)
+    if not _CHANGE_ASKED.search(asked) or _CHANGE_SAID.search(fold(match.doc.evidence)):
+        return None
+    return "by how much" if "how much" in asked else "how much it changed"
+
+
+def future_unsaid(question: str, match: Match) -> str | None:
+    """What will happen ("Will the tariffs be removed?", "When is Jivani going back?") when the answer only
+    reports what did: the story can't tell the future unless it speaks of it (a plan, a hope, what is due)."""
+    asked = fold(question)
+    future = _FUTURE_ASKED.search(asked)
+    if not future or _REPORTED.search(asked[: future.start()]) or _FUTURE_SAID.search(fold(match.doc.evidence)):
+        return None  # "what did Carney say it would do?" asks what was said, not what will happen
+    return "what will happen"
 
 
 def _named_beside(text: str, start: int, end: int) -> bool:

@@ -27,7 +27,7 @@ from bot.engine.answer import DOESNT_SAY, Answer
 from bot.engine.conversation import Conversation, Entities, Entity, resolve
 from bot.engine.index import Index, build_docs
 from bot.engine.params import DEFAULT, Params
-from bot.engine.premise import claims_removed, settle, verdict
+from bot.engine.premise import choice, claims_removed, settle, verdict
 from bot.engine.semantic import MeaningIndex, WordMeaning, shared_embedder
 from bot.engine.text import QuestionType, Thesaurus, clean, content_terms, meaning_words, question_type, stem, words
 from bot.engine.understand import understand
@@ -99,16 +99,20 @@ class Engine:
             # A false premise ("Did they meet on Feb. 10?") hides the fact it gets wrong: find the fact
             # without the asserted details, and answer it only where the story contradicts the premise.
             found = self.candidates(claims_removed(resolved, self.index.known_words))
-            if found and found[0].probability >= threshold and \
-                    verdict(resolved, found[0].doc.evidence, self.entities) == "No":
+            if found and found[0].probability >= threshold:
                 best = found[0]
-                return Answer(asked, True, f"No: {best.doc.answer}", best.probability, best.doc.citations,
-                              best.doc.source, resolved=spelled)
+                if verdict(resolved, best.doc.evidence, self.entities) == "No":
+                    return Answer(asked, True, f"No: {best.doc.answer}", best.probability, best.doc.citations,
+                                  best.doc.source, resolved=spelled)
+                if choice(resolved, best.doc.evidence, self.entities):  # "a Liberal or a Conservative?"
+                    return Answer(asked, True, best.doc.answer, best.probability, best.doc.citations,
+                                  best.doc.source, resolved=spelled)
         if not candidates or candidates[0].probability < threshold:
             best = candidates[0].probability if candidates else 0.0
             return Answer(asked, False, DOESNT_SAY, best, suggestions=self._suggestions(candidates), resolved=spelled)
         best = candidates[0]
-        missing = decide.detail_missing(resolved, best.match) or decide.unsaid(resolved, best.match)
+        missing = decide.detail_missing(resolved, best.match) or decide.unsaid(resolved, best.match) or \
+            decide.future_unsaid(resolved, best.match) or decide.change_unsaid(resolved, best.match)
         if missing:
             # The story names the thing but not what is asked of it: say so, and what it does say.
             text = f"The story doesn't say {self._what(missing)}. What it does say: {best.doc.answer}"
@@ -174,7 +178,7 @@ class Engine:
     def _what(self, missing: str) -> str:
         """"which senators", "who at GM" as they are; a speaker as "what Marco Rubio said", named as the story
         names them."""
-        if re.match(r"(?:which|how|by|who|where)\b", missing):
+        if re.match(r"(?:which|how|by|who|where|what will)\b", missing):  # a detail, as it reads
             return missing
         named = self.entities.found(missing)
         return f"what {named[0].name if named else missing} said"

@@ -31,9 +31,9 @@ class Params:
     meaning_rank: float = 1.0  # candidates are ranked by lexical score + this × similarity in meaning
     decided: int = 6  # best-ranked candidates whose signals are computed (the decision, suggestions, "did you mean")
     # --- the decision (bot/engine/decide.py): a logistic model over FEATURES ---
-    weights: tuple[float, ...] = (-3.770, 2.327, 1.306, -0.119, 0.643, 1.743, -0.182, 0.588, 1.382, -0.832, 0.201,
-                                  -0.209, 0.715)
-    threshold: float = 0.75  # the probability of being right below which the engine says the story doesn't say
+    weights: tuple[float, ...] = (-3.755, 2.335, 1.311, -0.142, 0.626, 1.738, -0.205, 0.557, 1.245, -0.830, 0.195,
+                                  -0.156, 0.731)
+    threshold: float = 0.65  # the probability of being right below which the engine says the story doesn't say
     followup_threshold: float = 0.6  # the same for a follow-up spelled out from the reader's conversation
     part_threshold: float = 0.25  # the same for a later question of a message that asks several
     unsure_margin: float = 0.15  # answers this close above the threshold come with suggestions

@@ -36,17 +36,29 @@ def claims_removed(question: str, known: frozenset[str] | set[str]) -> str:
     return " ".join(w for w in text.split() if re.sub(r"\W", "", w) in known)
 
 
+def choice(question: str, answer_side: str, entities: Entities) -> bool:
+    """An either-or question ("is Jivani a Liberal or a Conservative?") that the answer settles: of the two
+    things offered, the answer names exactly one."""
+    q = fold(question)
+    offered = [e for m, e in entities.mentions(q)
+               if re.search(r"\bor\s+(?:an?\s+|the\s+)?$", q[: m.start()]) or re.match(r"\s+or\b", q[m.end():])]
+    present = entities.found(answer_side)
+    return len(offered) == 2 and sum(e in present for e in offered) == 1
+
+
 def verdict(question: str, answer_side: str, entities: Entities) -> str | None:
     """"Yes", "No" or None (the story doesn't settle it) for a yes/no `question` given the answer's words."""
-    if question_type(question) is not QuestionType.YESNO:
+    if question_type(question) is not QuestionType.YESNO or choice(question, answer_side, entities):
         return None
     q, a = fold(question), fold(answer_side)
     if _NUMBER.search(_DATE.sub(" ", q)) and _numbers(q) - _numbers(a) and _numbers(a):
         return "No"
     if _dates(q) - _dates(a) and _dates(a):
         return "No"
-    named = entities.found(q)
-    if named and any(e not in entities.found(a) for e in named) and entities.found(a):
+    # Someone else in their place ("Was it Rubio who claimed…?" where the story says Bessent): a person the
+    # question names is missing and the answer names another. A place or thing left unmentioned settles nothing.
+    named, present = entities.found(q), entities.found(a)
+    if any(e.person and e not in present for e in named) and any(e.person and e not in named for e in present):
         return "No"
     if set(content_terms(q)) <= set(content_terms(a)):
         return "Yes"
