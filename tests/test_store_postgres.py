@@ -14,7 +14,6 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ from bot.store.postgres import SHARED_FILE, PostgresStore
 from tests.discord.conftest import TOKEN, FakeDiscord, Harness, guild_create, slash, start_bot
 from tests.discord.test_kb import GOOD, GUILD_ID, interact, kb, open_form, submit
 from tests.e2e.harness import settings_for, spawn_bot
-from tests.pgserver import REQUIRE_ENV, PostgresServer, unavailable
+from tests.pgserver import PostgresServer
 from tests.standin import Discord
 
 KNOWLEDGE = Path(__file__).resolve().parent / "fixtures" / "knowledge"
@@ -40,25 +39,6 @@ USER = 412345678901234567
 ROOMMATE = NewEntry("Which vice-president shared Jivani's university room?", ("jivani vance room",),
                     "JD Vance, his close friend and former university roommate.", 2,
                     "former university roommate of U.S. Vice-President JD Vance")
-_names = iter(range(1_000_000))
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PostgresServer]:
-    why = unavailable()
-    if why is not None:
-        if os.environ.get(REQUIRE_ENV):
-            pytest.fail(f"{REQUIRE_ENV} is set but PostgreSQL cannot run here: {why}")
-        pytest.skip(why)
-    server = PostgresServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def pg_url(pg_server: PostgresServer) -> str:
-    """A fresh database for each test."""
-    return pg_server.database(f"test_{os.getpid()}_{next(_names)}")
 
 
 @pytest.fixture

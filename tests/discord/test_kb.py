@@ -30,6 +30,7 @@ from tests.discord.conftest import (
     slash,
     text_channel,
 )
+from tests.test_store_reconcile import Backend, crash
 
 KNOWLEDGE = Path(__file__).resolve().parent.parent / "fixtures" / "knowledge"
 MOD_ROLE = 1500000000000000001
@@ -479,6 +480,19 @@ async def test_history_shows_who_when_before_and_after_and_restore_puts_a_remove
     assert "Not restored" in call.content and "exists already" in call.content
     call = await interact(h, kb("restore", id="never-was"))
     assert "holds no removal of `never-was`" in call.content
+
+
+async def test_history_says_which_edits_are_pending_or_did_not_land(h: Harness, settings: Settings):
+    database = Backend("sqlite", str(settings.database_path))
+    crash(database, settings.knowledge_dir, "phrasing", "before")  # another process died before writing the file
+    call = await interact(h, kb("history", id="trump-message"))
+    (field,) = call.embeds[0]["fields"]
+    assert " · phrasing · pending · " in field["name"]
+    database.age()
+    assert await asyncio.to_thread(h.bot.store.reconcile) == 1
+    call = await interact(h, kb("history", id="trump-message"))
+    (field,) = call.embeds[0]["fields"]
+    assert " · phrasing · failed · " in field["name"]
 
 
 async def test_a_long_history_is_cut_to_discords_limits(h: Harness):
