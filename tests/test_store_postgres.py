@@ -17,10 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import discord
 import psycopg
 import pytest
-from discord.webhook.async_ import AsyncWebhookAdapter
 
 from bot.config import Settings
 from bot.gaps import group
@@ -28,7 +26,7 @@ from bot.knowledge.editor import DISCORD_FILE, NewEntry
 from bot.knowledge.watch import KnowledgeReloader
 from bot.store import SCHEMA_VERSION, StoreUnavailable
 from bot.store.postgres import SHARED_FILE, PostgresStore
-from tests.discord.conftest import TOKEN, FakeDiscord, Harness, guild_create, slash, start_bot
+from tests.discord.conftest import TOKEN, Harness, guild_create, in_process, slash, start_bot
 from tests.discord.test_kb import GOOD, GUILD_ID, interact, kb, open_form, submit
 from tests.e2e.harness import settings_for, spawn_bot
 from tests.pgserver import PostgresServer
@@ -283,9 +281,7 @@ def test_the_listener_comes_back_after_the_server_drops_it(pg_url: str):
 async def test_a_kb_add_through_one_bot_is_answered_by_another_within_seconds(pg_url: str, knowledge: Path,
                                                                               tmp_path: Path,
                                                                               monkeypatch: pytest.MonkeyPatch):
-    fake = FakeDiscord()
-    monkeypatch.setattr(discord.http.HTTPClient, "request", fake.rest)
-    monkeypatch.setattr(AsyncWebhookAdapter, "request", fake.webhook)
+    fake = in_process(monkeypatch)
     elsewhere = tmp_path / "other-machine" / "knowledge"  # the other bot's own copy of the files
     shutil.copytree(knowledge, elsewhere)
     one = Settings(token=TOKEN, dev_guild_id=GUILD_ID, knowledge_dir=knowledge, cooldown_rate=100,

@@ -10,6 +10,7 @@ from bot.engine import Conversation, Engine
 from tests.discord.conftest import (
     ABSTAINS,
     TOKEN,
+    WORLD,
     Harness,
     assert_within_limits,
     button_press,
@@ -62,7 +63,7 @@ async def test_votes_are_recorded_against_the_question(harness: Harness) -> None
     message = harness.fake.message_of(answer)
     call = await harness.interact(button_press(message, up))
     assert call.ephemeral and call.content == "Thanks, noted."
-    await harness.interact(button_press(message, down, user_id=1400000000000000077))
+    await harness.interact(button_press(message, down, user=WORLD.reader(77)))
     stats = harness.bot.store.stats()
     assert (stats.questions, stats.answered, stats.votes, stats.helpful) == (1, 1, 2, 1)
 

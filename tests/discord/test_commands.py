@@ -17,6 +17,7 @@ from bot.engine import DOESNT_SAY, Conversation, Engine
 from tests.discord.conftest import (
     ABSTAINS,
     EPHEMERAL,
+    WORLD,
     Harness,
     assert_within_limits,
     autocomplete,
@@ -149,7 +150,7 @@ async def test_ask_cooldown_is_a_polite_ephemeral_note(harness: Harness, setting
     call = await harness.interact(slash("ask", question="who is Jivani"))
     assert call.ephemeral
     assert call.content.startswith("You're asking quickly: please wait")
-    other = await harness.interact(slash("ask", question="who is Jivani", user_id=1400000000000000099))
+    other = await harness.interact(slash("ask", question="who is Jivani", user=WORLD.reader(99)))
     assert other.embeds  # the cooldown is per user
 
 
