@@ -15,7 +15,7 @@ import asyncio
 import dataclasses
 import functools
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from bot.discord.bot import StoryBot
 from bot.engine import Answer, Conversation, Engine, load_engine
 from bot.knowledge import watch as watch_module
 from tests.standin import Person, Request, World, world
+from tests.standin import limits as discord_limits
 from tests.standin.actors import command_data
 from tests.standin.inprocess import InProcess
 from tests.standin.limits import FLAG_EPHEMERAL as EPHEMERAL
@@ -296,37 +297,14 @@ def suggesting(harness: Harness) -> Harness:
 
 
 @pytest.fixture
-def limits() -> Iterator[dict[str, int]]:
-    """Discord's documented limits, written out here independently of bot.discord.render."""
-    yield {"content": 2000, "title": 256, "description": 4096, "field_name": 256, "field_value": 1024,
-           "footer": 2048, "total": 6000, "fields": 25, "buttons_per_row": 5, "rows": 5, "label": 80,
-           "custom_id": 100, "choices": 25, "choice_name": 100}
+def limits() -> dict[str, int]:
+    """Discord's documented limits the tests compare with, as the stand-in checks them (not bot.discord.render's)."""
+    return {"label": discord_limits.BUTTON_LABEL, "custom_id": discord_limits.CUSTOM_ID,
+            "choices": discord_limits.AUTOCOMPLETE_CHOICES, "choice_name": discord_limits.CHOICE_TEXT}
 
 
-def embed_size(embed: dict[str, Any]) -> int:
-    """Discord's count toward the 6,000 total: title, description, field names and values, footer, author."""
-    return (len(embed.get("title", "")) + len(embed.get("description", ""))
-            + sum(len(f["name"]) + len(f["value"]) for f in embed.get("fields", []))
-            + len(embed.get("footer", {}).get("text", "")) + len(embed.get("author", {}).get("name", "")))
-
-
-def assert_within_limits(call: Call, limits: dict[str, int]) -> None:
-    """What Discord would reject, checked on the JSON actually sent."""
-    body = call.body
-    assert len(body.get("content") or "") <= limits["content"]
-    for embed in call.embeds:
-        assert len(embed.get("title", "")) <= limits["title"]
-        assert len(embed.get("description", "")) <= limits["description"]
-        assert len(embed.get("fields", [])) <= limits["fields"]
-        for f in embed.get("fields", []):
-            assert len(f["name"]) <= limits["field_name"] and len(f["value"]) <= limits["field_value"]
-        assert len(embed.get("footer", {}).get("text", "")) <= limits["footer"]
-        assert embed_size(embed) <= limits["total"]
-    rows = body.get("components") or []
-    assert len(rows) <= limits["rows"]
-    for row in rows:
-        assert len(row["components"]) <= limits["buttons_per_row"]
-        for button in row["components"]:
-            assert len(button.get("label") or "") <= limits["label"]
-            assert len(button.get("custom_id") or "") <= limits["custom_id"]
-
+def assert_within_limits(call: Call) -> None:
+    """Nothing Discord would reject in the message `call` carries, by the stand-in's own checks."""
+    editing = call.method == "PATCH" or (call.path.endswith("/callback") and call.json.get("type") == 7)
+    problems = discord_limits.check_message(call.body, editing=editing)
+    assert not problems, "; ".join(map(str, problems))

@@ -34,7 +34,7 @@ def assert_reply(call, message_id: str) -> None:
     assert call.json["allowed_mentions"] == {"parse": [], "replied_user": False}
 
 
-async def test_question_in_a_configured_channel_gets_a_cited_reply(harness: Harness, limits) -> None:
+async def test_question_in_a_configured_channel_gets_a_cited_reply(harness: Harness) -> None:
     payload = message_create(TRUMP_QUESTION)
     before = len(harness.fake.sent())
     await harness.event("MESSAGE_CREATE", payload)
@@ -45,7 +45,7 @@ async def test_question_in_a_configured_channel_gets_a_cited_reply(harness: Harn
     assert embed["title"] == TRUMP_QUESTION
     assert embed["fields"][0]["value"].startswith("¶1 — ")
     assert {b["custom_id"] for b in call.buttons} >= {"story:para:1"}
-    assert_within_limits(call, limits)
+    assert_within_limits(call)
 
 
 @pytest.mark.parametrize("chatter", ["lol", "same", "good morning everyone", "what?", "huh?", "ok", "🙂", "",

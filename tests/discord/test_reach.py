@@ -156,13 +156,12 @@ def test_worth_answering_only_a_confident_story_answer(answer: Answer, heard: bo
 
 
 async def test_an_answer_channel_hears_a_casual_question_the_engine_is_sure_of(harness: Harness,
-                                                                                scripted: Scripted,
-                                                                                limits) -> None:
+                                                                                scripted: Scripted) -> None:
     scripted.script["anyone know what trump said to jivani"] = story(0.9)
     scripted.script["i wonder what he said lol"] = story(0.6)
     (call,) = await harness.say("anyone know what trump said to jivani")  # no "?", no question word first
     assert call.embeds[0]["description"] == "Trump asked him to tell Canadians he loves them."
-    assert_within_limits(call, limits)
+    assert_within_limits(call)
     assert await harness.say("i wonder what he said lol") == []
 
 
@@ -199,14 +198,14 @@ async def test_an_intent_is_answered_with_the_engines_words_not_as_a_story_answe
 CLOSE = ("What did Trump ask Jivani to tell Canadians?", "Who did Jivani meet at the White House?")
 
 
-async def test_two_close_answers_are_offered_as_buttons_instead_of_a_guess(harness: Harness, scripted: Scripted,
-                                                                           limits) -> None:
+async def test_two_close_answers_are_offered_as_buttons_instead_of_a_guess(harness: Harness,
+                                                                          scripted: Scripted) -> None:
     scripted.script["what did they say"] = story(0.7, alternatives=CLOSE)
     call = await harness.interact(slash("ask", question="what did they say"))
     assert "Did you mean" in call.content and not call.embeds
     assert [b["label"] for b in call.buttons] == list(CLOSE)
     assert all(b["custom_id"].startswith("story:pick:") for b in call.buttons)
-    assert_within_limits(call, limits)
+    assert_within_limits(call)
 
 
 async def test_a_pick_answers_that_title_and_is_recorded(harness: Harness, scripted: Scripted) -> None:
