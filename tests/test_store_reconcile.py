@@ -186,10 +186,14 @@ def test_the_writers_timer_settles_rows_left_pending_while_the_store_is_open(bac
     store.close()
 
 
-def test_a_row_stays_pending_while_the_knowledge_cannot_be_read(backend: Backend, knowledge: Path):
+@pytest.mark.parametrize("gone", ["story.yaml", "the directory"])
+def test_a_row_stays_pending_while_the_knowledge_cannot_be_read(backend: Backend, knowledge: Path, gone: str):
     crash(backend, knowledge, "remove", "after")
     backend.age()
-    (knowledge / "story.yaml").unlink()  # no story: nothing loads, so nothing can be judged
+    if gone == "story.yaml":
+        (knowledge / gone).unlink()  # no story: nothing loads, so nothing can be judged
+    else:
+        shutil.rmtree(knowledge)
     store = backend.open(knowledge)
     assert store.edits()[0].status == "pending"
     store.close()

@@ -559,9 +559,13 @@ class Store:
         return len(rows)
 
     def _knowledge(self) -> KnowledgeBase | None:
-        """The knowledge as edits from Discord see it: the directory's files and the entries kept here."""
+        """The knowledge as edits from Discord see it (the directory's files and the entries kept here), or None
+        if it cannot be loaded."""
         assert self.knowledge_dir is not None
-        return editor.validate(self.knowledge_dir, dict(self.extra_knowledge())).kb
+        try:
+            return editor.validate(self.knowledge_dir, dict(self.extra_knowledge())).kb
+        except OSError:  # a missing or unreadable directory: the bot's start says so, with the loader's words
+            return None
 
     def add_entry(self, directory: Path, entry: NewEntry, *, moderator_id: int | None) -> EditResult:
         """Validate and add a Q&A entry (to qa-discord.yaml), audited with its YAML."""
