@@ -7,6 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.pgserver import REQUIRE_ENV, PostgresServer, unavailable
+
+_names = iter(range(1_000_000))
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
@@ -20,3 +24,22 @@ def _private_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         del os.environ["HOME"]
     else:
         os.environ["HOME"] = before
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL for the session: skipped where it cannot run, unless STORY_BOT_REQUIRE_PG is set."""
+    why = unavailable()
+    if why is not None:
+        if os.environ.get(REQUIRE_ENV):
+            pytest.fail(f"{REQUIRE_ENV} is set but PostgreSQL cannot run here: {why}")
+        pytest.skip(why)
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: PostgresServer) -> str:
+    """A fresh database for each test."""
+    return pg_server.database(f"test_{os.getpid()}_{next(_names)}")

@@ -87,17 +87,29 @@ def test_user_ids_are_only_kept_as_salted_hashes(tmp_path: Path):
     assert len(hashes) == 2
 
 
-def test_without_a_configured_salt_a_random_one_is_kept_per_database(tmp_path: Path):
+def test_without_a_salt_the_store_refuses_to_open_and_keeps_none_in_the_database(tmp_path: Path):
     path = tmp_path / "bot.sqlite3"
+    with pytest.raises(ValueError, match="salt"):
+        Store(path, salt="")
+    assert not path.exists()  # nothing was created, so no salt could sit beside the hashes
+
+
+def test_open_store_keys_the_hashes_with_the_salt_kept_beside_the_database(tmp_path: Path):
+    from bot.store import open_store
+
+    settings = Settings(database_path=tmp_path / "bot.sqlite3")
     for _ in range(2):
-        s = Store(path, salt="")
+        s = open_store(settings)
         ask(s, "q")
         s.close()
-    db = sqlite3.connect(path)
+    db = sqlite3.connect(settings.database_path)
     hashes = {row[0] for row in db.execute("SELECT user_hash FROM questions")}
-    (salt,) = db.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()
+    kept = db.execute("SELECT value FROM meta WHERE key = 'salt'").fetchall()
     db.close()
-    assert len(hashes) == 1 and len(salt) == 32
+    assert len(hashes) == 1 and kept == []  # the same salt on every start, and not in the database
+    keyed = Store(tmp_path / "other.sqlite3", salt=(tmp_path / "bot.salt").read_text().strip())
+    assert hashes == {keyed._hash(USER)}  # …the one in the file
+    keyed.close()
 
 
 def test_a_second_vote_replaces_the_first(store: Store):

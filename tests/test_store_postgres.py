@@ -14,14 +14,11 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import discord
 import psycopg
 import pytest
-from discord.webhook.async_ import AsyncWebhookAdapter
 
 from bot.config import Settings
 from bot.gaps import group
@@ -29,10 +26,10 @@ from bot.knowledge.editor import DISCORD_FILE, NewEntry
 from bot.knowledge.watch import KnowledgeReloader
 from bot.store import SCHEMA_VERSION, StoreUnavailable
 from bot.store.postgres import SHARED_FILE, PostgresStore
-from tests.discord.conftest import TOKEN, FakeDiscord, Harness, guild_create, slash, start_bot
+from tests.discord.conftest import TOKEN, Harness, guild_create, in_process, slash, start_bot
 from tests.discord.test_kb import GOOD, GUILD_ID, interact, kb, open_form, submit
 from tests.e2e.harness import settings_for, spawn_bot
-from tests.pgserver import REQUIRE_ENV, PostgresServer, unavailable
+from tests.pgserver import PostgresServer
 from tests.standin import Discord
 
 KNOWLEDGE = Path(__file__).resolve().parent / "fixtures" / "knowledge"
@@ -40,25 +37,6 @@ USER = 412345678901234567
 ROOMMATE = NewEntry("Which vice-president shared Jivani's university room?", ("jivani vance room",),
                     "JD Vance, his close friend and former university roommate.", 2,
                     "former university roommate of U.S. Vice-President JD Vance")
-_names = iter(range(1_000_000))
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PostgresServer]:
-    why = unavailable()
-    if why is not None:
-        if os.environ.get(REQUIRE_ENV):
-            pytest.fail(f"{REQUIRE_ENV} is set but PostgreSQL cannot run here: {why}")
-        pytest.skip(why)
-    server = PostgresServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def pg_url(pg_server: PostgresServer) -> str:
-    """A fresh database for each test."""
-    return pg_server.database(f"test_{os.getpid()}_{next(_names)}")
 
 
 @pytest.fixture
@@ -338,9 +316,7 @@ def test_the_listener_comes_back_after_the_server_drops_it(pg_url: str):
 async def test_a_kb_add_through_one_bot_is_answered_by_another_within_seconds(pg_url: str, knowledge: Path,
                                                                               tmp_path: Path,
                                                                               monkeypatch: pytest.MonkeyPatch):
-    fake = FakeDiscord()
-    monkeypatch.setattr(discord.http.HTTPClient, "request", fake.rest)
-    monkeypatch.setattr(AsyncWebhookAdapter, "request", fake.webhook)
+    fake = in_process(monkeypatch)
     elsewhere = tmp_path / "other-machine" / "knowledge"  # the other bot's own copy of the files
     shutil.copytree(knowledge, elsewhere)
     one = Settings(token=TOKEN, dev_guild_id=GUILD_ID, knowledge_dir=knowledge, cooldown_rate=100,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.config import SettingsError
 from bot.store.base import GAP_WINDOW, SCHEMA_VERSION, Edit, MissedWording, Stats, Store, StoreUnavailable
 from bot.store.sqlite import SQLiteStore
 
@@ -21,8 +22,14 @@ __all__ = ["GAP_WINDOW", "SCHEMA_VERSION", "Edit", "MissedWording", "SQLiteStore
 
 
 def open_store(settings: Settings) -> Store:
-    """The store the settings name; raises StoreUnavailable (one line, for the operator) when it cannot be used."""
-    options = {"salt": settings.hash_salt, "keep_days": settings.keep_days, "max_rows": settings.keep_rows}
+    """The store the settings name, keyed by the configured or file-kept salt and reconciling edits against
+    the knowledge directory; raises StoreUnavailable (one line, for the operator) when it cannot be used."""
+    try:
+        salt = settings.with_salt().hash_salt
+    except SettingsError as exc:
+        raise StoreUnavailable(str(exc)) from None
+    options = {"salt": salt, "keep_days": settings.keep_days, "max_rows": settings.keep_rows,
+               "knowledge_dir": settings.knowledge_dir}
     if settings.database_url:
         from bot.store.postgres import PostgresStore  # only now: psycopg is needed only with PostgreSQL
 

@@ -11,13 +11,17 @@ transactions, migrations and, for PostgreSQL, entries shared between machines.
   so it is known before the row is written.
 - An edit and its audit row land together: the audit row is committed first as `pending`
   (if that fails, nothing is changed and the moderator is told), then the file is written,
-  then the row is marked `done` (or `failed`). The removed text is in the row from the start.
+  then the row is marked `done` (or `failed`). The entry's text before and as planned after the
+  edit is in the row from the start, so a row left `pending` by a crash between the file write
+  and its completion is reconciled against the knowledge files (at open and periodically):
+  `done` if the change is there, `failed` if it is not, never left pending nor dropped.
 - Reads (gaps, stats, edits) first wait briefly for this process's queued writes, so a
   moderator sees the questions that were just asked.
 
-Privacy: a reader's user id is never stored, only an HMAC-SHA256 of it keyed by a salt
-(the configured one, or a random one kept in the database). Moderators' ids are
-stored as they are in the audit log: their edits are accountable.
+Privacy: a reader's user id is never stored, only an HMAC-SHA256 of it keyed by a salt that
+is never kept in the database (STATS_SALT, or the file beside the database that
+`Settings.with_salt` keeps). Moderators' ids are stored as they are in the audit log: their
+edits are accountable.
 """
 
 from __future__ import annotations
@@ -34,11 +38,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
+
 from bot.config import DEFAULT_KEEP_DAYS as KEEP_DAYS
 from bot.config import DEFAULT_KEEP_ROWS as MAX_ROWS
 from bot.knowledge import editor
 from bot.knowledge.editor import EditResult, NewEntry
 from bot.knowledge.loader import phrasing_key
+from bot.knowledge.model import KnowledgeBase
 from bot.store.queue import Write, WriteQueue
 
 log = logging.getLogger(__name__)
@@ -50,7 +57,9 @@ GAP_WINDOW = 20_000  # most recently missed distinct wordings considered by miss
 MISS_ROWS = 50_000  # …found among this many latest misses of each kind, so the read stays short at 2 M rows
 READ_FLUSH = 2.0  # seconds a read waits for this process's queued writes
 CLOSE_FLUSH = 10.0  # seconds close() waits for queued writes
-PRUNE_EVERY = 3600.0  # seconds between prunes (on a timer in the writer thread, never per insert)
+PRUNE_EVERY = 3600.0  # seconds between prunes and reconciliations (on a timer in the writer thread)
+SETTLE = 60.0  # seconds an edit has to finish before its pending audit row is judged against the files
+PHRASING_NOTE = "+ "  # a phrasing edit's note: this, then the phrasing
 _REF_FLOOR = 1 << 40  # refs are above every autoincrement id a database of the old schema handed out
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -279,7 +288,7 @@ def entry_detail(entry: NewEntry) -> str:
 
 def phrasing_detail(phrasing: str) -> str:
     """The audit's note of a phrasing added to an entry."""
-    return f"+ {' '.join(phrasing.split())}"
+    return PHRASING_NOTE + " ".join(phrasing.split())
 
 
 def utc_now() -> datetime:
@@ -301,9 +310,18 @@ class Store:
     transient: tuple[type[BaseException], ...] = ()  # the ones worth retrying
 
     def __init__(self, *, salt: str, keep_days: int = KEEP_DAYS, max_rows: int = MAX_ROWS,
-                 prune_every: float = PRUNE_EVERY) -> None:
+                 prune_every: float = PRUNE_EVERY, knowledge_dir: Path | None = None) -> None:
+        """`salt` keys the readers' hashes and must come from outside the database (see the module's note).
+
+        `knowledge_dir`: the files edits from Discord write, against which audit rows an edit left pending
+        are reconciled (at open and periodically); None for a store that only records questions.
+        """
+        if not salt:
+            raise ValueError("a salt is required: it is never kept in the database with the hashes it keys")
+        self._salt = salt.encode()
         self.keep_days = keep_days
         self.max_rows = max_rows
+        self.knowledge_dir = knowledge_dir
         self._lock = threading.Lock()
         try:
             self._db = self._connect()
@@ -311,14 +329,14 @@ class Store:
             raise StoreUnavailable(self._describe(exc)) from exc
         try:
             self._migrate(self._db)
-            self._salt = (salt or self._stored_salt()).encode()
         except BaseException as exc:
             self._db.close()
             if isinstance(exc, self.errors):
                 raise StoreUnavailable(self._describe(exc)) from exc
             raise
         self._queue = WriteQueue(connect=self._connect, transaction=self._transaction, transient=self.transient,
-                                 periodic=self._prune_now, period=prune_every)
+                                 periodic=self._maintain, period=prune_every)
+        self.reconcile()
 
     # --- what a backend supplies -------------------------------------------------------
 
@@ -364,13 +382,6 @@ class Store:
                 for sql in self._statements(migration):
                     conn.execute(sql)
             self._set_schema_version(conn, SCHEMA_VERSION)
-
-    def _stored_salt(self) -> str:
-        """A random salt made once per database, for when none is configured."""
-        with self._transaction(self._db):
-            self._exec(self._db, "INSERT INTO meta (key, value) VALUES ('salt', ?) ON CONFLICT (key) DO NOTHING",
-                       (secrets.token_hex(16),))
-            return self._exec(self._db, "SELECT value FROM meta WHERE key = 'salt'").fetchone()[0]
 
     def _exec(self, conn: Any, query: str, params: tuple = ()) -> Any:
         return conn.execute(self._sql(query), params)
@@ -491,11 +502,14 @@ class Store:
                 after: str | Callable[[EditResult], str | None] | None = None) -> EditResult:
         """Run `change` (a file edit) with its audit row: pending first, then done, or gone if it was refused.
 
-        `before` (the entry's YAML before the edit) is in the row from the start; `after` (its YAML after,
-        or a function of the edit's result giving it) is kept when the edit is done.
+        `before` (the entry's YAML before the edit) and `after` (its YAML after, or a function of the edit's
+        result giving it) are in the row from the start, so a crash before the row is finished can be
+        reconciled; a function is asked first with no entry id yet (for an add: the entry as planned) and
+        again with the edit's result when it is done.
         Raises StoreUnavailable, with nothing changed, when the audit row cannot be written.
         """
-        row = self._audit_row(action, entry_id, moderator_id, detail, "pending", before)
+        planned = after(EditResult("", "", ())) if callable(after) else after
+        row = self._audit_row(action, entry_id, moderator_id, detail, "pending", before, planned)
         try:
             result = change()
         except BaseException:
@@ -506,6 +520,57 @@ class Store:
         else:
             self._forget_edit(row)
         return result
+
+    def reconcile(self, now: datetime | None = None) -> int:
+        """Settle the audit rows edits left pending (a crash between the file write and the row's completion).
+
+        Each row older than SETTLE seconds is judged against the knowledge files as they are now: `done`
+        (with the entry's id and text) if its change is there, `failed` if it is not, each with a log line.
+        Rows stay pending, to be judged later, while the knowledge cannot be read or the database is away.
+        Returns how many rows were settled; never raises (it runs at open and on the writer's timer).
+        """
+        if self.knowledge_dir is None:
+            return 0
+        cutoff = stamp((now or utc_now()) - timedelta(seconds=SETTLE))
+        try:
+            rows = self._use(lambda db: self._exec(db, "SELECT id, action, entry_id, detail, after FROM edits"
+                                                       " WHERE status = 'pending' AND at < ? ORDER BY id",
+                                                   (cutoff,)).fetchall(), transaction=False)
+            if not rows:
+                return 0
+            kb = self._knowledge()
+            if kb is None:
+                log.warning("store: %d audit rows stay pending: the knowledge in %s cannot be loaded to check them",
+                            len(rows), self.knowledge_dir)
+                return 0
+            verdicts = []  # (status, entry id, after, row)
+            for row, action, entry_id, detail, after in rows:
+                found = _landed(kb, action, entry_id, detail, after)
+                verdicts.append(("failed" if found is None else "done", *(found or (entry_id, after)), row))
+
+            def settle(db: Any) -> None:
+                for verdict in verdicts:
+                    self._exec(db, "UPDATE edits SET status = ?, entry_id = ?, after = ? WHERE id = ?"
+                                   " AND status = 'pending'", verdict)
+
+            self._use(settle)
+            for (status, entry_id, _after, row), (_row, action, *_rest) in zip(verdicts, rows, strict=True):
+                log.warning("store: audit row %d (%s %s) was left pending by an edit that did not finish; its change "
+                            "%s in the knowledge files: marked %s", row, action, entry_id or "of a new entry",
+                            "is" if status == "done" else "is not", status)
+        except StoreUnavailable as exc:
+            log.warning("store: pending audit rows are checked later, the database is unavailable: %s", exc)
+            return 0
+        return len(rows)
+
+    def _knowledge(self) -> KnowledgeBase | None:
+        """The knowledge as edits from Discord see it (the directory's files and the entries kept here), or None
+        if it cannot be loaded."""
+        assert self.knowledge_dir is not None
+        try:
+            return editor.validate(self.knowledge_dir, dict(self.extra_knowledge())).kb
+        except OSError:  # a missing or unreadable directory: the bot's start says so, with the loader's words
+            return None
 
     def add_entry(self, directory: Path, entry: NewEntry, *, moderator_id: int | None) -> EditResult:
         """Validate and add a Q&A entry (to qa-discord.yaml), audited with its YAML."""
@@ -666,12 +731,14 @@ class Store:
         """Delete questions (and their votes) older than keep_days, and all but the newest max_rows."""
         return self._use(lambda db: self._prune_rows(db, now or utc_now()))
 
-    def _prune_now(self, conn: Any) -> None:
+    def _maintain(self, conn: Any) -> None:
+        """The writer thread's timer: prune old questions on its connection, then settle pending audit rows."""
         with self._transaction(conn):
             removed = self._prune_rows(conn, utc_now())
         if removed:
             log.info("store: pruned %d old questions (keeping %d days, at most %d rows)", removed, self.keep_days,
                      self.max_rows)
+        self.reconcile()
 
     def _prune_rows(self, conn: Any, now: datetime) -> int:
         cutoff = stamp(now - timedelta(days=self.keep_days))
@@ -694,6 +761,40 @@ class Store:
 
 
 _EDIT_COLUMNS = "at, action, entry_id, moderator_id, detail, status, before, after"
+
+
+def _landed(kb: KnowledgeBase, action: str, entry_id: str, detail: str,
+            after: str | None) -> tuple[str, str | None] | None:
+    """Whether a pending edit's change is in `kb`: (the entry's id, its text now) if it is, else None.
+
+    An add is found by its planned text (its id was chosen by the edit); a restore by its id and text; a
+    phrasing by its id and the phrasing among the entry's questions; a removal by its id being gone.
+    """
+    if action == "remove":
+        return None if kb.entry(entry_id) is not None else (entry_id, None)
+    if action == "phrasing":
+        entry = kb.entry(entry_id)
+        wording = phrasing_key(detail.removeprefix(PHRASING_NOTE))
+        if entry is None or wording not in {phrasing_key(q) for q in entry.questions}:
+            return None
+        return entry_id, editor.entry_yaml(entry)
+    planned = _item(after)
+    if action not in ("add", "restore") or planned is None:
+        return None
+    for entry in reversed(kb.qa):  # an add is appended: the latest entry with its text is the one it made
+        text = editor.entry_yaml(entry)
+        if _item(text) == planned | ({"id": entry.id} if action == "add" else {}):
+            return entry.id, text
+    return None
+
+
+def _item(text: str | None) -> dict[str, Any] | None:
+    """The entry an audit row's YAML holds (a one-item list), or None."""
+    try:
+        data = yaml.safe_load(text) if text else None
+    except yaml.YAMLError:
+        return None
+    return data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else None
 
 
 def _wordings(rows: list[tuple], window: int) -> list[MissedWording]:

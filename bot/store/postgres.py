@@ -62,12 +62,13 @@ class PostgresStore(Store):
     where = "the shared database"  # where entries added from Discord are kept, for the replies
 
     def __init__(self, url: str, *, salt: str, keep_days: int = KEEP_DAYS, max_rows: int = MAX_ROWS,
-                 prune_every: float = PRUNE_EVERY) -> None:
+                 prune_every: float = PRUNE_EVERY, knowledge_dir: Path | None = None) -> None:
         self.url = url
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None
         self._shared: dict[str, str] = {}  # the last entries read, used while the server is unreachable
-        super().__init__(salt=salt, keep_days=keep_days, max_rows=max_rows, prune_every=prune_every)
+        super().__init__(salt=salt, keep_days=keep_days, max_rows=max_rows, prune_every=prune_every,
+                         knowledge_dir=knowledge_dir)
 
     # --- the backend ---------------------------------------------------------------------
 

@@ -22,14 +22,15 @@ class SQLiteStore(Store):
     transient = (sqlite3.OperationalError, OSError)
 
     def __init__(self, path: Path | str, *, salt: str, busy_timeout: float = BUSY_TIMEOUT, keep_days: int = KEEP_DAYS,
-                 max_rows: int = MAX_ROWS, prune_every: float = PRUNE_EVERY) -> None:
+                 max_rows: int = MAX_ROWS, prune_every: float = PRUNE_EVERY, knowledge_dir: Path | None = None) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)  # a missing directory is simply created
         except OSError as exc:
             raise StoreUnavailable(f"cannot create the directory {self.path.parent}: {exc.strerror or exc}") from exc
-        super().__init__(salt=salt, keep_days=keep_days, max_rows=max_rows, prune_every=prune_every)
+        super().__init__(salt=salt, keep_days=keep_days, max_rows=max_rows, prune_every=prune_every,
+                         knowledge_dir=knowledge_dir)
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: we open transactions ourselves, so each one is as short as we write it.

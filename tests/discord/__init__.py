@@ -1,1 +1,1 @@
-"""Tests of the Discord face, through discord.py's real dispatch against a fake REST API."""
+"""Tests of the Discord face, through discord.py's real dispatch against the stand-in Discord, in process."""

@@ -1,12 +1,12 @@
-"""A real StoryBot against a fake Discord REST API, and Discord payloads built as plain JSON.
+"""A real StoryBot against the stand-in Discord (tests/standin), in this process: no sockets.
 
 The bot logs in for real (GET /users/@me, GET /oauth2/applications/@me), loads the real
 knowledge and cogs, and receives events through discord.py's own gateway parsers
 (`ConnectionState.parsers[...]`), so commands run through the real CommandTree, buttons
-through the real view store and messages through the real event dispatch. Only the two
-places where discord.py puts bytes on the wire are replaced: `HTTPClient.request` (REST)
-and `AsyncWebhookAdapter.request` (interaction responses and followups). Every call is
-recorded as the JSON Discord would receive.
+through the real view store and messages through the real event dispatch. Every payload it
+receives is built by the stand-in's world, and every request it makes is answered by the
+stand-in's own REST handlers (the ones the end-to-end tests reach over a socket), which record it
+as the JSON Discord would receive and refuse what Discord would refuse.
 """
 
 from __future__ import annotations
@@ -14,170 +14,99 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import itertools
 import re
-import time
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-import discord
 import pytest
-from discord.http import Route
-from discord.webhook.async_ import AsyncWebhookAdapter
 
 from bot.config import DEFAULT_KNOWLEDGE_DIR, Settings
 from bot.discord.bot import StoryBot
 from bot.engine import Answer, Conversation, Engine, load_engine
 from bot.knowledge import watch as watch_module
+from tests.standin import Person, Request, World, world
+from tests.standin import limits as discord_limits
+from tests.standin.actors import command_data
+from tests.standin.inprocess import InProcess
+from tests.standin.limits import FLAG_EPHEMERAL as EPHEMERAL
+from tests.standin.world import Snowflakes
 
 TOKEN = "MTIz.fake-token.never-logged"
-APP_ID = 1100000000000000001
-BOT_ID = APP_ID
-GUILD_ID = 1200000000000000001
-ANSWER_CHANNEL = 1300000000000000001
-OTHER_CHANNEL = 1300000000000000002
-DM_CHANNEL = 1300000000000000003
-THREAD_IN_ANSWER_CHANNEL = 1300000000000000004
-READER_ID = 1400000000000000001
-OTHER_READER_ID = 1400000000000000002
-DISCORD_EPOCH_MS = 1_420_070_400_000
-TIMESTAMP = "2025-02-05T12:00:00.000000+00:00"
-EPHEMERAL = 1 << 6
-
-_counter = itertools.count(1)
-
-
-def snowflake() -> int:
-    """A fresh, time-ordered id, like Discord's."""
-    return ((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22) | (next(_counter) & 0x3FFFFF)
+WORLD = World()  # one world for every test: its ids are fixed, and what is made in it is made the same way each time
+READER, MODERATOR, OTHER_READER = WORLD.member, WORLD.moderator, WORLD.reader(1)
+APP_ID = WORLD.application_id
+BOT_ID = WORLD.bot.id
+GUILD_ID = WORLD.guild_id
+ANSWER_CHANNEL = WORLD.answers
+OTHER_CHANNEL = WORLD.chatter
+READER_ID = READER.id
+OTHER_READER_ID = OTHER_READER.id
+DM_CHANNEL = WORLD.dm_channel(READER_ID)
+THREAD_IN_ANSWER_CHANNEL = int(WORLD.add_thread(1_400_000_000_000_000_010, ANSWER_CHANNEL, "about the tariffs",
+                                                READER)["id"])
+new_id = Snowflakes()
 
 
-# --- payloads ------------------------------------------------------------------------
-
-
-def user(user_id: int = READER_ID, name: str = "reader", *, bot: bool = False) -> dict[str, Any]:
-    return {"id": str(user_id), "username": name, "discriminator": "0", "global_name": name, "avatar": None,
-            "bot": bot, "public_flags": 0}
-
-
-def member(user_id: int = READER_ID, name: str = "reader") -> dict[str, Any]:
-    return {"user": user(user_id, name), "roles": [], "joined_at": TIMESTAMP, "deaf": False, "mute": False,
-            "flags": 0, "permissions": str((1 << 31) | (1 << 11) | (1 << 10))}
-
-
-def text_channel(channel_id: int, name: str) -> dict[str, Any]:
-    return {"id": str(channel_id), "type": 0, "guild_id": str(GUILD_ID), "name": name, "position": 0,
-            "permission_overwrites": [], "nsfw": False, "parent_id": None, "topic": None, "last_message_id": None,
-            "rate_limit_per_user": 0}
+# --- payloads, from the stand-in's world ------------------------------------------------------
 
 
 def guild_create() -> dict[str, Any]:
-    """GUILD_CREATE for the test guild: two text channels, a thread in the answer channel, the bot and a reader."""
-    return {
-        "id": str(GUILD_ID), "name": "Readers", "icon": None, "owner_id": str(OTHER_READER_ID),
-        "afk_channel_id": None, "afk_timeout": 300, "verification_level": 0, "default_message_notifications": 0,
-        "explicit_content_filter": 0, "features": [], "mfa_level": 0, "system_channel_id": None,
-        "system_channel_flags": 0, "rules_channel_id": None, "vanity_url_code": None, "description": None,
-        "banner": None, "premium_tier": 0, "preferred_locale": "en-US", "public_updates_channel_id": None,
-        "nsfw_level": 0, "premium_progress_bar_enabled": False, "large": False, "unavailable": False,
-        "member_count": 2, "joined_at": TIMESTAMP, "emojis": [], "stickers": [], "voice_states": [],
-        "presences": [], "stage_instances": [], "guild_scheduled_events": [],
-        "threads": [{"id": str(THREAD_IN_ANSWER_CHANNEL), "type": 11, "guild_id": str(GUILD_ID),
-                     "parent_id": str(ANSWER_CHANNEL), "name": "about the tariffs", "owner_id": str(READER_ID),
-                     "last_message_id": None, "rate_limit_per_user": 0, "message_count": 1, "member_count": 1,
-                     "flags": 0, "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
-                                                     "archive_timestamp": TIMESTAMP, "locked": False}}],
-        "roles": [{"id": str(GUILD_ID), "name": "@everyone", "permissions": str((1 << 31) | (1 << 11) | (1 << 10)),
-                   "position": 0, "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}],
-        "channels": [text_channel(ANSWER_CHANNEL, "ask-the-story"), text_channel(OTHER_CHANNEL, "general")],
-        "members": [member(BOT_ID, "StoryBot") | {"user": user(BOT_ID, "StoryBot", bot=True)}, member()],
-    }
+    """GUILD_CREATE for the world's guild: its channels (a thread in the answer channel), roles and people."""
+    return WORLD.guild()
 
 
-def message_create(content: str, *, channel_id: int = ANSWER_CHANNEL, author: dict[str, Any] | None = None,
-                   mentions: tuple[int, ...] = (), replying_to: dict[str, Any] | None = None,
-                   dm: bool = False) -> dict[str, Any]:
-    """A MESSAGE_CREATE payload as the gateway sends it; `mentions` are user ids whose <@id> is in `content`."""
-    author = author or user()
-    data: dict[str, Any] = {
-        "id": str(snowflake()), "channel_id": str(DM_CHANNEL if dm else channel_id), "author": author,
-        "content": content, "timestamp": TIMESTAMP, "edited_timestamp": None, "tts": False,
-        "mention_everyone": False, "mentions": [user(i, f"user{i}", bot=i == BOT_ID) for i in mentions],
-        "mention_roles": [], "attachments": [], "embeds": [], "pinned": False, "type": 0, "flags": 0,
-        "components": [],
-    }
-    if not dm:
-        data["guild_id"] = str(GUILD_ID)
-        data["member"] = {k: v for k, v in member(int(author["id"])).items() if k != "user"}
-    if replying_to is not None:
-        data["type"] = 19
-        data["message_reference"] = {"type": 0, "message_id": replying_to["id"],
-                                     "channel_id": replying_to["channel_id"], "guild_id": str(GUILD_ID)}
-        data["referenced_message"] = replying_to
-    return data
+def message_create(content: str, *, channel_id: int = ANSWER_CHANNEL, author: Person = READER,
+                   replying_to: dict[str, Any] | None = None, dm: bool = False) -> dict[str, Any]:
+    """A MESSAGE_CREATE payload as the gateway sends it; the people <@id> names in `content` are its mentions."""
+    return WORLD.message(new_id(), DM_CHANNEL if dm else channel_id, {"content": content}, author,
+                         replying_to=replying_to)
 
 
 def _interaction(kind: int, data: dict[str, Any], *, dm: bool = False, message: dict[str, Any] | None = None,
-                 user_id: int = READER_ID) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "id": str(snowflake()), "application_id": str(APP_ID), "type": kind, "token": f"tok-{snowflake()}",
-        "version": 1, "data": data, "locale": "en-US", "app_permissions": str((1 << 11) | (1 << 14)),
-        "entitlements": [], "attachment_size_limit": 10 * 1024 * 1024,
-    }
-    if dm:
-        payload |= {"user": user(user_id), "channel_id": str(DM_CHANNEL), "context": 1,
-                    "channel": {"id": str(DM_CHANNEL), "type": 1, "recipients": [user(user_id)]},
-                    "authorizing_integration_owners": {"0": str(APP_ID)}}
-    else:
-        payload |= {"guild_id": str(GUILD_ID), "guild_locale": "en-US", "member": member(user_id),
-                    "channel_id": str(ANSWER_CHANNEL), "context": 0,
-                    "channel": text_channel(ANSWER_CHANNEL, "ask-the-story"),
-                    "authorizing_integration_owners": {"0": str(GUILD_ID)}}
-    if message is not None:
-        payload["message"] = message
-    return payload
+                 user: Person = READER) -> dict[str, Any]:
+    return WORLD.interaction(kind, data, interaction_id=new_id(), token=f"tok-{new_id()}", user=user,
+                             channel_id=DM_CHANNEL if dm else ANSWER_CHANNEL, message=message)
 
 
-def _option(name: str, value: Any, focused: bool = False) -> dict[str, Any]:
-    kind = 4 if isinstance(value, int) else 3
-    option = {"type": kind, "name": name, "value": value}
-    return option | {"focused": True} if focused else option
+def slash(command: str, /, *, dm: bool = False, user: Person = READER, **options: Any) -> dict[str, Any]:
+    """INTERACTION_CREATE for a chat-input command ("kb add" for a subcommand), as for one synced to the guild."""
+    data = command_data(WORLD, command, options, scope=None if dm else GUILD_ID, new_id=new_id)
+    return _interaction(2, data, dm=dm, user=user)
 
 
-def slash(command: str, /, *, dm: bool = False, user_id: int = READER_ID, **options: Any) -> dict[str, Any]:
-    """INTERACTION_CREATE for a chat-input command, as sent for a command synced to the dev guild."""
-    data: dict[str, Any] = {"id": str(snowflake()), "name": command, "type": 1,
-                            "options": [_option(k, v) for k, v in options.items()]}
-    if not dm:
-        data["guild_id"] = str(GUILD_ID)
-    return _interaction(2, data, dm=dm, user_id=user_id)
+def autocomplete(command: str, option: str, current: str, *, user: Person = READER) -> dict[str, Any]:
+    """INTERACTION_CREATE for typing `current` into `option` of `/command`."""
+    data = command_data(WORLD, command, {option: current}, focused=option, scope=GUILD_ID, new_id=new_id)
+    return _interaction(4, data, user=user)
 
 
-def autocomplete(name: str, option: str, current: str) -> dict[str, Any]:
-    data = {"id": str(snowflake()), "name": name, "type": 1, "guild_id": str(GUILD_ID),
-            "options": [_option(option, current, focused=True)]}
-    return _interaction(4, data)
-
-
-def button_press(message: dict[str, Any], custom_id: str, *, user_id: int = READER_ID) -> dict[str, Any]:
+def button_press(message: dict[str, Any], custom_id: str, *, user: Person = READER) -> dict[str, Any]:
     """INTERACTION_CREATE for pressing the button `custom_id` on `message` (a message the bot sent)."""
-    return _interaction(3, {"custom_id": custom_id, "component_type": 2}, message=message, user_id=user_id)
+    return _interaction(3, world.button_press(custom_id), message=message, user=user)
 
 
-# --- the fake REST API -------------------------------------------------------------------
+# --- what the bot sent ---------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class Call:
-    """One request the bot made: the JSON body is exactly what Discord would receive."""
+    """One request the bot made, as the stand-in recorded it: the JSON body is exactly what Discord would receive."""
 
-    method: str
-    path: str
-    json: Any = None
-    params: dict[str, Any] | None = None
+    request: Request
+
+    @property
+    def method(self) -> str:
+        return self.request.method
+
+    @property
+    def path(self) -> str:
+        return self.request.path
+
+    @property
+    def json(self) -> Any:
+        return self.request.body
 
     @property
     def body(self) -> dict[str, Any]:
@@ -203,15 +132,17 @@ class Call:
         return bool(self.body.get("flags", 0) & EPHEMERAL)
 
 
-@dataclass
-class FakeDiscord:
-    calls: list[Call] = field(default_factory=list)
-    refuse_token: bool = False
-    failures: dict[str, int] = field(default_factory=dict)  # path regex → HTTP status to answer with
+class InProcessDiscord(InProcess):
+    """The stand-in, answering this process's discord.py; with the reading the tests do of what the bot sent."""
 
     # What the bot sends to readers: channel messages, interaction responses, followups.
     SENDS = re.compile(r"^(/channels/\d+/messages|/interactions/\d+/[^/]+/callback|/webhooks/\d+/[^/]+"
                        r"(/messages/@original)?)$")
+
+    @property
+    def calls(self) -> list[Call]:
+        """Every request the bot made, in order."""
+        return [Call(r) for r in self.requests]
 
     def sent(self) -> list[Call]:
         """Every call that shows something to a reader, in order."""
@@ -223,63 +154,13 @@ class FakeDiscord:
         return sent[-1]
 
     def message_of(self, call: Call) -> dict[str, Any]:
-        """The message payload Discord would store for `call`: what a later button press carries."""
-        return self._message(call.body, channel_id=ANSWER_CHANNEL)
+        """The message the stand-in made of `call`: what a later button press on it carries."""
+        answer = call.request.answer or {}
+        return answer["resource"]["message"] if call.path.endswith("/callback") else answer
 
-    async def rest(self, route: Route, *, files: Any = None, form: Any = None, **kwargs: Any) -> Any:
-        return self._answer(route, kwargs.get("json"), kwargs.get("params"))
-
-    async def webhook(self, route: Route, session: Any, *, payload: Any = None,
-                      params: Any = None, **kwargs: Any) -> Any:
-        return self._answer(route, payload, params)
-
-    def _answer(self, route: Route, body: Any, params: Any) -> Any:
-        path = route.url[len(Route.BASE):]
-        self.calls.append(Call(route.method, path, body, params))
-        for pattern, status in self.failures.items():
-            if re.search(pattern, path):
-                raise discord.HTTPException(SimpleNamespace(status=status, reason="Injected"),
-                                            {"message": "injected failure", "code": 0})
-        if path == "/users/@me":
-            if self.refuse_token:
-                raise discord.HTTPException(SimpleNamespace(status=401, reason="Unauthorized"),
-                                            {"message": "401: Unauthorized", "code": 0})
-            return user(BOT_ID, "StoryBot", bot=True)
-        if path == "/oauth2/applications/@me":
-            return {"id": str(APP_ID), "name": "StoryBot", "icon": None, "description": "", "bot_public": True,
-                    "bot_require_code_grant": False, "verify_key": "0" * 64, "flags": 0,
-                    "owner": user(OTHER_READER_ID, "owner")}
-        if re.fullmatch(r"/applications/\d+(/guilds/\d+)?/commands", path) and route.method == "PUT":
-            # Discord answers a context menu's description as "" (discord.py requires the key)
-            return [{"description": ""} | c | {"id": str(snowflake()), "application_id": str(APP_ID), "version": "1"}
-                    for c in body]
-        if re.fullmatch(r"/channels/\d+/messages", path):
-            return self._message(body, channel_id=int(path.split("/")[2]))
-        if path.endswith("/callback"):
-            return self._callback(body)
-        if re.fullmatch(r"/webhooks/\d+/[^/]+(/messages/@original)?", path):
-            return self._message(body, channel_id=ANSWER_CHANNEL)
-        raise AssertionError(f"unexpected request {route.method} {path}")
-
-    def _message(self, body: dict[str, Any], *, channel_id: int) -> dict[str, Any]:
-        return {
-            "id": str(snowflake()), "channel_id": str(channel_id), "author": user(BOT_ID, "StoryBot", bot=True),
-            "content": body.get("content") or "", "timestamp": TIMESTAMP, "edited_timestamp": None, "tts": False,
-            "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": [],
-            "embeds": body.get("embeds") or [], "pinned": False, "type": 0, "flags": body.get("flags", 0),
-            "components": body.get("components") or [],
-        }
-
-    def _callback(self, body: dict[str, Any]) -> dict[str, Any]:
-        data = body.get("data") or {}
-        interaction = {"id": str(snowflake()), "type": body["type"],
-                       "response_message_loading": body["type"] == 5,
-                       "response_message_ephemeral": bool(data.get("flags", 0) & EPHEMERAL)}
-        if body["type"] not in (4, 5):
-            return {"interaction": interaction}
-        message = self._message(data, channel_id=ANSWER_CHANNEL)
-        return {"interaction": interaction | {"response_message_id": message["id"]},
-                "resource": {"type": body["type"], "message": message}}
+    def bot_messages(self) -> list[dict[str, Any]]:
+        """Every message the bot made, oldest first."""
+        return [m for m in self.messages.values() if m["author"]["id"] == str(BOT_ID)]
 
 
 # --- engines ----------------------------------------------------------------------------
@@ -323,15 +204,19 @@ def shared_story_engine(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> FakeDiscord:
-    """Capture every REST and webhook request any client makes during the test.
+def fake(monkeypatch: pytest.MonkeyPatch) -> InProcessDiscord:
+    """The stand-in answers every REST and webhook request any client makes during the test.
 
-    The class attributes become the fake's bound methods, so `self` (the HTTPClient or adapter) is not passed.
+    Interactions get 30 s to be answered, not Discord's 3: timing is for tests that measure it, not load on the machine.
     """
-    fake = FakeDiscord()
-    monkeypatch.setattr(discord.http.HTTPClient, "request", fake.rest)
-    monkeypatch.setattr(AsyncWebhookAdapter, "request", fake.webhook)
-    return fake
+    return in_process(monkeypatch)
+
+
+def in_process(monkeypatch: pytest.MonkeyPatch) -> InProcessDiscord:
+    """A stand-in for the story's world that answers every discord.py client of this process until the test ends."""
+    standin = InProcessDiscord(token=TOKEN, world=WORLD, response_deadline=30.0)
+    standin.install(monkeypatch)
+    return standin
 
 
 @pytest.fixture
@@ -364,14 +249,14 @@ async def settle(before: set[asyncio.Task], timeout: float = 5.0) -> None:
 class Harness:
     """A logged-in StoryBot, with helpers that deliver gateway events and wait for the bot to finish."""
 
-    def __init__(self, bot: StoryBot, fake: FakeDiscord) -> None:
+    def __init__(self, bot: StoryBot, fake: InProcessDiscord) -> None:
         self.bot = bot
         self.fake = fake
 
     async def event(self, name: str, payload: dict[str, Any]) -> None:
         """Deliver one gateway dispatch (e.g. "MESSAGE_CREATE") the way DiscordWebSocket does, then settle."""
         before = asyncio.all_tasks()
-        self.bot._connection.parsers[name](payload)
+        self.fake.deliver(self.bot, name, payload)
         await settle(before)
 
     async def interact(self, payload: dict[str, Any]) -> Call:
@@ -389,19 +274,20 @@ class Harness:
         return self.fake.sent()[before:]
 
 
-async def start_bot(settings: Settings, fake: FakeDiscord, **kwargs: Any) -> StoryBot:
+async def start_bot(settings: Settings, fake: InProcessDiscord, **kwargs: Any) -> StoryBot:
     bot = StoryBot(settings, **kwargs)
     await bot.login(TOKEN)
     return bot
 
 
 @pytest.fixture
-async def harness(settings: Settings, fake: FakeDiscord) -> AsyncIterator[Harness]:
+async def harness(settings: Settings, fake: InProcessDiscord) -> AsyncIterator[Harness]:
     bot = await start_bot(settings, fake)
     h = Harness(bot, fake)
     await h.event("GUILD_CREATE", guild_create())
     yield h
     await bot.close()
+    fake.assert_clean()  # nothing Discord would refuse or that pings someone
 
 
 @pytest.fixture
@@ -411,37 +297,14 @@ def suggesting(harness: Harness) -> Harness:
 
 
 @pytest.fixture
-def limits() -> Iterator[dict[str, int]]:
-    """Discord's documented limits, written out here independently of bot.discord.render."""
-    yield {"content": 2000, "title": 256, "description": 4096, "field_name": 256, "field_value": 1024,
-           "footer": 2048, "total": 6000, "fields": 25, "buttons_per_row": 5, "rows": 5, "label": 80,
-           "custom_id": 100, "choices": 25, "choice_name": 100}
+def limits() -> dict[str, int]:
+    """Discord's documented limits the tests compare with, as the stand-in checks them (not bot.discord.render's)."""
+    return {"label": discord_limits.BUTTON_LABEL, "custom_id": discord_limits.CUSTOM_ID,
+            "choices": discord_limits.AUTOCOMPLETE_CHOICES, "choice_name": discord_limits.CHOICE_TEXT}
 
 
-def embed_size(embed: dict[str, Any]) -> int:
-    """Discord's count toward the 6,000 total: title, description, field names and values, footer, author."""
-    return (len(embed.get("title", "")) + len(embed.get("description", ""))
-            + sum(len(f["name"]) + len(f["value"]) for f in embed.get("fields", []))
-            + len(embed.get("footer", {}).get("text", "")) + len(embed.get("author", {}).get("name", "")))
-
-
-def assert_within_limits(call: Call, limits: dict[str, int]) -> None:
-    """What Discord would reject, checked on the JSON actually sent."""
-    body = call.body
-    assert len(body.get("content") or "") <= limits["content"]
-    for embed in call.embeds:
-        assert len(embed.get("title", "")) <= limits["title"]
-        assert len(embed.get("description", "")) <= limits["description"]
-        assert len(embed.get("fields", [])) <= limits["fields"]
-        for f in embed.get("fields", []):
-            assert len(f["name"]) <= limits["field_name"] and len(f["value"]) <= limits["field_value"]
-        assert len(embed.get("footer", {}).get("text", "")) <= limits["footer"]
-        assert embed_size(embed) <= limits["total"]
-    rows = body.get("components") or []
-    assert len(rows) <= limits["rows"]
-    for row in rows:
-        assert len(row["components"]) <= limits["buttons_per_row"]
-        for button in row["components"]:
-            assert len(button.get("label") or "") <= limits["label"]
-            assert len(button.get("custom_id") or "") <= limits["custom_id"]
-
+def assert_within_limits(call: Call) -> None:
+    """Nothing Discord would reject in the message `call` carries, by the stand-in's own checks."""
+    editing = call.method == "PATCH" or (call.path.endswith("/callback") and call.json.get("type") == 7)
+    problems = discord_limits.check_message(call.body, editing=editing)
+    assert not problems, "; ".join(map(str, problems))

@@ -6,7 +6,8 @@ import time
 from typing import Any
 
 from bot.engine import Engine
-from tests.discord.conftest import DISCORD_EPOCH_MS, Harness, slash
+from tests.discord.conftest import Harness, slash
+from tests.standin.world import DISCORD_EPOCH_MS
 
 
 def created_ago(payload: dict[str, Any], seconds: float) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from bot.engine import Conversation, Engine
 from tests.discord.conftest import (
     ABSTAINS,
     TOKEN,
+    WORLD,
     Harness,
     assert_within_limits,
     button_press,
@@ -19,7 +20,7 @@ from tests.discord.conftest import (
 TRUMP_QUESTION = "What did Trump ask Jivani to tell Canadians?"
 
 
-async def test_show_paragraph_expands_the_citation(harness: Harness, limits) -> None:
+async def test_show_paragraph_expands_the_citation(harness: Harness) -> None:
     answer = await harness.interact(slash("ask", question=TRUMP_QUESTION))
     message = harness.fake.message_of(answer)
     call = await harness.interact(button_press(message, "story:para:1"))
@@ -29,7 +30,7 @@ async def test_show_paragraph_expands_the_citation(harness: Harness, limits) -> 
     assert embed["title"] == f"¶1 — {paragraph.section}"
     assert embed["description"] == paragraph.text
     assert call.body["allowed_mentions"] == {"parse": []}
-    assert_within_limits(call, limits)
+    assert_within_limits(call)
 
 
 async def test_suggestion_button_answers_that_suggestion(suggesting: Harness) -> None:
@@ -62,7 +63,7 @@ async def test_votes_are_recorded_against_the_question(harness: Harness) -> None
     message = harness.fake.message_of(answer)
     call = await harness.interact(button_press(message, up))
     assert call.ephemeral and call.content == "Thanks, noted."
-    await harness.interact(button_press(message, down, user_id=1400000000000000077))
+    await harness.interact(button_press(message, down, user=WORLD.reader(77)))
     stats = harness.bot.store.stats()
     assert (stats.questions, stats.answered, stats.votes, stats.helpful) == (1, 1, 2, 1)
 
@@ -103,7 +104,7 @@ async def test_a_failing_button_apologises_and_logs(harness: Harness, caplog) ->
     assert any("Show paragraph 1 failed" in r.getMessage() and r.exc_info for r in caplog.records)
 
 
-async def test_answer_buttons_fit_discord_rows(harness: Harness, limits) -> None:
+async def test_answer_buttons_fit_discord_rows(harness: Harness) -> None:
     """An answer citing many paragraphs still sends at most five buttons a row."""
 
     class ManyCitations(Engine):
@@ -114,6 +115,6 @@ async def test_answer_buttons_fit_discord_rows(harness: Harness, limits) -> None
 
     harness.bot.engine = ManyCitations(harness.bot.engine.kb)
     call = await harness.interact(slash("ask", question="anything"))
-    assert_within_limits(call, limits)
+    assert_within_limits(call)
     rows = call.body["components"]
     assert [len(r["components"]) for r in rows] == [5, 2]

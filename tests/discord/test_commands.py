@@ -17,6 +17,7 @@ from bot.engine import DOESNT_SAY, Conversation, Engine
 from tests.discord.conftest import (
     ABSTAINS,
     EPHEMERAL,
+    WORLD,
     Harness,
     assert_within_limits,
     autocomplete,
@@ -59,7 +60,7 @@ async def test_source_range_matches_the_article(harness: Harness) -> None:
     assert len(harness.bot.engine.kb.article) == ARTICLE_PARAGRAPHS
 
 
-async def test_ask_answers_with_cited_embed_and_no_pings(harness: Harness, limits) -> None:
+async def test_ask_answers_with_cited_embed_and_no_pings(harness: Harness) -> None:
     answer = harness.bot.engine.ask(TRUMP_QUESTION)
     assert answer.answered and answer.citations
     call = await harness.interact(slash("ask", question=TRUMP_QUESTION))
@@ -74,7 +75,7 @@ async def test_ask_answers_with_cited_embed_and_no_pings(harness: Harness, limit
     assert call.body["allowed_mentions"] == {"parse": []}
     labels = [b.get("label") for b in call.buttons]
     assert f"Show paragraph {cited.paragraph}" in labels
-    assert_within_limits(call, limits)
+    assert_within_limits(call)
 
 
 async def test_ask_abstains_plainly_with_suggestion_buttons(suggesting: Harness, limits) -> None:
@@ -89,7 +90,7 @@ async def test_ask_abstains_plainly_with_suggestion_buttons(suggesting: Harness,
         assert label == suggestion or (len(label) <= limits["label"] and label.endswith("…"))
         assert button["custom_id"] == f"story:ask:{suggestion}"[: limits["custom_id"]]
     assert call.body["allowed_mentions"] == {"parse": []}
-    assert_within_limits(call, limits)
+    assert_within_limits(call)
 
 
 async def test_ask_echo_is_escaped_and_cannot_ping(harness: Harness) -> None:
@@ -149,7 +150,7 @@ async def test_ask_cooldown_is_a_polite_ephemeral_note(harness: Harness, setting
     call = await harness.interact(slash("ask", question="who is Jivani"))
     assert call.ephemeral
     assert call.content.startswith("You're asking quickly: please wait")
-    other = await harness.interact(slash("ask", question="who is Jivani", user_id=1400000000000000099))
+    other = await harness.interact(slash("ask", question="who is Jivani", user=WORLD.reader(99)))
     assert other.embeds  # the cooldown is per user
 
 
@@ -158,7 +159,7 @@ async def test_ask_in_a_dm(harness: Harness) -> None:
     assert call.embeds[0]["title"] == TRUMP_QUESTION
 
 
-async def test_who_profile_is_cited(harness: Harness, limits) -> None:
+async def test_who_profile_is_cited(harness: Harness) -> None:
     person = harness.bot.engine.kb.person("jivani")
     call = await harness.interact(slash("who", name="jivani"))
     (embed,) = call.embeds
@@ -170,7 +171,7 @@ async def test_who_profile_is_cited(harness: Harness, limits) -> None:
     assert all(line.startswith("• ") and line.endswith(")") and "(¶" in line for line in facts)
     first_quote = person.role.citations[0]
     assert f"¶{first_quote.paragraph} — “{first_quote.quote}”" in embed["fields"][0]["value"]
-    assert_within_limits(call, limits)
+    assert_within_limits(call)
 
 
 async def test_who_accepts_typed_names_and_misspellings(harness: Harness) -> None:
@@ -200,7 +201,7 @@ async def test_autocomplete_with_nothing_typed_lists_at_most_25(harness: Harness
         assert 0 < len(choices) <= limits["choices"]
 
 
-async def test_what_term_is_cited(harness: Harness, limits) -> None:
+async def test_what_term_is_cited(harness: Harness) -> None:
     term = harness.bot.engine.kb.term("cusma")
     call = await harness.interact(slash("what", term="USMCA"))  # an alias
     (embed,) = call.embeds
@@ -208,7 +209,7 @@ async def test_what_term_is_cited(harness: Harness, limits) -> None:
     assert embed["description"].startswith(f"**What it is:** {term.definition.text} (¶")
     cited = term.definition.citations[0]
     assert f"¶{cited.paragraph} — “{cited.quote}”" in embed["fields"][0]["value"]
-    assert_within_limits(call, limits)
+    assert_within_limits(call)
 
 
 async def test_what_autocomplete(harness: Harness) -> None:
@@ -216,7 +217,7 @@ async def test_what_autocomplete(harness: Harness) -> None:
     assert call.json["data"]["choices"][0]["value"] == "cusma"
 
 
-async def test_when_lists_the_timeline_in_order(harness: Harness, limits) -> None:
+async def test_when_lists_the_timeline_in_order(harness: Harness) -> None:
     call = await harness.interact(slash("when"))
     (embed,) = call.embeds
     lines = embed["description"].split("\n")
@@ -224,7 +225,7 @@ async def test_when_lists_the_timeline_in_order(harness: Harness, limits) -> Non
     assert len(lines) == len(timeline)
     for line, event in zip(lines, timeline, strict=True):
         assert line.startswith(f"**{event.when}** — ") and "(¶" in line
-    assert_within_limits(call, limits)
+    assert_within_limits(call)
 
 
 async def test_when_filters_by_query(harness: Harness) -> None:

@@ -18,26 +18,27 @@ from bot.knowledge.editor import DISCORD_FILE
 from tests.discord.conftest import (
     ANSWER_CHANNEL,
     GUILD_ID,
+    MODERATOR,
     READER_ID,
     TOKEN,
+    WORLD,
     Call,
-    FakeDiscord,
     Harness,
     _interaction,
-    _option,
     assert_within_limits,
+    autocomplete,
     button_press,
     slash,
-    text_channel,
 )
+from tests.standin import Person
+from tests.standin.actors import modal_data
+from tests.standin.world import ADMINISTRATOR, EVERYONE_PERMISSIONS, MANAGE_GUILD
+from tests.test_store_reconcile import Backend, crash
 
 KNOWLEDGE = Path(__file__).resolve().parent.parent / "fixtures" / "knowledge"
-MOD_ROLE = 1500000000000000001
-LOG_CHANNEL = 1300000000000000009
-MODERATOR_ID = 1400000000000000007
-MANAGE_GUILD = 1 << 5
-ADMINISTRATOR = 1 << 3
-READER_PERMISSIONS = (1 << 31) | (1 << 11) | (1 << 10)
+MOD_ROLE = WORLD.moderator_role
+LOG_CHANNEL = WORLD.mod_log
+MODERATOR_ID = MODERATOR.id
 
 BAD = {"question": "What did Jivani eat in Washington?", "phrasings": "jivani lunch", "answer": "Pizza.",
        "paragraph": "2", "quote": "he ate a pizza"}
@@ -58,23 +59,14 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def h(harness: Harness, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> Harness:
-    """The harness, with the moderator role and the log channel created through the gateway, and the
-    messages the fake Discord stores kept, so a later button press can carry the message it is on."""
-    await harness.event("GUILD_ROLE_CREATE", {"guild_id": str(GUILD_ID), "role": {
-        "id": str(MOD_ROLE), "name": "Moderators", "permissions": "0", "position": 1, "color": 0, "hoist": False,
-        "managed": False, "mentionable": False, "flags": 0}})
-    await harness.event("CHANNEL_CREATE", text_channel(LOG_CHANNEL, "mod-log"))
-    stored: list[dict[str, Any]] = []
-    keep = fake._message
-
-    def message(body: dict[str, Any], *, channel_id: int) -> dict[str, Any]:
-        stored.append(keep(body, channel_id=channel_id))
-        return stored[-1]
-
-    monkeypatch.setattr(fake, "_message", message)
-    harness.stored = stored  # type: ignore[attr-defined]
+def h(harness: Harness) -> Harness:
+    """The harness; the world's guild has the moderator role and the log channel the settings name."""
     return harness
+
+
+def stored(h: Harness) -> list[dict[str, Any]]:
+    """The messages the bot made, oldest first: what a later button press on one of them carries."""
+    return h.fake.bot_messages()
 
 
 # --- payloads ----------------------------------------------------------------------------
@@ -85,35 +77,30 @@ def as_who(payload: dict[str, Any], who: str) -> dict[str, Any]:
     if who == "reader":
         return payload
     m = payload["member"]
-    m["user"] |= {"id": str(MODERATOR_ID), "username": who}
+    m["user"] = Person(MODERATOR_ID, who).user()
     payload["user"] = m["user"]
     if who == "manager":
-        m["permissions"] = str(READER_PERMISSIONS | MANAGE_GUILD)
+        m["permissions"] = str(EVERYONE_PERMISSIONS | MANAGE_GUILD)
     elif who == "admin":
-        m["permissions"] = str(READER_PERMISSIONS | ADMINISTRATOR)
+        m["permissions"] = str(EVERYONE_PERMISSIONS | ADMINISTRATOR)
     elif who == "role":
         m["roles"] = [str(MOD_ROLE)]
     return payload
 
 
 def kb(sub: str, who: str = "manager", **options: Any) -> dict[str, Any]:
-    payload = slash("kb")
-    payload["data"]["options"] = [{"type": 1, "name": sub, "options": [_option(k, v) for k, v in options.items()]}]
-    return as_who(payload, who)
+    return as_who(slash(f"kb {sub}", **options), who)
 
 
 def kb_autocomplete(sub: str, current: str, who: str = "manager") -> dict[str, Any]:
-    data = {"id": "1", "name": "kb", "type": 1, "guild_id": str(GUILD_ID),
-            "options": [{"type": 1, "name": sub, "options": [_option("id", current, focused=True)]}]}
-    return as_who(_interaction(4, data), who)
+    return as_who(autocomplete(f"kb {sub}", "id", current), who)
 
 
 def submit(modal: dict[str, Any], values: dict[str, str], who: str = "manager") -> dict[str, Any]:
-    """The MODAL_SUBMIT for `modal` (the form the bot sent) filled with `values`."""
+    """The MODAL_SUBMIT for `modal` (the form the bot sent) filled with `values`, every input named."""
     inputs = [row["components"][0] for row in modal["components"]]
-    rows = [{"type": 1, "components": [{"type": 4, "custom_id": i["custom_id"], "value": values.get(name, "")}]}
-            for name, i in zip(FORM_FIELDS, inputs, strict=True)]
-    return as_who(_interaction(5, {"custom_id": modal["custom_id"], "components": rows}), who)
+    named = {i["custom_id"]: values.get(name, "") for name, i in zip(FORM_FIELDS, inputs, strict=True)}
+    return as_who(_interaction(5, modal_data(modal, named)), who)
 
 
 # --- delivery ------------------------------------------------------------------------
@@ -136,7 +123,7 @@ async def quiet(timeout: float = 10.0) -> None:
 
 async def interact(h: Harness, payload: dict[str, Any]) -> Call:
     before = len(h.fake.sent())
-    h.bot._connection.parsers["INTERACTION_CREATE"](payload)
+    h.fake.deliver(h.bot, "INTERACTION_CREATE", payload)
     await quiet()
     sent = h.fake.sent()
     assert len(sent) > before, "the bot did not answer the interaction"
@@ -224,10 +211,7 @@ async def test_a_broken_file_keeps_the_old_knowledge_and_the_reload_shows_path_a
     line = next(i for i, text in enumerate(qa.read_text().splitlines(), 1) if "Unproductive" in text)
     assert f"qa.yaml:{line}: quote is not in paragraph 3" in call.content
     assert h.bot.engine is engine
-    assert_within_limits(call, {"content": 2000, "title": 256, "description": 4096, "field_name": 256,
-                                "field_value": 1024, "footer": 2048, "total": 6000, "fields": 25,
-                                "buttons_per_row": 5, "rows": 5, "label": 80, "custom_id": 100, "choices": 25,
-                                "choice_name": 100})
+    assert_within_limits(call)
 
 
 async def test_the_watcher_reloads_live_and_posts_failures_to_the_log_channel(h: Harness, settings: Settings):
@@ -272,7 +256,7 @@ async def test_add_with_a_bad_quote_is_refused_with_the_reason_and_the_text_kept
     assert knowledge_files(settings) == before
     # "Edit and try again" reopens the form with everything typed.
     (retry,) = call.buttons
-    form = await open_form(h, button_press(h.stored[-1], retry["custom_id"], user_id=MODERATOR_ID) | {
+    form = await open_form(h, button_press(stored(h)[-1], retry["custom_id"], user=MODERATOR) | {
         "member": as_who(slash("kb"), "manager")["member"]})
     values = [row["components"][0].get("value") for row in form["components"]]
     assert values == [BAD[name] for name in FORM_FIELDS]
@@ -352,11 +336,11 @@ async def test_gaps_group_unanswered_and_thumbs_down_with_buttons_to_fix(h: Harn
     rows = [[c["label"] for c in row["components"]] for row in call.body["components"]]
     assert rows[0] == labels[:2]
 
-    form = await open_form(h, as_who(button_press(h.stored[-1], call.buttons[1]["custom_id"]), "manager"))
+    form = await open_form(h, as_who(button_press(stored(h)[-1], call.buttons[1]["custom_id"]), "manager"))
     question, phrasings = (row["components"][0].get("value") for row in form["components"][:2])
     assert "Jivani" in question and "wife" in question and phrasings
 
-    call = await interact(h, as_who(button_press(h.stored[-1], call.buttons[0]["custom_id"]), "reader"))
+    call = await interact(h, as_who(button_press(stored(h)[-1], call.buttons[0]["custom_id"]), "reader"))
     assert call.content == REFUSAL
     assert "Jivani's wife" not in (settings.knowledge_dir / "qa.yaml").read_text(encoding="utf-8")
 
@@ -395,9 +379,6 @@ async def test_the_bot_not_the_cog_owns_the_store_and_the_watcher(h: Harness, se
 
 # --- gaps into answers, history, restore -------------------------------------------------------
 
-LIMITS = {"content": 2000, "title": 256, "description": 4096, "field_name": 256, "field_value": 1024, "footer": 2048,
-          "total": 6000, "fields": 25, "buttons_per_row": 5, "rows": 5, "label": 80, "custom_id": 100, "choices": 25,
-          "choice_name": 100}
 MISSED = "did trump send canadians a message"
 
 
@@ -412,9 +393,9 @@ async def test_a_gap_becomes_a_phrasing_of_the_closest_entry_with_one_click(h: H
     assert not h.bot.engine.ask(MISSED).answered
     call = await interact(h, kb("gaps"))
     assert call.buttons[0]["label"] == "1. Add as a phrasing of «trump-message»"
-    assert_within_limits(call, LIMITS)
+    assert_within_limits(call)
 
-    call = await interact(h, as_who(button_press(h.stored[-1], call.buttons[0]["custom_id"]), "manager"))
+    call = await interact(h, as_who(button_press(stored(h)[-1], call.buttons[0]["custom_id"]), "manager"))
     assert call.content.startswith(f"Added “{MISSED}” as a phrasing of `trump-message`"), call.content
     assert "2 of 2 wordings of this gap are answered now" in call.content and "Reloaded:" in call.content
     answer = h.bot.engine.ask(MISSED)
@@ -473,12 +454,25 @@ async def test_history_shows_who_when_before_and_after_and_restore_puts_a_remove
     assert all(f"moderator {MODERATOR_ID}" in n for n in names)
     remove = embed["fields"][1]["value"]
     assert "before:" in remove and "Tell the Canadians I love them" in remove
-    assert_within_limits(call, LIMITS)
+    assert_within_limits(call)
 
     call = await interact(h, kb("restore", id="trump-message"))
     assert "Not restored" in call.content and "exists already" in call.content
     call = await interact(h, kb("restore", id="never-was"))
     assert "holds no removal of `never-was`" in call.content
+
+
+async def test_history_says_which_edits_are_pending_or_did_not_land(h: Harness, settings: Settings):
+    database = Backend("sqlite", str(settings.database_path))
+    crash(database, settings.knowledge_dir, "phrasing", "before")  # another process died before writing the file
+    call = await interact(h, kb("history", id="trump-message"))
+    (field,) = call.embeds[0]["fields"]
+    assert " · phrasing · pending · " in field["name"]
+    database.age()
+    assert await asyncio.to_thread(h.bot.store.reconcile) == 1
+    call = await interact(h, kb("history", id="trump-message"))
+    (field,) = call.embeds[0]["fields"]
+    assert " · phrasing · failed · " in field["name"]
 
 
 async def test_a_long_history_is_cut_to_discords_limits(h: Harness):
@@ -487,7 +481,7 @@ async def test_a_long_history_is_cut_to_discords_limits(h: Harness):
         h.bot.store.record_edit(action="phrasing", entry_id="trump-message", moderator_id=i, detail=long,
                                 before=long, after=long)
     call = await interact(h, kb("history", id="trump-message"))
-    assert_within_limits(call, LIMITS)
+    assert_within_limits(call)
     (embed,) = call.embeds
     assert len(embed["fields"]) == 5 and embed["footer"]["text"] == "the latest 5 edits"
     for f in embed["fields"]:
@@ -528,11 +522,10 @@ async def test_readers_are_answered_while_moderators_gaps_work_fills_its_thread(
     real = module.find_gaps
     monkeypatch.setattr(module, "find_gaps", lambda *args: (gate.wait(10), real(*args))[1])
     record_misses(h, "How old is Trump?")
-    dispatch = h.bot._connection.parsers["INTERACTION_CREATE"]
     for _ in range(6):  # six moderators' /kb gaps at once, all stuck
-        dispatch(kb("gaps"))
+        h.fake.deliver(h.bot, "INTERACTION_CREATE", kb("gaps"))
     before = len(h.fake.sent())
-    dispatch(slash("ask", question="Who did Jivani meet in Washington?"))
+    h.fake.deliver(h.bot, "INTERACTION_CREATE", slash("ask", question="Who did Jivani meet in Washington?"))
     try:
         answered: list[Call] = []
         for _ in range(100):

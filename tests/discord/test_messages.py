@@ -13,13 +13,15 @@ from tests.discord.conftest import (
     ANSWER_CHANNEL,
     BOT_ID,
     OTHER_CHANNEL,
+    OTHER_READER,
     OTHER_READER_ID,
     THREAD_IN_ANSWER_CHANNEL,
+    WORLD,
     Harness,
     assert_within_limits,
     message_create,
-    user,
 )
+from tests.standin import Person
 
 TRUMP_QUESTION = "What did Trump ask Jivani to tell Canadians?"
 
@@ -32,7 +34,7 @@ def assert_reply(call, message_id: str) -> None:
     assert call.json["allowed_mentions"] == {"parse": [], "replied_user": False}
 
 
-async def test_question_in_a_configured_channel_gets_a_cited_reply(harness: Harness, limits) -> None:
+async def test_question_in_a_configured_channel_gets_a_cited_reply(harness: Harness) -> None:
     payload = message_create(TRUMP_QUESTION)
     before = len(harness.fake.sent())
     await harness.event("MESSAGE_CREATE", payload)
@@ -43,7 +45,7 @@ async def test_question_in_a_configured_channel_gets_a_cited_reply(harness: Harn
     assert embed["title"] == TRUMP_QUESTION
     assert embed["fields"][0]["value"].startswith("¶1 — ")
     assert {b["custom_id"] for b in call.buttons} >= {"story:para:1"}
-    assert_within_limits(call, limits)
+    assert_within_limits(call)
 
 
 @pytest.mark.parametrize("chatter", ["lol", "same", "good morning everyone", "what?", "huh?", "ok", "🙂", "",
@@ -62,7 +64,7 @@ async def test_questions_elsewhere_are_left_alone(harness: Harness) -> None:
 
 
 async def test_a_mention_anywhere_is_answered_without_the_mention(harness: Harness) -> None:
-    payload = message_create(f"<@{BOT_ID}> who is jivani", channel_id=OTHER_CHANNEL, mentions=(BOT_ID,))
+    payload = message_create(f"<@{BOT_ID}> who is jivani", channel_id=OTHER_CHANNEL)
     before = len(harness.fake.sent())
     await harness.event("MESSAGE_CREATE", payload)
     (call,) = harness.fake.sent()[before:]
@@ -72,7 +74,7 @@ async def test_a_mention_anywhere_is_answered_without_the_mention(harness: Harne
 
 
 async def test_a_bare_mention_gets_the_help(harness: Harness) -> None:
-    (call,) = await harness.say(f"<@!{BOT_ID}>", channel_id=OTHER_CHANNEL, mentions=(BOT_ID,))
+    (call,) = await harness.say(f"<@!{BOT_ID}>", channel_id=OTHER_CHANNEL)
     assert call.embeds[0]["title"] == "What I can do"
 
 
@@ -83,20 +85,19 @@ async def test_anything_in_a_dm_is_answered(harness: Harness) -> None:
 
 
 async def test_bots_and_itself_are_ignored(harness: Harness) -> None:
-    assert await harness.say(TRUMP_QUESTION, author=user(OTHER_READER_ID, "otherbot", bot=True)) == []
-    assert await harness.say(TRUMP_QUESTION, author=user(BOT_ID, "StoryBot", bot=True)) == []
-    assert await harness.say(TRUMP_QUESTION, dm=True, author=user(BOT_ID, "StoryBot", bot=True)) == []
+    assert await harness.say(TRUMP_QUESTION, author=Person(OTHER_READER_ID, "otherbot", bot=True)) == []
+    assert await harness.say(TRUMP_QUESTION, author=WORLD.bot) == []
+    assert await harness.say(TRUMP_QUESTION, dm=True, author=WORLD.bot) == []
 
 
 async def test_conversations_between_readers_are_left_alone(harness: Harness) -> None:
-    theirs = message_create("Jivani met Vance, right?", author=user(OTHER_READER_ID, "friend"))
+    theirs = message_create("Jivani met Vance, right?", author=OTHER_READER)
     assert await harness.say("did he really meet Rubio?", replying_to=theirs) == []
-    assert await harness.say(f"<@{OTHER_READER_ID}> did you see what Trump said?",
-                             mentions=(OTHER_READER_ID,)) == []
+    assert await harness.say(f"<@{OTHER_READER_ID}> did you see what Trump said?") == []
 
 
 async def test_a_follow_up_to_the_bot_is_answered(harness: Harness) -> None:
-    bots = message_create("an earlier answer", author=user(BOT_ID, "StoryBot", bot=True))
+    bots = message_create("an earlier answer", author=WORLD.bot)
     (call,) = await harness.say("and who is Marco Rubio?", replying_to=bots)
     assert call.embeds
 
@@ -129,7 +130,7 @@ async def test_a_failure_is_logged_and_apologised_for(harness: Harness, caplog) 
 
     harness.bot.engine = Exploding(harness.bot.engine.kb)
     with caplog.at_level(logging.ERROR):
-        (call,) = await harness.say(f"<@{BOT_ID}> {TRUMP_QUESTION}", mentions=(BOT_ID,))
+        (call,) = await harness.say(f"<@{BOT_ID}> {TRUMP_QUESTION}")
         assert await harness.say(TRUMP_QUESTION) == []  # overheard: maybe not a question, so no apology
     assert call.content.startswith("Sorry, something went wrong")
     assert call.json["allowed_mentions"] == {"parse": [], "replied_user": False}
@@ -140,11 +141,11 @@ async def test_a_failure_is_logged_and_apologised_for(harness: Harness, caplog) 
 
 
 async def test_a_refused_send_is_logged_not_fatal(harness: Harness, caplog) -> None:
-    harness.fake.failures[r"^/channels/\d+/messages$"] = 403
+    refused = harness.fake.inject("POST /channels/*/messages", status=403, times=1_000)
     with caplog.at_level(logging.ERROR):
         await harness.say(TRUMP_QUESTION)
     assert any(r.exc_info and "403" in str(r.exc_info[1]) for r in caplog.records)
-    harness.fake.failures.clear()
+    harness.fake.faults.remove(refused)
     assert (await harness.say(TRUMP_QUESTION))[0].embeds
 
 

@@ -26,16 +26,17 @@ from tests.discord.conftest import (
     BOT_ID,
     DM_CHANNEL,
     OTHER_CHANNEL,
+    OTHER_READER,
     OTHER_READER_ID,
     READER_ID,
     THREAD_IN_ANSWER_CHANNEL,
+    WORLD,
     Harness,
     _interaction,
     assert_within_limits,
     button_press,
     message_create,
     slash,
-    user,
 )
 
 CITED = (Citation(1, "Tell the Canadians I love them"),)
@@ -90,9 +91,9 @@ async def test_a_follow_up_gets_the_readers_conversation_in_that_channel(harness
 
 async def test_another_readers_he_gets_none_of_the_first_readers_conversation(harness: Harness,
                                                                               scripted: Scripted) -> None:
-    other = user(OTHER_READER_ID, "friend")
+    other = OTHER_READER
     await harness.say("who is scott bessent?")
-    await harness.say(f"<@{BOT_ID}> what did he claim?", author=other, mentions=(BOT_ID,))  # addressed: answered
+    await harness.say(f"<@{BOT_ID}> what did he claim?", author=other)  # addressed: answered
     assert asked_before(scripted.conversation_for("what did he claim?")) == []
     assert harness.bot.conversations.get((OTHER_READER_ID, ANSWER_CHANNEL), 0.0).turns[0].question == \
         "what did he claim?"
@@ -104,7 +105,7 @@ async def test_each_place_keeps_its_own_conversation(harness: Harness, scripted:
     await harness.say("who is jivani?")
     await harness.say("who is he?", channel_id=THREAD_IN_ANSWER_CHANNEL)
     await harness.say("who is he?", dm=True)
-    await harness.say(f"<@{BOT_ID}> who is he?", channel_id=OTHER_CHANNEL, mentions=(BOT_ID,))
+    await harness.say(f"<@{BOT_ID}> who is he?", channel_id=OTHER_CHANNEL)
     assert [asked_before(c) for t, c in scripted.asked if t == "who is he?" and c is not None] == [[], [], []]
     keys = {(READER_ID, ANSWER_CHANNEL), (READER_ID, THREAD_IN_ANSWER_CHANNEL), (READER_ID, DM_CHANNEL),
             (READER_ID, OTHER_CHANNEL)}
@@ -124,7 +125,7 @@ async def test_a_reply_to_the_bot_is_a_follow_up_even_when_the_engine_is_unsure(
                                                                                   scripted: Scripted) -> None:
     scripted.script["when was that?"] = story(0.3)  # too unsure to butt in, but it was said to the bot
     assert await harness.say("What did Trump ask Jivani to tell Canadians?")
-    bots = message_create("the bot's answer", author=user(BOT_ID, "StoryBot", bot=True))
+    bots = message_create("the bot's answer", author=WORLD.bot)
     (follow_up,) = await harness.say("when was that?", replying_to=bots)
     assert follow_up.embeds
     assert asked_before(scripted.conversation_for("when was that?")) == ["What did Trump ask Jivani to tell Canadians?"]
@@ -155,13 +156,12 @@ def test_worth_answering_only_a_confident_story_answer(answer: Answer, heard: bo
 
 
 async def test_an_answer_channel_hears_a_casual_question_the_engine_is_sure_of(harness: Harness,
-                                                                                scripted: Scripted,
-                                                                                limits) -> None:
+                                                                                scripted: Scripted) -> None:
     scripted.script["anyone know what trump said to jivani"] = story(0.9)
     scripted.script["i wonder what he said lol"] = story(0.6)
     (call,) = await harness.say("anyone know what trump said to jivani")  # no "?", no question word first
     assert call.embeds[0]["description"] == "Trump asked him to tell Canadians he loves them."
-    assert_within_limits(call, limits)
+    assert_within_limits(call)
     assert await harness.say("i wonder what he said lol") == []
 
 
@@ -198,14 +198,14 @@ async def test_an_intent_is_answered_with_the_engines_words_not_as_a_story_answe
 CLOSE = ("What did Trump ask Jivani to tell Canadians?", "Who did Jivani meet at the White House?")
 
 
-async def test_two_close_answers_are_offered_as_buttons_instead_of_a_guess(harness: Harness, scripted: Scripted,
-                                                                           limits) -> None:
+async def test_two_close_answers_are_offered_as_buttons_instead_of_a_guess(harness: Harness,
+                                                                          scripted: Scripted) -> None:
     scripted.script["what did they say"] = story(0.7, alternatives=CLOSE)
     call = await harness.interact(slash("ask", question="what did they say"))
     assert "Did you mean" in call.content and not call.embeds
     assert [b["label"] for b in call.buttons] == list(CLOSE)
     assert all(b["custom_id"].startswith("story:pick:") for b in call.buttons)
-    assert_within_limits(call, limits)
+    assert_within_limits(call)
 
 
 async def test_a_pick_answers_that_title_and_is_recorded(harness: Harness, scripted: Scripted) -> None:

@@ -1,7 +1,7 @@
 """`python -m bot run` and `python -m bot sync`: exit codes, one clear line, clean signals, the 4014 fallback.
 
 These run the real runner (its own event loop and signal handlers, as in production) against
-the fake REST API; only `connect` is replaced, by a gateway that stays up until the bot closes it.
+the stand-in's REST API (in process); only `connect` is replaced, by a gateway that stays up until the bot closes it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pytest
 from bot.config import Settings
 from bot.discord import runner
 from bot.discord.bot import StoryBot
-from tests.discord.conftest import APP_ID, GUILD_ID, TOKEN, FakeDiscord
+from tests.discord.conftest import APP_ID, GUILD_ID, TOKEN, InProcessDiscord
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG = 0, 1, 2
 
@@ -71,9 +71,9 @@ def test_python_m_bot_run_without_a_token_exits_2(tmp_path) -> None:
     assert done.stderr.count("\n") == 1 and "DISCORD_TOKEN is not set" in done.stderr
 
 
-def test_a_refused_token_is_one_line_and_exit_2(settings: Settings, fake: FakeDiscord,
+def test_a_refused_token_is_one_line_and_exit_2(settings: Settings, fake: InProcessDiscord,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    fake.refuse_token = True
+    fake.token = "revoked"  # Discord no longer takes TOKEN
     assert runner.run(settings) == EXIT_CONFIG
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("Discord refused DISCORD_TOKEN")
@@ -81,7 +81,7 @@ def test_a_refused_token_is_one_line_and_exit_2(settings: Settings, fake: FakeDi
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_stops_it_cleanly_with_exit_0(settings: Settings, fake: FakeDiscord, gateway: FakeGateway,
+def test_a_signal_stops_it_cleanly_with_exit_0(settings: Settings, fake: InProcessDiscord, gateway: FakeGateway,
                                                sig: int, capsys: pytest.CaptureFixture[str],
                                                caplog: pytest.LogCaptureFixture) -> None:
     gateway.signal = sig
@@ -94,7 +94,7 @@ def test_a_signal_stops_it_cleanly_with_exit_0(settings: Settings, fake: FakeDis
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers are removed again
 
 
-def test_refused_message_content_reconnects_without_it(settings: Settings, fake: FakeDiscord,
+def test_refused_message_content_reconnects_without_it(settings: Settings, fake: InProcessDiscord,
                                                         gateway: FakeGateway,
                                                         caplog: pytest.LogCaptureFixture) -> None:
     gateway.refuse_message_content = True
@@ -105,7 +105,7 @@ def test_refused_message_content_reconnects_without_it(settings: Settings, fake:
     assert "Message Content Intent" in warning and "mentions, direct messages and slash commands" in warning
 
 
-def test_invalid_knowledge_exits_1_with_the_problems(settings: Settings, fake: FakeDiscord, tmp_path,
+def test_invalid_knowledge_exits_1_with_the_problems(settings: Settings, fake: InProcessDiscord, tmp_path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     empty = tmp_path / "empty-knowledge"
     empty.mkdir()
@@ -114,7 +114,7 @@ def test_invalid_knowledge_exits_1_with_the_problems(settings: Settings, fake: F
     assert "the knowledge has problems" in err and "story.yaml" in err and "Traceback" not in err
 
 
-def test_sync_forces_a_sync_even_when_nothing_changed(settings: Settings, fake: FakeDiscord,
+def test_sync_forces_a_sync_even_when_nothing_changed(settings: Settings, fake: InProcessDiscord,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     assert runner.sync(settings) == EXIT_OK
     assert runner.sync(settings) == EXIT_OK
@@ -123,10 +123,10 @@ def test_sync_forces_a_sync_even_when_nothing_changed(settings: Settings, fake: 
     assert f"commands to guild {GUILD_ID}" in capsys.readouterr().out
 
 
-def test_sync_without_a_token_or_with_a_bad_one_exits_2(settings: Settings, fake: FakeDiscord,
+def test_sync_without_a_token_or_with_a_bad_one_exits_2(settings: Settings, fake: InProcessDiscord,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     assert runner.sync(Settings(token=None)) == EXIT_CONFIG
-    fake.refuse_token = True
+    fake.token = "revoked"  # Discord no longer takes TOKEN
     assert runner.sync(settings) == EXIT_CONFIG
     err = capsys.readouterr().err
     assert err.count("\n") == 2 and "Traceback" not in err

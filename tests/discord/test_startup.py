@@ -16,14 +16,14 @@ from bot.config import DEFAULT_KNOWLEDGE_DIR, Settings
 from bot.discord import respond
 from bot.discord.bot import KnowledgeError, StoryBot
 from bot.engine import Conversation, Engine
-from tests.discord.conftest import APP_ID, GUILD_ID, TOKEN, FakeDiscord, Harness, slash, start_bot
+from tests.discord.conftest import APP_ID, GUILD_ID, TOKEN, Harness, InProcessDiscord, slash, start_bot
 
 
-def syncs(fake: FakeDiscord) -> list[str]:
+def syncs(fake: InProcessDiscord) -> list[str]:
     return [c.path for c in fake.calls if c.method == "PUT" and c.path.endswith("/commands")]
 
 
-async def test_first_start_syncs_to_the_dev_guild_and_remembers(settings: Settings, fake: FakeDiscord) -> None:
+async def test_first_start_syncs_to_the_dev_guild_and_remembers(settings: Settings, fake: InProcessDiscord) -> None:
     bot = await start_bot(settings, fake)
     expected = await bot.command_hash()
     await bot.close()
@@ -33,13 +33,13 @@ async def test_first_start_syncs_to_the_dev_guild_and_remembers(settings: Settin
     assert not [p for p in hash_file.parent.iterdir() if p.suffix == ".tmp"]  # written atomically, nothing left over
 
 
-async def test_restart_with_the_same_commands_does_not_sync(settings: Settings, fake: FakeDiscord) -> None:
+async def test_restart_with_the_same_commands_does_not_sync(settings: Settings, fake: InProcessDiscord) -> None:
     await (await start_bot(settings, fake)).close()
     await (await start_bot(settings, fake)).close()
     assert len(syncs(fake)) == 1
 
 
-async def test_a_changed_command_set_syncs_again(settings: Settings, fake: FakeDiscord) -> None:
+async def test_a_changed_command_set_syncs_again(settings: Settings, fake: InProcessDiscord) -> None:
     await (await start_bot(settings, fake)).close()
     await (await start_bot(settings, fake, extensions=("bot.discord.cogs.ask",))).close()
     assert len(syncs(fake)) == 2
@@ -47,18 +47,18 @@ async def test_a_changed_command_set_syncs_again(settings: Settings, fake: FakeD
     assert names == {"ask"}
 
 
-async def test_without_a_dev_guild_commands_sync_globally(settings: Settings, fake: FakeDiscord) -> None:
+async def test_without_a_dev_guild_commands_sync_globally(settings: Settings, fake: InProcessDiscord) -> None:
     await (await start_bot(dataclasses.replace(settings, dev_guild_id=None), fake)).close()
     assert syncs(fake) == [f"/applications/{APP_ID}/commands"]
 
 
-async def test_moving_from_dev_guild_to_global_syncs(settings: Settings, fake: FakeDiscord) -> None:
+async def test_moving_from_dev_guild_to_global_syncs(settings: Settings, fake: InProcessDiscord) -> None:
     await (await start_bot(settings, fake)).close()
     await (await start_bot(dataclasses.replace(settings, dev_guild_id=None), fake)).close()
     assert len(syncs(fake)) == 2
 
 
-async def test_only_the_process_with_shard_zero_syncs(settings: Settings, fake: FakeDiscord) -> None:
+async def test_only_the_process_with_shard_zero_syncs(settings: Settings, fake: InProcessDiscord) -> None:
     other = await start_bot(dataclasses.replace(settings, shard_count=4, shard_ids=(2, 3)), fake)
     assert (other.shard_count, other.shard_ids) == (4, [2, 3])
     await other.close()
@@ -67,20 +67,20 @@ async def test_only_the_process_with_shard_zero_syncs(settings: Settings, fake: 
     assert len(syncs(fake)) == 1
 
 
-async def test_a_failed_sync_is_logged_and_retried_next_start(settings: Settings, fake: FakeDiscord,
+async def test_a_failed_sync_is_logged_and_retried_next_start(settings: Settings, fake: InProcessDiscord,
                                                               caplog: pytest.LogCaptureFixture) -> None:
-    fake.failures[r"/commands$"] = 429
+    limited = fake.inject("PUT /applications/*/commands", status=429, times=1_000)
     with caplog.at_level(logging.ERROR):
         bot = await start_bot(settings, fake)
     await bot.close()
     assert any("command sync failed" in r.getMessage() for r in caplog.records)
     assert bot.stored_command_hash() is None
-    fake.failures.clear()
+    fake.faults.remove(limited)
     await (await start_bot(settings, fake)).close()
     assert len(syncs(fake)) == 2
 
 
-async def test_knowledge_without_its_article_refuses_to_start(settings: Settings, fake: FakeDiscord,
+async def test_knowledge_without_its_article_refuses_to_start(settings: Settings, fake: InProcessDiscord,
                                                              tmp_path: Path) -> None:
     broken = tmp_path / "knowledge"
     shutil.copytree(DEFAULT_KNOWLEDGE_DIR, broken)
@@ -95,7 +95,7 @@ async def test_knowledge_without_its_article_refuses_to_start(settings: Settings
 
 
 async def test_a_broken_file_disables_itself_and_the_bot_answers_from_the_rest(
-        settings: Settings, fake: FakeDiscord, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+        settings: Settings, fake: InProcessDiscord, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     broken = tmp_path / "knowledge"
     shutil.copytree(DEFAULT_KNOWLEDGE_DIR, broken)
     (broken / "people.yaml").write_text("- id: Not An Id\n  name: [unclosed\n")
@@ -109,7 +109,7 @@ async def test_a_broken_file_disables_itself_and_the_bot_answers_from_the_rest(
         await bot.close()
 
 
-async def test_a_broken_extension_is_logged_and_the_rest_still_load(settings: Settings, fake: FakeDiscord,
+async def test_a_broken_extension_is_logged_and_the_rest_still_load(settings: Settings, fake: InProcessDiscord,
                                                                     caplog: pytest.LogCaptureFixture) -> None:
     extensions = ("bot.discord.cogs.ask", "bot.discord.cogs.does_not_exist", "bot.discord.cogs.meta")
     with caplog.at_level(logging.ERROR):
@@ -128,7 +128,7 @@ async def test_client_defaults_ping_nobody_and_ask_for_message_content(harness: 
     assert isinstance(bot, discord.AutoShardedClient)
 
 
-async def test_without_message_content_it_warns_and_still_answers_mentions(settings: Settings, fake: FakeDiscord,
+async def test_without_message_content_it_warns_and_still_answers_mentions(settings: Settings, fake: InProcessDiscord,
                                                                            caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING):
         bot = await start_bot(settings, fake, message_content=False)
@@ -150,7 +150,7 @@ async def test_close_finishes_answers_in_flight(harness: Harness, monkeypatch: p
 
     monkeypatch.setattr(respond, "DEFER_BY", 5.0)
     harness.bot.engine = Slow(harness.bot.engine.kb)
-    harness.bot._connection.parsers["INTERACTION_CREATE"](slash("ask", question="who is Jivani?"))
+    harness.fake.deliver(harness.bot, "INTERACTION_CREATE", slash("ask", question="who is Jivani?"))
     await asyncio.sleep(0.05)  # the command has started and is waiting for the engine
     before = len(harness.fake.sent())
     await harness.bot.close()
@@ -158,7 +158,7 @@ async def test_close_finishes_answers_in_flight(harness: Harness, monkeypatch: p
     assert len(sent) == 1 and sent[0].embeds  # written before the HTTP session closed
 
 
-async def test_the_token_is_never_logged(settings: Settings, fake: FakeDiscord,
+async def test_the_token_is_never_logged(settings: Settings, fake: InProcessDiscord,
                                          caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.DEBUG):
         bot = await start_bot(settings, fake)

@@ -27,8 +27,8 @@ from tests.discord.conftest import (
     ANSWER_CHANNEL,
     GUILD_ID,
     TOKEN,
-    FakeDiscord,
     Harness,
+    InProcessDiscord,
     button_press,
     guild_create,
     slash,
@@ -80,7 +80,7 @@ async def test_every_question_is_answered_within_a_second_while_the_database_is_
     assert (stats.questions, stats.votes) == (n, 1)
 
 
-async def test_every_question_is_answered_when_the_disk_is_full(settings: Settings, fake: FakeDiscord,
+async def test_every_question_is_answered_when_the_disk_is_full(settings: Settings, fake: InProcessDiscord,
                                                                 monkeypatch: pytest.MonkeyPatch):
     first = await start_bot(settings, fake)  # make the database, then fill the disk
     await first.close()
@@ -125,7 +125,7 @@ def under_a_file(path: Path) -> Path:
 
 @pytest.mark.parametrize("fault", ["corrupt", "unwritable", "locked"])
 async def test_an_unusable_database_at_start_keeps_kb_registered_and_readers_answered(
-        fault: str, settings: Settings, fake: FakeDiscord, caplog: pytest.LogCaptureFixture):
+        fault: str, settings: Settings, fake: InProcessDiscord, caplog: pytest.LogCaptureFixture):
     path = settings.database_path
     if fault == "corrupt":
         corrupt(path)
@@ -167,7 +167,7 @@ def discord_guild() -> Any:
     return discord.Object(GUILD_ID)
 
 
-async def test_the_bot_opens_the_database_once_it_is_usable_again(settings: Settings, fake: FakeDiscord,
+async def test_the_bot_opens_the_database_once_it_is_usable_again(settings: Settings, fake: InProcessDiscord,
                                                                    monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(bot_module, "STORE_RETRY", 0.1)
     corrupt(settings.database_path)

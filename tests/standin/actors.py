@@ -7,17 +7,17 @@ subcommand nesting are Discord's; before a sync, option types are inferred from 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .gateway import DIRECT_MESSAGES, GUILD_MESSAGES
 from .limits import LABEL, TEXT_INPUT
-from .records import Event, Reply, Signal, now
+from .records import Event, Reply
 from .server import APPLICATION_COMMAND, AUTOCOMPLETE, COMPONENT, MODAL_SUBMIT, OPTION_TYPES, StandIn
-from .world import Person
+from .world import Person, World, button_press
 
 USER_OPTION, SUBCOMMAND, GROUP = 6, 1, 2
 CHAT_INPUT, MESSAGE_COMMAND = 1, 3  # application command types
-ATTACHMENT_LIMIT = 10 * 1024 * 1024
 
 
 class Discord(StandIn):
@@ -33,7 +33,7 @@ class Discord(StandIn):
         channel_id = channel or w.answers
         if mentions_bot:
             text = f"<@{w.bot.id}> {text}"
-        message = self._store_message(channel_id, w.guild_id, {"content": text}, author or w.member)
+        message = self._store_message(channel_id, {"content": text}, author or w.member)
         mentioned = any(int(u["id"]) == w.bot.id for u in message["mentions"])
         return await self._deliver(message, w.guild_id, GUILD_MESSAGES, private=not mentioned)
 
@@ -45,20 +45,18 @@ class Discord(StandIn):
         thread = w.add_thread(thread_id, w.forum, title, author)
         await self.wait_connected()
         await self.gateway.dispatch("THREAD_CREATE", thread | {"newly_created": True}, guild_id=w.guild_id)
-        message = self._store_message(thread_id, w.guild_id, {"content": text}, author, id=str(thread_id))
+        message = self._store_message(thread_id, {"content": text}, author, id=str(thread_id))
         return await self._deliver(message, w.guild_id, GUILD_MESSAGES, private=True)
 
     async def dm(self, text: str, *, author: Person | None = None) -> Event:
         """`author` writes `text` to the bot in a direct message."""
         author = author or self.world.member
-        message = self._store_message(self.world.dm_channel(author.id), None, {"content": text}, author)
+        message = self._store_message(self.world.dm_channel(author.id), {"content": text}, author)
         return await self._deliver(message, None, DIRECT_MESSAGES, private=False)
 
     async def _deliver(self, message: dict[str, Any], guild_id: int | None, intent: int, *, private: bool) -> Event:
         await self.wait_connected()
-        event = self._register(
-            Event("message", int(message["id"]), int(message["channel_id"]), now(), Signal(), payload=message)
-        )
+        event = self.heard(message)
         sent = await self.gateway.dispatch("MESSAGE_CREATE", message, guild_id=guild_id, intent=intent, private=private)
         assert sent, "no session asked for this message's intent, so the bot cannot see it"
         return event
@@ -111,30 +109,8 @@ class Discord(StandIn):
         return reply.choices
 
     def _command_data(self, command: str, values: dict[str, Any], focused: str | None) -> dict[str, Any]:
-        path = command.removeprefix("/").split()
-        root, scope = self._synced(path[0])
-        node: dict[str, Any] = root or {}
-        chain: list[dict[str, Any]] = []
-        for name in path[1:]:
-            node = next(
-                (o for o in node.get("options") or [] if o["name"] == name and o["type"] in (SUBCOMMAND, GROUP)), {}
-            )
-            assert root is None or node, f"/{command}: no subcommand {name!r} was synced"
-            chain.append(
-                {"type": node.get("type", SUBCOMMAND if name == path[-1] else GROUP), "name": name, "options": []}
-            )
-        options, resolved = self._options(command, node if root else None, values, focused)
-        data: dict[str, Any] = {"id": (root or {}).get("id", str(self.new_id())), "name": path[0], "type": 1}
-        if scope is not None:
-            data["guild_id"] = str(scope)
-        if resolved:
-            data["resolved"] = resolved
-        holder = data
-        for link in chain:
-            holder["options"] = [link]
-            holder = link
-        holder["options"] = options
-        return data
+        root, scope = self._synced(command.removeprefix("/").split()[0])
+        return command_data(self.world, command, values, focused=focused, root=root, scope=scope, new_id=self.new_id)
 
     def _synced(self, name: str, kind: int = CHAT_INPUT) -> tuple[dict[str, Any] | None, int | None]:
         """The synced command and the guild it was synced to (None: global); (None, None) before any sync."""
@@ -145,32 +121,6 @@ class Discord(StandIn):
         assert not self.commands, f"{name!r} (type {kind}) is not among the synced commands"
         return None, None
 
-    def _options(
-        self, command: str, node: dict[str, Any] | None, values: dict[str, Any], focused: str | None
-    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        specs = {o["name"]: o for o in (node or {}).get("options") or []}
-        if node is not None:
-            unknown = set(values) - set(specs)
-            assert not unknown, f"/{command} has no option(s) {sorted(unknown)}"
-            missing = [n for n, o in specs.items() if o.get("required") and n not in values and focused is None]
-            assert not missing, f"Discord would not let /{command} run without {missing}"
-        options, resolved = [], {}
-        for name, value in values.items():
-            kind = specs[name]["type"] if name in specs else OPTION_TYPES.get(type(value), USER_OPTION)
-            if isinstance(value, Person):
-                member = {**value.member(), "permissions": str(self.world.permissions(value))}
-                del member["user"]
-                resolved.setdefault("users", {})[str(value.id)] = value.user()
-                resolved.setdefault("members", {})[str(value.id)] = member
-                value = str(value.id)
-            choices = [c["value"] for c in specs.get(name, {}).get("choices") or []]
-            assert name == focused or not choices or value in choices, f"{value!r} is not a choice of {name!r}"
-            option = {"type": kind, "name": name, "value": value}
-            if name == focused:
-                option["focused"] = True
-            options.append(option)
-        return options, resolved
-
     # -- components and modals ----------------------------------------------------------------
 
     async def submit_modal(
@@ -178,26 +128,7 @@ class Discord(StandIn):
     ) -> Event:
         """`user` fills the modal the bot showed (`values` keyed by an input's custom_id or label) and submits it."""
         assert modal.kind == "modal", f"expected a modal, got a {modal.kind}"
-        unused = dict(values)
-        rows = []
-        for row in modal.body.get("components") or []:
-            inputs = [row["component"]] if row.get("type") == LABEL else row.get("components") or []
-            label = row.get("label") or (inputs[0].get("label") if inputs else None)
-            filled = []
-            for c in inputs:
-                key = c["custom_id"] if c["custom_id"] in unused else label
-                value = unused.pop(key, c.get("value") or "")
-                filled.append(
-                    {"type": c["type"], "custom_id": c["custom_id"]}
-                    | ({"value": value} if c["type"] == TEXT_INPUT else {"values": [value]})
-                )
-            rows.append(
-                {"type": LABEL, "component": filled[0]}
-                if row.get("type") == LABEL
-                else {"type": 1, "components": filled}
-            )
-        assert not unused, f"the modal has no inputs named {sorted(unused)}"
-        data = {"custom_id": modal.body["custom_id"], "components": rows}
+        data = modal_data(modal.body, values)
         return await self._interact(MODAL_SUBMIT, data, user, channel)
 
     async def click(self, reply: Reply, custom_id: str, *, user: Person | None = None) -> Event:
@@ -206,7 +137,7 @@ class Discord(StandIn):
         assert custom_id in reply.custom_ids(), (
             f"no component {custom_id!r} on that message; it has {reply.custom_ids()}"
         )
-        data = {"custom_id": custom_id, "component_type": 2}
+        data = button_press(custom_id)
         channel = int(reply.message["channel_id"])
         return await self._interact(COMPONENT, data, user, channel, message=reply.message)
 
@@ -224,39 +155,109 @@ class Discord(StandIn):
     ) -> Event:
         await self.wait_connected()
         w = self.world
-        user = user or w.member
         channel_id = channel or w.answers
         in_guild = w.in_guild(channel_id)
-        payload: dict[str, Any] = {
-            "id": str(self.new_id()),
-            "application_id": str(w.application_id),
-            "type": kind,
-            "data": data,
-            "channel": w.channel(channel_id) or w.channel(w.dm_channel(user.id)),
-            "channel_id": str(channel_id),
-            "token": self.new_token(),
-            "version": 1,
-            "app_permissions": str((1 << 41) - 1),
-            "locale": "en-US",
-            "entitlements": [],
-            "attachment_size_limit": ATTACHMENT_LIMIT,
-            "context": 0 if in_guild else 1,
-        }
-        if in_guild:
-            payload |= {
-                "guild_id": str(w.guild_id),
-                "guild": {"id": str(w.guild_id), "locale": "en-US", "features": []},
-                "guild_locale": "en-US",
-                "member": {**user.member(), "permissions": str(w.permissions(user))},
-                "authorizing_integration_owners": {"1": str(user.id)} if user_install else {"0": str(w.guild_id)},
-            }
-        else:
-            payload |= {"user": user.user(), "authorizing_integration_owners": {"1": str(user.id)}}
-        if message is not None:
-            payload["message"] = message
-        event = Event("interaction", int(payload["id"]), channel_id, now(), Signal(), payload["token"], kind, payload)
-        self._register(event)
+        payload = w.interaction(
+            kind,
+            data,
+            interaction_id=self.new_id(),
+            token=self.new_token(),
+            user=user or w.member,
+            channel_id=channel_id,
+            message=message,
+            user_install=user_install,
+        )
+        event = self.expect(payload)
         guild_id = w.guild_id if in_guild else None
         sent = await self.gateway.dispatch("INTERACTION_CREATE", payload, guild_id=guild_id)
         assert sent, "no live gateway session to deliver the interaction to"
         return event
+
+
+def command_data(
+    world: World,
+    command: str,
+    values: dict[str, Any],
+    *,
+    focused: str | None = None,
+    root: dict[str, Any] | None = None,
+    scope: int | None = None,
+    new_id: Callable[[], int],
+) -> dict[str, Any]:
+    """The `data` of `/command` ("kb add" for a subcommand) run with these option values.
+
+    `root` is the command as the bot synced it (option types and nesting are then Discord's, and unknown or
+    missing options fail the test); None infers option types from the Python values. `scope`: the guild the
+    command was synced to (None: global).
+    """
+    path = command.removeprefix("/").split()
+    node: dict[str, Any] = root or {}
+    chain: list[dict[str, Any]] = []
+    for name in path[1:]:
+        node = next(
+            (o for o in node.get("options") or [] if o["name"] == name and o["type"] in (SUBCOMMAND, GROUP)), {}
+        )
+        assert root is None or node, f"/{command}: no subcommand {name!r} was synced"
+        chain.append({"type": node.get("type", SUBCOMMAND if name == path[-1] else GROUP), "name": name, "options": []})
+    options, resolved = _options(world, command, node if root else None, values, focused)
+    data: dict[str, Any] = {"id": (root or {}).get("id", str(new_id())), "name": path[0], "type": 1}
+    if scope is not None:
+        data["guild_id"] = str(scope)
+    if resolved:
+        data["resolved"] = resolved
+    holder = data
+    for link in chain:
+        holder["options"] = [link]
+        holder = link
+    holder["options"] = options
+    return data
+
+
+def _options(
+    world: World, command: str, node: dict[str, Any] | None, values: dict[str, Any], focused: str | None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    specs = {o["name"]: o for o in (node or {}).get("options") or []}
+    if node is not None:
+        unknown = set(values) - set(specs)
+        assert not unknown, f"/{command} has no option(s) {sorted(unknown)}"
+        missing = [n for n, o in specs.items() if o.get("required") and n not in values and focused is None]
+        assert not missing, f"Discord would not let /{command} run without {missing}"
+    options, resolved = [], {}
+    for name, value in values.items():
+        kind = specs[name]["type"] if name in specs else OPTION_TYPES.get(type(value), USER_OPTION)
+        if isinstance(value, Person):
+            member = {**value.member(), "permissions": str(world.permissions(value))}
+            del member["user"]
+            resolved.setdefault("users", {})[str(value.id)] = value.user()
+            resolved.setdefault("members", {})[str(value.id)] = member
+            value = str(value.id)
+        choices = [c["value"] for c in specs.get(name, {}).get("choices") or []]
+        assert name == focused or not choices or value in choices, f"{value!r} is not a choice of {name!r}"
+        option = {"type": kind, "name": name, "value": value}
+        if name == focused:
+            option["focused"] = True
+        options.append(option)
+    return options, resolved
+
+
+def modal_data(modal: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
+    """The `data` of submitting `modal` (the form the bot sent) filled with `values`, keyed by an input's
+    custom_id or label; an input not named keeps the value the form showed."""
+    unused = dict(values)
+    rows = []
+    for row in modal.get("components") or []:
+        inputs = [row["component"]] if row.get("type") == LABEL else row.get("components") or []
+        label = row.get("label") or (inputs[0].get("label") if inputs else None)
+        filled = []
+        for c in inputs:
+            key = c["custom_id"] if c["custom_id"] in unused else label
+            value = unused.pop(key, c.get("value") or "")
+            filled.append(
+                {"type": c["type"], "custom_id": c["custom_id"]}
+                | ({"value": value} if c["type"] == TEXT_INPUT else {"values": [value]})
+            )
+        rows.append(
+            {"type": LABEL, "component": filled[0]} if row.get("type") == LABEL else {"type": 1, "components": filled}
+        )
+    assert not unused, f"the modal has no inputs named {sorted(unused)}"
+    return {"custom_id": modal["custom_id"], "components": rows}

@@ -48,6 +48,7 @@ class Request:
     body: Any
     at: float
     status: int = 0
+    answer: Any = None  # the JSON the stand-in answered with, if any
 
     @property
     def line(self) -> str:

@@ -34,7 +34,6 @@ CALLBACK_KIND = {4: "response", 5: "defer", 6: "defer", 7: "edit", 8: "autocompl
 OPTION_TYPES = {str: 3, int: 4, bool: 5, float: 10}
 SHOWN_VIOLATIONS = 20
 RECORD = web.RequestKey("record", Request)
-USER_MENTION, ROLE_MENTION = re.compile(r"<@!?(\d{15,21})>"), re.compile(r"<@&(\d{15,21})>")
 
 
 def _json(status: int, body: Any) -> web.Response:
@@ -80,11 +79,15 @@ class StandIn:
 
     # -- running -------------------------------------------------------------------------
 
-    async def __aenter__(self) -> Self:
+    def application(self) -> web.Application:
+        """The REST routes and the gateway, behind the recording middleware: what a socket (or a test) serves."""
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024 * 1024)
         app.router.add_get("/gateway", self.gateway.handle)
         self._routes(app.router)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
+        return app
+
+    async def __aenter__(self) -> Self:
+        self._runner = web.AppRunner(self.application(), handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -157,6 +160,8 @@ class StandIn:
         else:
             response = await self._answer(request, record, handler)
         record.status = response.status
+        if isinstance(response, web.Response) and response.content_type == "application/json" and response.body:
+            record.answer = json.loads(response.body)  # type: ignore[arg-type]  # _json() gives bytes
         self.signal.notify()
         return response
 
@@ -302,7 +307,7 @@ class StandIn:
                 ),
             )
         guild_id = int(channel["guild_id"]) if "guild_id" in channel else None
-        message = self._store_message(channel_id, guild_id, body, self.world.bot)
+        message = self._store_message(channel_id, body, self.world.bot)
         event = self._event_for_message(channel_id, ref)
         reply = Reply("message", body, now(), message)
         if event is None:
@@ -341,36 +346,8 @@ class StandIn:
             )
         return None
 
-    def _store_message(
-        self, channel_id: int, guild_id: int | None, body: dict[str, Any], author: Person, **extra: Any
-    ) -> dict[str, Any]:
-        content = str(body.get("content") or "")
-        users = {int(u) for u in USER_MENTION.findall(content)}
-        permitted = self.world.permissions(author) & (1 << 17) if guild_id else 0
-        message: dict[str, Any] = {
-            "id": str(self._ids()),
-            "channel_id": str(channel_id),
-            "author": author.user(),
-            "content": content,
-            "timestamp": iso_now(),
-            "edited_timestamp": None,
-            "tts": False,
-            "mention_everyone": bool(permitted) and ("@everyone" in content or "@here" in content),
-            "mentions": [p.user() for u in users if (p := self.world.person(u))],
-            "mention_roles": ROLE_MENTION.findall(content) if guild_id else [],
-            "attachments": body.get("attachments") or [],
-            "embeds": body.get("embeds") or [],
-            "components": body.get("components") or [],
-            "pinned": False,
-            "type": 19 if body.get("message_reference") else 0,
-            "flags": int(body.get("flags") or 0),
-        }
-        if body.get("message_reference"):
-            message["message_reference"] = {"channel_id": str(channel_id), **body["message_reference"]}
-        if guild_id:
-            message["guild_id"] = str(guild_id)
-            message["member"] = {k: v for k, v in author.member().items() if k != "user"}
-        message.update(extra)
+    def _store_message(self, channel_id: int, body: dict[str, Any], author: Person, **extra: Any) -> dict[str, Any]:
+        message = self.world.message(self._ids(), channel_id, body, author) | extra
         self.messages[int(message["id"])] = message
         return message
 
@@ -445,10 +422,8 @@ class StandIn:
         return _json(200, answer)
 
     def _interaction_message(self, event: Event, body: dict[str, Any]) -> dict[str, Any]:
-        channel = self.world.channel(event.channel_id) or {}
-        guild_id = int(channel["guild_id"]) if "guild_id" in channel else None
         extra = {"webhook_id": str(self.world.application_id), "application_id": str(self.world.application_id)}
-        message = self._store_message(event.channel_id, guild_id, body, self.world.bot, **extra)
+        message = self._store_message(event.channel_id, body, self.world.bot, **extra)
         message.setdefault("type", 20)
         event.payload.setdefault("original", message["id"])
         return message
@@ -500,12 +475,27 @@ class StandIn:
 
     # -- registering events (used by the actor helpers) ---------------------------------------------
 
-    def _register(self, event: Event) -> Event:
-        if event.kind == "message":
-            self._by_message[event.id] = event
-            self._unanswered.setdefault(event.channel_id, []).append(event)
-        else:
-            self._by_token[str(event.token)] = event
+    def heard(self, message: dict[str, Any]) -> Event:
+        """A member's message (already delivered or about to be): the bot's answer to it attaches to its event."""
+        self.messages[int(message["id"])] = message
+        event = Event("message", int(message["id"]), int(message["channel_id"]), now(), Signal(), payload=message)
+        self._by_message[event.id] = event
+        self._unanswered.setdefault(event.channel_id, []).append(event)
+        return event
+
+    def expect(self, payload: dict[str, Any]) -> Event:
+        """An interaction (already delivered or about to be): its token now accepts callbacks and followups."""
+        event = Event(
+            "interaction",
+            int(payload["id"]),
+            int(payload["channel_id"]),
+            now(),
+            Signal(),
+            payload["token"],
+            payload["type"],
+            payload,
+        )
+        self._by_token[str(event.token)] = event
         return event
 
     def new_id(self) -> int:

@@ -18,6 +18,7 @@ from discord import app_commands
 
 from . import Discord, connected, limits, pointed_at
 from .conftest import intents
+from .inprocess import InProcess
 
 FRUIT = [f"fruit {i:02d}" for i in range(60)]
 Behaviour = Callable[[discord.Message], Awaitable[Any]]
@@ -220,9 +221,7 @@ async def test_the_client_resumes_and_gets_what_it_missed(standin: Discord, faul
         else:
             await standin.gateway.send_op(7)
         session = standin.gateway.live_sessions()[0]
-        message = standin._store_message(
-            standin.world.answers, standin.world.guild_id, {"content": "missed"}, standin.world.member
-        )
+        message = standin._store_message(standin.world.answers, {"content": "missed"}, standin.world.member)
         await session.send("MESSAGE_CREATE", message)  # while the connection is down: logged for the RESUME
         await standin.wait_connected(5.0, resumes=1)
         replayed = await standin.wait_for_request(lambda r: r.body and r.body.get("content") == "got missed")
@@ -379,3 +378,24 @@ def test_error_body_nests_like_discord() -> None:
 )
 def test_allowed_pings(payload: dict[str, Any], pings: list[str]) -> None:
     assert limits.allowed_pings(payload) == pings
+
+
+async def test_in_process_it_answers_discord_py_with_the_same_handlers_and_no_socket(monkeypatch: pytest.MonkeyPatch):
+    standin = InProcess(token="in-process")
+    standin.install(monkeypatch)
+    client = discord.Client(intents=intents(), allowed_mentions=discord.AllowedMentions.none())
+    with pytest.raises(discord.LoginFailure):
+        await client.login("someone-else")  # 401 from the stand-in's own auth check
+    await client.login("in-process")
+    assert client.user is not None and client.user.id == standin.world.bot.id
+    channel = client.get_partial_messageable(standin.world.answers)
+    sent = await channel.send("hello")
+    assert standin.messages[sent.id]["content"] == "hello"
+    assert standin.requests[-1].line == f"POST /channels/{standin.world.answers}/messages"
+    with pytest.raises(discord.HTTPException) as refused:
+        await channel.send("x" * 2001)  # over Discord's limit: 400, and recorded
+    assert refused.value.status == 400 and [v.kind for v in standin.violations] == ["limit"]
+    standin.inject("POST /channels/*/messages", status=403)
+    with pytest.raises(discord.Forbidden):
+        await channel.send("again")
+    await client.close()

@@ -7,6 +7,7 @@ so a mistake in the library's parsing cannot be hidden by the same mistake here.
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,12 +26,15 @@ MENTION_EVERYONE = 1 << 17
 USE_APPLICATION_COMMANDS = 1 << 31
 MANAGE_GUILD = 1 << 5
 KICK_MEMBERS = 1 << 1
+ADMINISTRATOR = 1 << 3
 EVERYONE_PERMISSIONS = (
     ADD_REACTIONS | VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | READ_MESSAGE_HISTORY | USE_APPLICATION_COMMANDS
 )
 MODERATOR_PERMISSIONS = MANAGE_GUILD | MANAGE_MESSAGES | KICK_MEMBERS | MENTION_EVERYONE
 
 TEXT_CHANNEL, DM_CHANNEL, PUBLIC_THREAD, FORUM_CHANNEL = 0, 1, 11, 15
+ATTACHMENT_LIMIT = 10 * 1024 * 1024
+USER_MENTION, ROLE_MENTION = re.compile(r"<@!?(\d{15,21})>"), re.compile(r"<@&(\d{15,21})>")
 
 
 class Snowflakes:
@@ -46,6 +50,11 @@ class Snowflakes:
 
 def iso_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+
+
+def button_press(custom_id: str) -> dict[str, Any]:
+    """The `data` of an interaction pressing the button `custom_id`."""
+    return {"custom_id": custom_id, "component_type": 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,3 +258,98 @@ class World:
             "system_channel_flags": 0,
             "preferred_locale": "en-US",
         }
+
+    # -- what happens in it, as the gateway delivers it ------------------------------------------
+
+    def message(
+        self,
+        message_id: int,
+        channel_id: int,
+        body: dict[str, Any],
+        author: Person,
+        *,
+        replying_to: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A message object: `body` is what its author sent (content, embeds, components, flags, a reference).
+
+        `replying_to`: the message it answers, which the gateway's MESSAGE_CREATE carries whole.
+        """
+        if replying_to is not None:
+            reference = {"type": 0, "message_id": replying_to["id"], "channel_id": replying_to["channel_id"]}
+            body = body | {"message_reference": reference}
+        guild_id = self.guild_id if self.in_guild(channel_id) else None
+        content = str(body.get("content") or "")
+        users = {int(u) for u in USER_MENTION.findall(content)}
+        permitted = self.permissions(author) & MENTION_EVERYONE if guild_id else 0
+        message: dict[str, Any] = {
+            "id": str(message_id),
+            "channel_id": str(channel_id),
+            "author": author.user(),
+            "content": content,
+            "timestamp": iso_now(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": bool(permitted) and ("@everyone" in content or "@here" in content),
+            "mentions": [p.user() for u in users if (p := self.person(u))],
+            "mention_roles": ROLE_MENTION.findall(content) if guild_id else [],
+            "attachments": body.get("attachments") or [],
+            "embeds": body.get("embeds") or [],
+            "components": body.get("components") or [],
+            "pinned": False,
+            "type": 19 if body.get("message_reference") else 0,
+            "flags": int(body.get("flags") or 0),
+        }
+        if body.get("message_reference"):
+            message["message_reference"] = {"channel_id": str(channel_id), **body["message_reference"]}
+        if replying_to is not None:
+            message["referenced_message"] = replying_to
+        if guild_id:
+            message["guild_id"] = str(guild_id)
+            message["member"] = {k: v for k, v in author.member().items() if k != "user"}
+        return message
+
+    def interaction(
+        self,
+        kind: int,
+        data: dict[str, Any],
+        *,
+        interaction_id: int,
+        token: str,
+        user: Person,
+        channel_id: int,
+        message: dict[str, Any] | None = None,
+        user_install: bool = False,
+    ) -> dict[str, Any]:
+        """An INTERACTION_CREATE payload: `user` did `kind` (command, component, autocomplete, modal) in a channel.
+
+        `user_install`: the app is installed to the user's account rather than to the server.
+        """
+        in_guild = self.in_guild(channel_id)
+        payload: dict[str, Any] = {
+            "id": str(interaction_id),
+            "application_id": str(self.application_id),
+            "type": kind,
+            "data": data,
+            "channel": self.channel(channel_id) or self.channel(self.dm_channel(user.id)),
+            "channel_id": str(channel_id),
+            "token": token,
+            "version": 1,
+            "app_permissions": str((1 << 41) - 1),
+            "locale": "en-US",
+            "entitlements": [],
+            "attachment_size_limit": ATTACHMENT_LIMIT,
+            "context": 0 if in_guild else 1,
+        }
+        if in_guild:
+            payload |= {
+                "guild_id": str(self.guild_id),
+                "guild": {"id": str(self.guild_id), "locale": "en-US", "features": []},
+                "guild_locale": "en-US",
+                "member": {**user.member(), "permissions": str(self.permissions(user))},
+                "authorizing_integration_owners": {"1": str(user.id)} if user_install else {"0": str(self.guild_id)},
+            }
+        else:
+            payload |= {"user": user.user(), "authorizing_integration_owners": {"1": str(user.id)}}
+        if message is not None:
+            payload["message"] = message
+        return payload

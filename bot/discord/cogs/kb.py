@@ -492,7 +492,8 @@ def _history_reply(entry_id: str, edits: list[Edit]) -> Reply:
             lines += ["before:", *edit.before.splitlines()]
         if edit.after is not None:
             lines += ["after:", *edit.after.splitlines()]
-        embed.add_field(name=render.truncate(f"{edit.at} · {edit.action} · moderator {edit.moderator_id}",
+        status = "" if edit.status == "done" else f" · {edit.status}"  # pending, or failed: it did not land
+        embed.add_field(name=render.truncate(f"{edit.at} · {edit.action}{status} · moderator {edit.moderator_id}",
                                              render.TITLE_LIMIT),
                         value=code_block(lines, HISTORY_FIELD), inline=False)
     embed.set_footer(text=f"the latest {len(edits)} edits" if len(edits) == HISTORY_SHOWN else "every edit recorded")
