@@ -10,10 +10,10 @@ import pytest
 from bot.config import Settings
 from bot.store.postgres import PostgresStore
 from tests.discord.conftest import ANSWER_CHANNEL, GUILD_ID, TOKEN, Harness, button_press
-from tests.discord.test_kb import KNOWLEDGE, MOD_ROLE, MODERATOR_ID, as_who, h, interact, kb, record_misses
-from tests.test_store_postgres import ROOMMATE, pg_server, pg_url
+from tests.discord.test_kb import KNOWLEDGE, MOD_ROLE, MODERATOR_ID, as_who, h, interact, kb, record_misses, stored
+from tests.test_store_postgres import ROOMMATE
 
-__all__ = ["h", "pg_server", "pg_url"]  # fixtures used here by name
+__all__ = ["h"]  # a fixture used here by name
 MISSED = "jivani vance room at school"
 
 
@@ -36,7 +36,7 @@ async def test_a_gap_becomes_a_phrasing_of_an_entry_kept_in_the_database(h: Harn
     call = await interact(h, kb("gaps"))
     assert call.buttons[0]["label"] == f"1. Add as a phrasing of «{entry_id}»"
 
-    call = await interact(h, as_who(button_press(h.stored[-1], call.buttons[0]["custom_id"]), "manager"))
+    call = await interact(h, as_who(button_press(stored(h)[-1], call.buttons[0]["custom_id"]), "manager"))
     assert call.content.startswith(f"Added “{MISSED}” as a phrasing of `{entry_id}` in the shared database")
     answer = h.bot.engine.ask(MISSED)
     assert answer.answered and answer.source == f"qa:{entry_id}" and answer.citations[0].paragraph == 2
