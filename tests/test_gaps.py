@@ -137,13 +137,13 @@ def test_closed_this_week_counts_the_last_seven_days(store: Store):
 
 
 def test_each_gap_names_the_closest_entry_and_a_pick_wins(engine: Engine):
-    wordings = [wording("did trump send canadians a message", 2)]
+    wordings = [wording("did trump send a note to canadians", 2)]
     picked = MissedWording("did trump really say that", "did trump really say that", 0, 0, 2, (),
                            ("qa:who-jivani-met",), "2026-01-01T00:00:00Z")
     gaps, closed = open_gaps(engine, [*wordings, picked], limit=5)
     assert closed == []
     closest = {g.question: g.closest for g in gaps}
-    assert closest == {"did trump send canadians a message": "trump-message",
+    assert closest == {"did trump send a note to canadians": "trump-message",
                        "did trump really say that": "who-jivani-met"}
 
 

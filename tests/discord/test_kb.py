@@ -379,7 +379,7 @@ async def test_the_bot_not_the_cog_owns_the_store_and_the_watcher(h: Harness, se
 
 # --- gaps into answers, history, restore -------------------------------------------------------
 
-MISSED = "did trump send canadians a message"
+MISSED = "did trump send a note to canadians"
 
 
 def record_misses(h: Harness, *questions: str) -> None:
@@ -389,7 +389,7 @@ def record_misses(h: Harness, *questions: str) -> None:
 
 
 async def test_a_gap_becomes_a_phrasing_of_the_closest_entry_with_one_click(h: Harness, settings: Settings):
-    record_misses(h, MISSED, MISSED, "did trump send canadian a message?", "How old is Trump?")
+    record_misses(h, MISSED, MISSED, "did trump send a note to canadian?", "How old is Trump?")
     assert not h.bot.engine.ask(MISSED).answered
     call = await interact(h, kb("gaps"))
     assert call.buttons[0]["label"] == "1. Add as a phrasing of «trump-message»"
