@@ -142,6 +142,12 @@ def test_a_follow_up_has_its_own_bar(engine: Engine) -> None:
     assert not between.ask(spelled).answered  # the same question asked on its own meets the usual bar
 
 
+def test_the_last_question_is_about_whose_thing_it_names() -> None:
+    """"about Vance's trip": Vance is the subject, not Bessent who spoke; and a name is spelled out once."""
+    talk = _after("what did Bessent say about Vance's trip", "Bessent said Vance flew in.")
+    assert resolve("who briefed him before he went", talk, _entities()) == "who briefed JD Vance before he went"
+
+
 def test_a_question_that_names_its_subject_stands_alone() -> None:
     talk = _after("who is scott bessent", "Scott Bessent: U.S. Treasury Secretary.")
     assert resolve("who is marco rubio", talk, _entities()) == "who is marco rubio"
@@ -240,6 +246,10 @@ def test_a_false_premise_is_corrected_plainly(engine: Engine) -> None:
         "did jivani meet white house officials on"
     answer = engine.ask("Did Jivani meet White House officials on Feb. 10?")
     assert answer.answered and (answer.text or "").startswith("No: ") and "Feb. 4" in (answer.text or "")
+
+
+def test_a_persons_role_answers_what_their_role_is(engine: Engine) -> None:
+    assert engine.ask("what is trump's role?").source == "person:trump"
 
 
 def test_misspellings_are_corrected_without_a_list(engine: Engine) -> None:

@@ -136,7 +136,7 @@ def _focus(turn: Turn, entities: Entities) -> list[Entity]:
     A "who" question's answer brings someone new ("who is his roommate?" -> Vance): that someone comes
     first; then what the question named; then the rest of the answer.
     """
-    asked = entities.found(turn.resolved)
+    asked = _topic_first(turn.resolved, entities)
     answered = entities.found(turn.text or "") if turn.answered else []
     new = [e for e in answered if e not in asked]
     identity = re.fullmatch(r"\s*who(?:'s|\s+is|\s+was)\s+(.+?)[\s?!.]*", fold(turn.resolved))
@@ -147,6 +147,16 @@ def _focus(turn: Turn, entities: Entities) -> list[Entity]:
         first = next((e for e in new if e.person), new[0])  # "who leads the Conservatives?" -> Poilievre
         return [first, *asked, *(e for e in new if e != first)]
     return [*asked, *new]
+
+
+def _topic_first(question: str, entities: Entities) -> list[Entity]:
+    """Who or what a question names, what it is about first: in "what did Carney say about Jivani's trip?"
+    the trip is Jivani's, so a next "who briefed him before he went?" means Jivani."""
+    folded = fold(question)
+    named = entities.mentions(folded)
+    owners = [e for owner in re.findall(r"([\w.-]+)'s\b", folded) for e in entities.found(owner)]
+    about = [e for m, e in named if re.search(r"\babout\s+$", folded[: m.start()])]
+    return list(dict.fromkeys([*owners, *about, *(e for _, e in named)]))
 
 
 def _frame(previous: str) -> str:
@@ -234,6 +244,7 @@ def _replace_pronouns(body: str, focus: list[Entity], last: Turn) -> str:
     male = next((e for e in people if not e.female), None)
     female = next((e for e in people if e.female), None)
     thing = next((e for e in focus if not e.person), None)
+    named: set[str] = set()  # a name is spelled out once: "who briefed Jivani before he went?"
 
     def swap(m: re.Match[str]) -> str:
         word = m.group().lower()
@@ -252,8 +263,9 @@ def _replace_pronouns(body: str, focus: list[Entity], last: Turn) -> str:
             target = thing.name if thing else _frame(last.resolved)
         elif word in {"that", "this"}:  # "where did he say that?": what the last question was about
             target = _frame(last.resolved)
-        if target is None:
+        if target is None or target in named:
             return m.group()
+        named.add(target)
         return f"{target}'s" if word in {"his", "its", "their", "theirs", "hers"} else target
 
     return re.sub(r"\b(?:he|him|his|himself|she|her|hers|herself|they|them|their|theirs|it|its)\b|"

@@ -106,7 +106,8 @@ def build_docs(kb: KnowledgeBase) -> list[Doc]:
     docs: list[Doc] = [Doc(f"qa:{e.id}", e.question, e.answer, e.citations, e.questions) for e in kb.qa]
     for p in kb.people:
         title = f"Who is {p.name}?"
-        keys = (title, *p.names, *(f"who is {n}" for n in p.aliases))
+        # A role answers "what's Rubio's job?" as well as "who is Rubio?".
+        keys = (title, *p.names, *(f"who is {n}" for n in p.aliases), *(f"what is {n}'s role" for n in p.names))
         docs.append(Doc(f"person:{p.id}", title, f"{p.name}: {p.role.text}", p.role.citations, keys))
         docs.extend(_fact_docs(f"person:{p.id}", title, "", p.facts, p.names))
     for t in kb.terms:
