@@ -61,6 +61,21 @@ def test_json_is_flushed_per_line() -> None:
     assert proc.returncode == 0
 
 
+def test_a_reader_that_stops_reading_gets_no_traceback() -> None:
+    """`python -m bot ask --json - < questions | head -1`: the closed pipe ends the run quietly."""
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "ask", "--json", "-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    assert proc.stdin and proc.stdout and proc.stderr
+    proc.stdin.write("Who is Marco Rubio?\n")
+    proc.stdin.flush()
+    assert json.loads(proc.stdout.readline())["answered"]
+    proc.stdout.close()  # the reader goes away; the bot's next line has nowhere to go
+    proc.stdin.write("What is CUSMA?\n")
+    proc.stdin.close()
+    assert proc.wait(timeout=30) == 141
+    assert proc.stderr.read() == ""
+
+
 def test_text_answer_and_explain() -> None:
     proc = run_bot("ask", "--explain", "who", "is", "rubbio")
     assert proc.returncode == 0, proc.stderr
