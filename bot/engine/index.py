@@ -73,7 +73,7 @@ class Match:
 class Query:
     text: str
     terms: tuple[str, ...]
-    wording: str
+    sorted_wording: str  # the words in sorted order: what the wording ratio compares
     kind: QuestionType
 
 
@@ -134,7 +134,7 @@ class Index:
         self.thesaurus = thesaurus
         self.key_doc: list[int] = []
         self.key_text: list[str] = []
-        self.key_wording: list[str] = []
+        self.key_sorted: list[str] = []  # each phrasing's words in sorted order, for the wording ratio
         self.key_terms: list[frozenset[str]] = []
         self.key_kind: list[QuestionType | None] = []  # the kind of a phrasing that is a question
         self.answer_terms: list[frozenset[str]] = []
@@ -158,12 +158,14 @@ class Index:
             self.answer_terms.append(answer_terms)
             seen = set(answer_terms)
             first = len(self.key_doc)
+            doc_key_words: list[str] = []
             for key in doc.keys:
                 key_words = words(key)
+                doc_key_words += key_words
                 terms = frozenset(thesaurus.terms(key_words))
                 self.key_doc.append(d)
                 self.key_text.append(key)
-                self.key_wording.append(" ".join(key_words))
+                self.key_sorted.append(" ".join(sorted(key_words)))
                 self.key_terms.append(terms)
                 kind = question_type(key_words)
                 self.key_kind.append(None if kind is QuestionType.WHAT else kind)
@@ -171,8 +173,7 @@ class Index:
                 vocabulary.update(key_words)
             self.doc_keys.append(range(first, len(self.key_doc)))
             # The words that carry meaning, answer and phrasings, once each: for the word-by-word meaning.
-            self.doc_words.append(meaning_words(
-                (*answer_words, *(w for k in self.doc_keys[d] for w in self.key_wording[k].split()))))
+            self.doc_words.append(meaning_words((*answer_words, *doc_key_words)))
             vocabulary.update(answer_words)
             for t in seen:
                 doc_freq[t] += 1
@@ -207,7 +208,7 @@ class Index:
         ws = words(text)
         corrected = [self._correct(w) for w in ws]
         terms = tuple(self.thesaurus.terms(corrected))
-        return Query(text, terms, " ".join(ws), kind)
+        return Query(text, terms, " ".join(sorted(ws)), kind)
 
     def _correct(self, word: str) -> str:
         if word in self.known_words or word in STOPWORDS or len(word) < 4 or word.isdigit() or stem(word) in self.idf:
@@ -243,8 +244,10 @@ class Index:
     def _best_key(self, q: Query, d: int, weights: dict[str, float]) -> Match:
         """Score document `d` by its best phrasing among those sharing a word with the question.
 
-        The wording ratio costs the most, so phrasings are tried best bound first and the ratio is
-        computed only where it can still change the winner.
+        Phrasings holding the same question words share their recall, so it is computed once per such
+        set (word by word in question order, the same sums to the last bit). The wording ratio costs the
+        most, so phrasings are tried best bound first and the ratio is computed only where it can still
+        change the winner.
         """
         doc = self.docs[d]
         answer_terms = self.answer_terms[d]
@@ -255,34 +258,40 @@ class Index:
         p = self.params
         factor = doc.prior * (1.0 if typed else p.wrong_type)
         term_keys = self.doc_term_keys[d]
-        keys = {k for t in weights for k in term_keys.get(t, ())} or {self.doc_keys[d][0]}
-        specific = q.kind in SPECIFIC
-        # Per question word: its weight, and what it counts against a phrasing that leaves it unexplained.
-        split = [(t, w, w if t in answer_terms else 0.0, 0.0 if t in answer_terms else max(w, p.unmatched_floor))
-                 for t, w in weights.items()]
-        candidates = []
-        for k in keys:
-            terms = self.key_terms[k]
+        held: dict[int, int] = {}  # phrasing -> the question words it holds, as bits in question order
+        for bit, t in enumerate(weights):
+            for k in term_keys.get(t, ()):
+                held[k] = held.get(k, 0) | 1 << bit
+        if not held:
+            held[self.doc_keys[d][0]] = 0
+        recalls: dict[int, tuple[float, float]] = {}  # question words held -> (their weight, recall)
+        for mask in set(held.values()):
             in_key = in_answer = unmatched = 0.0
-            for t, w, answered, missing in split:
-                if t in terms:
+            for bit, (t, w) in enumerate(weights.items()):
+                if mask >> bit & 1:
                     in_key += w
+                elif t in answer_terms:
+                    in_answer += w
                 else:
-                    in_answer += answered
-                    unmatched += missing
-            recall = (in_key + p.answer_only * in_answer) / (in_key + in_answer + unmatched)
+                    unmatched += max(w, p.unmatched_floor)
+            recalls[mask] = in_key, (in_key + p.answer_only * in_answer) / (in_key + in_answer + unmatched)
+        other_kind = q.kind in SPECIFIC
+        candidates = []
+        for k, mask in held.items():
+            in_key, recall = recalls[mask]
             precision = in_key / self.key_weight[k]
             key_kind = self.key_kind[k]
-            asks_other = specific and key_kind is not None and key_kind is not q.kind
+            asks_other = other_kind and key_kind is not None and key_kind is not q.kind
             base = recall**p.recall_power * factor * (p.other_question if asks_other else 1.0)
             candidates.append((base * (p.w_base + p.w_precision * precision + p.w_ratio), base, recall, precision, k))
-        best: Match | None = None
+        best: tuple[float, int, float, float, float] | None = None  # score, phrasing, ratio, recall, precision
         for bound, base, recall, precision, k in sorted(candidates, reverse=True):
-            if best is not None and bound <= best.score:
+            if best is not None and bound <= best[0]:
                 break
-            ratio = fuzz.token_sort_ratio(q.wording, self.key_wording[k]) / 100
+            ratio = fuzz.ratio(q.sorted_wording, self.key_sorted[k]) / 100
             score = base * (p.w_base + p.w_precision * precision + p.w_ratio * ratio)
-            if best is None or score > best.score:
-                best = Match(doc, d, score, self.key_text[k], recall, precision, ratio, typed)
+            if best is None or score > best[0]:
+                best = score, k, ratio, recall, precision
         assert best is not None, "every document has at least one phrasing"
-        return best
+        score, k, ratio, recall, precision = best
+        return Match(doc, d, score, self.key_text[k], recall, precision, ratio, typed)
