@@ -203,9 +203,12 @@ class Index:
     def weight(self, term: str) -> float:
         return self.idf.get(term, self.unknown_weight)
 
-    def query(self, text: str, kind: QuestionType) -> Query:
-        """The question's content terms, each misspelt word first corrected to the nearest known word."""
-        ws = words(text)
+    def query(self, text: str, kind: QuestionType, ws: list[str] | None = None) -> Query:
+        """The question's content terms, each misspelt word first corrected to the nearest known word.
+
+        `ws` is words(text), when the caller has it already.
+        """
+        ws = words(text) if ws is None else ws
         corrected = [self._correct(w) for w in ws]
         terms = tuple(self.thesaurus.terms(corrected))
         return Query(text, terms, " ".join(sorted(ws)), kind)

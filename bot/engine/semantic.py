@@ -10,6 +10,7 @@ model2vec also pulls joblib, tqdm and huggingface_hub, a quarter of a second at 
 from __future__ import annotations
 
 import json
+from itertools import accumulate
 from pathlib import Path
 
 import numpy as np
@@ -45,14 +46,14 @@ class Embedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         encoded = [[t for t in enc.ids[:MAX_TOKENS] if t != self.unknown]
                    for enc in self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
-        lengths = np.fromiter((len(ids) for ids in encoded), dtype=np.intp, count=len(encoded))
-        rows = np.flatnonzero(lengths)
-        if len(rows):  # every text's mean in one pass: sums over each text's run of token vectors
-            flat = np.fromiter((t for ids in encoded for t in ids), dtype=np.intp)
-            starts = np.concatenate(([0], np.cumsum(lengths[rows])[:-1]))
-            out[rows] = np.add.reduceat(self.table[flat], starts, axis=0) / lengths[rows, None]
-        if self.normalize:
-            norms = np.linalg.norm(out, axis=1, keepdims=True)
+        rows = [i for i, ids in enumerate(encoded) if ids]
+        if rows:  # every text's mean in one pass: sums over each text's run of token vectors
+            lengths = np.array([len(encoded[i]) for i in rows], dtype=np.intp)
+            flat = [t for ids in encoded for t in ids]
+            starts = [0, *accumulate(len(encoded[i]) for i in rows[:-1])]
+            out[rows] = np.add.reduceat(self.table[flat], starts, axis=0) / lengths[:, None]
+        if self.normalize:  # np.linalg.norm's own arithmetic, without its checks: a question pays them per call
+            norms = np.sqrt(np.add.reduce(out * out, axis=1, keepdims=True))
             out /= np.where(norms == 0.0, 1.0, norms)
         return out
 
@@ -102,18 +103,25 @@ class WordMeaning:
         self.doc_ids = [np.fromiter((self.ids[w] for w in dict.fromkeys(ws)), dtype=np.intp) for ws in doc_words]
 
     def question(self, words: list[str]) -> np.ndarray:
-        """The question's words as vectors (known words from the table, others encoded)."""
+        """The question's words as vectors: known words from the table, only the others encoded."""
         if not words:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
         known = [self.ids.get(w) for w in words]
-        if all(i is not None for i in known):
-            return self.vectors[known]
-        return self.embedder.encode(words)
+        vectors = self.vectors[[0 if i is None else i for i in known]] if self.ids else \
+            np.zeros((len(words), self.embedder.dim), dtype=np.float32)
+        unknown = [n for n, i in enumerate(known) if i is None]
+        if unknown:
+            vectors[unknown] = self.embedder.encode([words[n] for n in unknown])
+        return vectors
 
-    def coverage(self, question: np.ndarray, weights: np.ndarray, doc: int) -> float:
-        """The weighted mean, over question words, of the closest document word's cosine similarity."""
+    def coverage(self, question: np.ndarray, weights: np.ndarray, total: float, doc: int) -> float:
+        """The weighted mean, over question words, of the closest document word's cosine similarity.
+
+        `total` is weights.sum(): the caller asks for several documents with the same question.
+        """
         ids = self.doc_ids[doc]
         if not len(question) or not len(ids):
             return 0.0
         best = (question @ self.vectors[ids].T).max(axis=1)
-        return float(np.clip(best, 0.0, 1.0) @ weights / weights.sum())
+        # np.clip's arithmetic, without its wrapper's cost
+        return float(np.minimum(np.maximum(best, 0.0), 1.0) @ weights / total)
