@@ -11,13 +11,13 @@ full weight: that is what a near miss ("How tall is Vance?") looks like.
 
 from __future__ import annotations
 
-import heapq
 import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 from bot.engine.params import DEFAULT, Params
@@ -144,7 +144,7 @@ class Index:
         self.doc_words: list[list[str]] = []
         self.doc_term_keys: list[dict[str, tuple[int, ...]]] = []  # per document: term -> its phrasings using it
         # term -> {document using it anywhere: the largest share of one phrasing's weight it makes up}
-        self.doc_postings: dict[str, dict[int, float]] = defaultdict(dict)
+        doc_postings: dict[str, dict[int, float]] = defaultdict(dict)
         vocabulary: set[str] = set()
         doc_freq: dict[str, int] = defaultdict(int)
         for d, doc in enumerate(docs):
@@ -189,8 +189,12 @@ class Index:
                     share[t] = max(share.get(t, 0.0), self.idf[t] / self.key_weight[k])
                     term_keys[t].append(k)
             for t, part in share.items():
-                self.doc_postings[t][d] = part
+                doc_postings[t][d] = part
             self.doc_term_keys.append({t: tuple(ks) for t, ks in term_keys.items()})
+        # The same as arrays, documents ascending: the documents using a term, and 1 + that share.
+        self.postings: dict[str, tuple[np.ndarray, np.ndarray]] = {
+            t: (np.fromiter(ds, np.intp, len(ds)), 1.0 + np.fromiter(ds.values(), np.float64, len(ds)))
+            for t, ds in doc_postings.items()}
         vocabulary |= thesaurus.words
         self.known_words = frozenset(vocabulary)
         # Correction targets by first letter: readers misspell the middle of a name, rarely its start.
@@ -225,24 +229,33 @@ class Index:
         if not q.terms:
             return []
         weights = {t: self.weight(t) for t in q.terms}
-        # A cheap estimate per document: the question weight it holds anywhere, more where a phrasing is
-        # mostly that word ("Rubio" for "rubio"). Only the best documents are scored in full.
-        # Rarest words first; once enough documents are found, a word in very many documents only adds to them.
-        estimate: dict[int, float] = defaultdict(float)
-        limit = self.params.shortlist
-        for t in sorted(weights, key=lambda t: len(self.doc_postings.get(t, ()))):
-            w, postings = weights[t], self.doc_postings.get(t, {})
-            if len(postings) > COMMON_POSTINGS and len(estimate) >= limit:
-                for d in estimate:
-                    if (part := postings.get(d)) is not None:
-                        estimate[d] += w * (1.0 + part)
-            else:
-                for d, part in postings.items():
-                    estimate[d] += w * (1.0 + part)
-        shortlist = dict.fromkeys([*heapq.nlargest(limit, estimate, key=estimate.__getitem__), *extra])
+        shortlist = dict.fromkeys([*self._shortlist(weights), *extra])
         matches = [self._best_key(q, d, weights) for d in shortlist]
         matches.sort(key=lambda m: m.score, reverse=True)
         return matches
+
+    def _shortlist(self, weights: dict[str, float]) -> list[int]:
+        """The documents worth scoring in full, by a cheap estimate: the question weight a document holds
+        anywhere, more where a phrasing is mostly that word ("Rubio" for "rubio").
+
+        Rarest words first; once enough documents are found, a word in very many documents only adds to
+        them. Ties go to the document found first (by an earlier word, then a lower number), as when this
+        was a loop over a dict.
+        """
+        limit = self.params.shortlist
+        estimate = np.zeros(len(self.docs))
+        found_by = np.full(len(self.docs), len(weights))  # the first word (in the order below) that found it
+        empty = (np.zeros(0, np.intp), np.zeros(0))
+        for j, t in enumerate(sorted(weights, key=lambda t: len(self.postings.get(t, empty)[0]))):
+            docs, boost = self.postings.get(t, empty)
+            if len(docs) > COMMON_POSTINGS and np.count_nonzero(found_by < j) >= limit:
+                known = found_by[docs] < j
+                docs, boost = docs[known], boost[known]
+            estimate[docs] += weights[t] * boost
+            found_by[docs] = np.minimum(found_by[docs], j)
+        found = np.flatnonzero(found_by < len(weights))
+        order = np.lexsort((found, found_by[found], -estimate[found]))
+        return found[order[:limit]].tolist()
 
     def _best_key(self, q: Query, d: int, weights: dict[str, float]) -> Match:
         """Score document `d` by its best phrasing among those sharing a word with the question.
