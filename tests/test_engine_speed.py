@@ -6,9 +6,6 @@ only time. (How fast is measured by benchmarks/bench.py, never asserted here.)
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
@@ -147,16 +144,6 @@ def test_the_table_kept_as_stored_reads_as_float32() -> None:
     embedder = Embedder()
     assert np.array_equal(embedder.encode(TEXTS), shared_embedder().encode(TEXTS))
     assert embedder.encode(TEXTS).dtype == np.float32
-
-
-@pytest.mark.parametrize(("given", "expected"), [(None, "1"), ("3", "3")])
-def test_one_blas_thread_unless_told_otherwise(given: str | None, expected: str) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
-    if given is not None:
-        env["OPENBLAS_NUM_THREADS"] = given
-    out = subprocess.run([sys.executable, "-c", "import os, bot.engine; print(os.environ['OPENBLAS_NUM_THREADS'])"],
-                         env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == expected
 
 
 # --- the lexical search, against the plain loops it replaced -----------------------------
