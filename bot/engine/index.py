@@ -230,7 +230,9 @@ class Index:
             return []
         weights = {t: self.weight(t) for t in q.terms}
         shortlist = dict.fromkeys([*self._shortlist(weights), *extra])
-        matches = [self._best_key(q, d, weights) for d in shortlist]
+        # Per question word: its weight, and what it counts against a phrasing and answer without it.
+        counted = [(t, w, max(w, self.params.unmatched_floor)) for t, w in weights.items()]
+        matches = [self._best_key(q, d, counted) for d in shortlist]
         matches.sort(key=lambda m: m.score, reverse=True)
         return matches
 
@@ -257,7 +259,7 @@ class Index:
         order = np.lexsort((found, found_by[found], -estimate[found]))
         return found[order[:limit]].tolist()
 
-    def _best_key(self, q: Query, d: int, weights: dict[str, float]) -> Match:
+    def _best_key(self, q: Query, d: int, counted: list[tuple[str, float, float]]) -> Match:
         """Score document `d` by its best phrasing among those sharing a word with the question.
 
         Phrasings holding the same question words share their recall, so it is computed once per such
@@ -275,37 +277,39 @@ class Index:
         factor = doc.prior * (1.0 if typed else p.wrong_type)
         term_keys = self.doc_term_keys[d]
         held: dict[int, int] = {}  # phrasing -> the question words it holds, as bits in question order
-        for bit, t in enumerate(weights):
+        for bit, (t, _, _) in enumerate(counted):
             for k in term_keys.get(t, ()):
                 held[k] = held.get(k, 0) | 1 << bit
         if not held:
             held[self.doc_keys[d][0]] = 0
-        recalls: dict[int, tuple[float, float]] = {}  # question words held -> (their weight, recall)
+        shared: dict[int, tuple[float, float, float]] = {}  # question words held -> weight, recall, recall part
         for mask in set(held.values()):
             in_key = in_answer = unmatched = 0.0
-            for bit, (t, w) in enumerate(weights.items()):
+            for bit, (t, w, missing) in enumerate(counted):
                 if mask >> bit & 1:
                     in_key += w
                 elif t in answer_terms:
                     in_answer += w
                 else:
-                    unmatched += max(w, p.unmatched_floor)
-            recalls[mask] = in_key, (in_key + p.answer_only * in_answer) / (in_key + in_answer + unmatched)
-        other_kind = q.kind in SPECIFIC
+                    unmatched += missing
+            recall = (in_key + p.answer_only * in_answer) / (in_key + in_answer + unmatched)
+            shared[mask] = in_key, recall, recall**p.recall_power * factor
+        key_weight, key_kind, kind = self.key_weight, self.key_kind, q.kind
+        other_kind, other_question = kind in SPECIFIC, p.other_question
+        w_base, w_precision, w_ratio = p.w_base, p.w_precision, p.w_ratio
         candidates = []
         for k, mask in held.items():
-            in_key, recall = recalls[mask]
-            precision = in_key / self.key_weight[k]
-            key_kind = self.key_kind[k]
-            asks_other = other_kind and key_kind is not None and key_kind is not q.kind
-            base = recall**p.recall_power * factor * (p.other_question if asks_other else 1.0)
-            candidates.append((base * (p.w_base + p.w_precision * precision + p.w_ratio), base, recall, precision, k))
+            in_key, recall, part = shared[mask]
+            precision = in_key / key_weight[k]
+            asks_other = other_kind and (key_kind_k := key_kind[k]) is not None and key_kind_k is not kind
+            base = part * (other_question if asks_other else 1.0)
+            candidates.append((base * (w_base + w_precision * precision + w_ratio), base, recall, precision, k))
         best: tuple[float, int, float, float, float] | None = None  # score, phrasing, ratio, recall, precision
         for bound, base, recall, precision, k in sorted(candidates, reverse=True):
             if best is not None and bound <= best[0]:
                 break
             ratio = fuzz.ratio(q.sorted_wording, self.key_sorted[k]) / 100
-            score = base * (p.w_base + p.w_precision * precision + p.w_ratio * ratio)
+            score = base * (w_base + w_precision * precision + w_ratio * ratio)
             if best is None or score > best[0]:
                 best = score, k, ratio, recall, precision
         assert best is not None, "every document has at least one phrasing"
