@@ -83,9 +83,11 @@ _YESNO_START = frozenset("did does do is are was were has have had can could wil
 def plain(text: str) -> str:
     """Fold the text and drop Discord markup, control and zero-width characters."""
     text = text[:4000]
-    if "<" in text or "@" in text or "http" in text:  # all markup has one of these: skip the pass without
+    if "<" in text or "@" in text or "http" in text:  # all markup holds one of these; without, nothing to drop
         text = _MARKUP.sub(" ", text)
-    return fold(_INVISIBLE.sub(" ", unicodedata.normalize("NFKC", text)))
+    if not (text.isascii() and text.isprintable()):  # printable ASCII is NFKC already, with nothing invisible
+        text = _INVISIBLE.sub(" ", unicodedata.normalize("NFKC", text))
+    return fold(text)
 
 
 def clean(text: str) -> str:
