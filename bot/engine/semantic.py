@@ -49,9 +49,8 @@ class Embedder:
         self.unknown = -1 if unk is None else unk
         self.dim = self.table.shape[1]
         # What the vectors depend on besides the texts: the model's files, by size and modification time.
-        self.identity = ";".join(f"{f}:{st.st_size}:{st.st_mtime_ns}" for f in
-                                 ("config.json", "tokenizer.json", "model.safetensors")
-                                 if (st := (folder / f).stat()))
+        files = {name: (folder / name).stat() for name in ("config.json", "tokenizer.json", "model.safetensors")}
+        self.identity = ";".join(f"{name}:{st.st_size}:{st.st_mtime_ns}" for name, st in files.items())
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """One row per text; a text with no known token gets a zero row (similar to nothing).
@@ -104,7 +103,7 @@ class VectorCache:
             return np.zeros((0, embedder.dim), dtype=np.float32)
         if self.folder is None:
             return embedder.encode(texts)
-        digest = hashlib.sha256(f"{_CACHE_FORMAT}\0{embedder.identity}\0{len(texts)}".encode())
+        digest = hashlib.sha256(f"{_CACHE_FORMAT}\0{embedder.identity}\0{MAX_TOKENS}\0{len(texts)}".encode())
         for text in texts:
             digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
         path = self.folder / f"vectors-{digest.hexdigest()[:32]}.npy"
