@@ -6,11 +6,14 @@ Targets on the 2-core reference machine, with the semantic stage on: p99 at most
 (aim 1 ms), under 10 ms at 10,000 entries; `python -m bot ask --json -` start-up at most 0.5 s and
 its peak memory at most 150 MB.
 Measured here, reported in the README; never asserted in tests (timings vary by machine).
+Start-up and the index times read the knowledge's vectors from the cache (bot/engine/semantic.py's
+VectorCache), as every start of unchanged knowledge does; a row gives the build that encodes them.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import statistics
@@ -26,6 +29,7 @@ import yaml
 from bot.config import DEFAULT_KNOWLEDGE_DIR
 from bot.engine import Engine, load_engine
 from bot.engine.index import sentences
+from bot.engine.semantic import CACHE_VARIABLE
 from bot.knowledge import KnowledgeBase, load_knowledge
 from tests.question_set import load_items
 
@@ -37,15 +41,20 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def time_questions(engine: Engine, questions: list[str], rounds: int) -> list[float]:
-    """Per-question latency in ms over `rounds` passes of the question set."""
-    times = []
+def time_questions(engine: Engine, questions: list[str], rounds: int) -> tuple[list[float], list[float]]:
+    """Per-question latency in ms over `rounds` passes of the question set: wall time, and the thread's CPU time.
+
+    On the shared 2-core machine a question is often paused while other people's processes run: the wall
+    time's p99 is then the machine's, the CPU time's the engine's. On a machine of its own they agree.
+    """
+    times, cpu = [], []
     for _ in range(rounds):
         for q in questions:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             engine.ask(q)
             times.append((time.perf_counter() - t0) * 1000)
-    return times
+            cpu.append((time.thread_time() - c0) * 1000)
+    return times, cpu
 
 
 def synthetic_knowledge(kb: KnowledgeBase, entries: int, directory: Path) -> None:
@@ -70,7 +79,12 @@ def synthetic_knowledge(kb: KnowledgeBase, entries: int, directory: Path) -> Non
 
 
 def measure(directory: Path, questions: list[str], rounds: int, builds: int) -> dict[str, float]:
-    """Load and index `builds` times (the median is reported: this machine's timings are noisy), then ask."""
+    """Load and index `builds` times (the median is reported: this machine's timings are noisy), then ask.
+
+    The first build may encode the knowledge's vectors (a new knowledge, or an empty cache); the later ones
+    read them from the cache, as every start and reload of unchanged knowledge does. One more build with the
+    cache off gives the cost of encoding them.
+    """
     loads, indexes = [], []
     for _ in range(builds):
         t0 = time.perf_counter()
@@ -81,19 +95,31 @@ def measure(directory: Path, questions: list[str], rounds: int, builds: int) -> 
         t2 = time.perf_counter()
         loads.append(t1 - t0)
         indexes.append(t2 - t1)
+    previous = os.environ.get(CACHE_VARIABLE)
+    os.environ[CACHE_VARIABLE] = "off"
+    t0 = time.perf_counter()
+    Engine(result.kb)
+    uncached = time.perf_counter() - t0
+    if previous is None:
+        del os.environ[CACHE_VARIABLE]
+    else:
+        os.environ[CACHE_VARIABLE] = previous
     tracemalloc.start()  # a second build, traced: tracing slows it too much to time the same build
     Engine(result.kb)
     _, index_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    times = time_questions(engine, questions, rounds)
+    times, cpu = time_questions(engine, questions, rounds)
     return {
         "entries": len(result.kb.qa),
         "load_ms": statistics.median(loads) * 1000,
         "index_ms": statistics.median(indexes) * 1000,
+        "uncached_ms": uncached * 1000,
         "index_mib": index_peak / 2**20,
         "p50_ms": statistics.median(times),
         "p99_ms": percentile(times, 99),
         "max_ms": max(times),
+        "cpu_p50_ms": statistics.median(cpu),
+        "cpu_p99_ms": percentile(cpu, 99),
         "questions": len(times),
     }
 
@@ -128,14 +154,19 @@ def main() -> None:
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rows = [
         ("knowledge load + index (story)", f"{story['load_ms']:.0f} + {story['index_ms']:.0f} ms", "< 200 ms"),
+        ("index, vectors encoded rather than cached (story)", f"{story['uncached_ms']:.0f} ms", ""),
         ("index memory (story)", f"{story['index_mib']:.1f} MiB", ""),
         (f"latency p50 / p99 (story, {story['questions']:.0f} asks)",
          f"{story['p50_ms']:.3f} / {story['p99_ms']:.3f} ms", "p99 ≤ 2 ms (aim 1 ms)"),
+        ("the same, CPU time of the asking thread", f"{story['cpu_p50_ms']:.3f} / {story['cpu_p99_ms']:.3f} ms", ""),
         (f"knowledge load + index ({large['entries']:.0f} entries)",
          f"{large['load_ms']:.0f} + {large['index_ms']:.0f} ms", ""),
+        (f"index, vectors encoded rather than cached ({large['entries']:.0f} entries)",
+         f"{large['uncached_ms']:.0f} ms", ""),
         (f"index memory ({large['entries']:.0f} entries)", f"{large['index_mib']:.0f} MiB", ""),
         (f"latency p50 / p99 ({large['entries']:.0f} entries)",
          f"{large['p50_ms']:.3f} / {large['p99_ms']:.3f} ms", "p99 < 10 ms"),
+        ("the same, CPU time of the asking thread", f"{large['cpu_p50_ms']:.3f} / {large['cpu_p99_ms']:.3f} ms", ""),
         ("`ask --json -` start-up, one question", f"{startup:.2f} s", "≤ 0.5 s"),
         ("`ask --json -` peak memory", f"{startup_rss:.0f} MiB", "≤ 150 MB"),
         (f"peak memory (this process, with {large['entries']:.0f} entries)", f"{peak_rss:.0f} MiB", ""),
@@ -144,8 +175,9 @@ def main() -> None:
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     table = "\n".join(lines)
     print(table)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     args.out.write_text(f"# Engine benchmark\n\n`python -m benchmarks.bench` on a 2-core machine, Python "
-                        f"{sys.version.split()[0]}.\n\n{table}\n", encoding="utf-8")
+                        f"{sys.version.split()[0]}, load average {load} at the end.\n\n{table}\n", encoding="utf-8")
     print(f"\nwritten to {args.out}")
 
 

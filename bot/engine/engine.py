@@ -133,7 +133,8 @@ class Engine:
 
     def candidates(self, question: str) -> list[decide.Candidate]:
         """Possible answers to one question, most likely right first, each with its signals."""
-        query = self.index.query(question, question_type(question))
+        ws = words(question)
+        query = self.index.query(question, question_type(ws), ws)
         if not query.terms:
             return []
         meaning = self.meaning.similarities(question)
@@ -141,9 +142,10 @@ class Engine:
         matches = self.index.search(query, extra=proposed)
         if len(query.terms) == 1 and query.terms[0] not in self._story_words:
             return []  # one word the story never uses ("nice", "hmm") asks nothing of it
-        asked = meaning_words(words(question))
+        asked = meaning_words(ws)
         asked_vectors = self.word_meaning.question(asked)
         asked_weights = np.array([self.index.weight(stem(w)) for w in asked])
+        asked_total = asked_weights.sum()
         # Each signal's best value among the other answers, from each signal's two best (different) answers.
         by_words = _two_best((min(m.score, 1.0), m.doc.answer) for m in matches)
         by_meaning = _two_best((float(meaning[m.position]), m.doc.answer) for m in matches)
@@ -152,7 +154,7 @@ class Engine:
         out = []
         for m in ranked[: self.params.decided]:  # the decision and the suggestions need no more
             similarity = float(meaning[m.position])
-            covered = self.word_meaning.coverage(asked_vectors, asked_weights, m.position)
+            covered = self.word_meaning.coverage(asked_vectors, asked_weights, asked_total, m.position)
             signals = decide.features(question, query, m, similarity, _other(by_meaning, m.doc.answer),
                                       _other(by_words, m.doc.answer), covered, self.index)
             out.append(decide.Candidate(m, similarity, min(m.score, 1.0) + self.params.meaning_rank * similarity,

@@ -11,13 +11,13 @@ full weight: that is what a near miss ("How tall is Vance?") looks like.
 
 from __future__ import annotations
 
-import heapq
 import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 from bot.engine.params import DEFAULT, Params
@@ -73,7 +73,7 @@ class Match:
 class Query:
     text: str
     terms: tuple[str, ...]
-    wording: str
+    sorted_wording: str  # the words in sorted order: what the wording ratio compares
     kind: QuestionType
 
 
@@ -135,7 +135,7 @@ class Index:
         self.thesaurus = thesaurus
         self.key_doc: list[int] = []
         self.key_text: list[str] = []
-        self.key_wording: list[str] = []
+        self.key_sorted: list[str] = []  # each phrasing's words in sorted order, for the wording ratio
         self.key_terms: list[frozenset[str]] = []
         self.key_kind: list[QuestionType | None] = []  # the kind of a phrasing that is a question
         self.answer_terms: list[frozenset[str]] = []
@@ -145,7 +145,7 @@ class Index:
         self.doc_words: list[list[str]] = []
         self.doc_term_keys: list[dict[str, tuple[int, ...]]] = []  # per document: term -> its phrasings using it
         # term -> {document using it anywhere: the largest share of one phrasing's weight it makes up}
-        self.doc_postings: dict[str, dict[int, float]] = defaultdict(dict)
+        doc_postings: dict[str, dict[int, float]] = defaultdict(dict)
         vocabulary: set[str] = set()
         doc_freq: dict[str, int] = defaultdict(int)
         for d, doc in enumerate(docs):
@@ -159,12 +159,14 @@ class Index:
             self.answer_terms.append(answer_terms)
             seen = set(answer_terms)
             first = len(self.key_doc)
+            doc_key_words: list[str] = []
             for key in doc.keys:
                 key_words = words(key)
+                doc_key_words += key_words
                 terms = frozenset(thesaurus.terms(key_words))
                 self.key_doc.append(d)
                 self.key_text.append(key)
-                self.key_wording.append(" ".join(key_words))
+                self.key_sorted.append(" ".join(sorted(key_words)))
                 self.key_terms.append(terms)
                 kind = question_type(key_words)
                 self.key_kind.append(None if kind is QuestionType.WHAT else kind)
@@ -172,8 +174,7 @@ class Index:
                 vocabulary.update(key_words)
             self.doc_keys.append(range(first, len(self.key_doc)))
             # The words that carry meaning, answer and phrasings, once each: for the word-by-word meaning.
-            self.doc_words.append(meaning_words(
-                (*answer_words, *(w for k in self.doc_keys[d] for w in self.key_wording[k].split()))))
+            self.doc_words.append(meaning_words((*answer_words, *doc_key_words)))
             vocabulary.update(answer_words)
             for t in seen:
                 doc_freq[t] += 1
@@ -189,8 +190,12 @@ class Index:
                     share[t] = max(share.get(t, 0.0), self.idf[t] / self.key_weight[k])
                     term_keys[t].append(k)
             for t, part in share.items():
-                self.doc_postings[t][d] = part
+                doc_postings[t][d] = part
             self.doc_term_keys.append({t: tuple(ks) for t, ks in term_keys.items()})
+        # The same as arrays, documents ascending: the documents using a term, and 1 + that share.
+        self.postings: dict[str, tuple[np.ndarray, np.ndarray]] = {
+            t: (np.fromiter(ds, np.intp, len(ds)), 1.0 + np.fromiter(ds.values(), np.float64, len(ds)))
+            for t, ds in doc_postings.items()}
         vocabulary |= thesaurus.words
         self.known_words = frozenset(vocabulary)
         # Correction targets by first letter: readers misspell the middle of a name, rarely its start.
@@ -203,12 +208,15 @@ class Index:
     def weight(self, term: str) -> float:
         return self.idf.get(term, self.unknown_weight)
 
-    def query(self, text: str, kind: QuestionType) -> Query:
-        """The question's content terms, each misspelt word first corrected to the nearest known word."""
-        ws = words(text)
+    def query(self, text: str, kind: QuestionType, ws: list[str] | None = None) -> Query:
+        """The question's content terms, each misspelt word first corrected to the nearest known word.
+
+        `ws` is words(text), when the caller has it already.
+        """
+        ws = words(text) if ws is None else ws
         corrected = [self._correct(w) for w in ws]
         terms = tuple(self.thesaurus.terms(corrected))
-        return Query(text, terms, " ".join(ws), kind)
+        return Query(text, terms, " ".join(sorted(ws)), kind)
 
     def _correct(self, word: str) -> str:
         if word in self.known_words or word in STOPWORDS or len(word) < 4 or word.isdigit() or stem(word) in self.idf:
@@ -222,30 +230,43 @@ class Index:
         if not q.terms:
             return []
         weights = {t: self.weight(t) for t in q.terms}
-        # A cheap estimate per document: the question weight it holds anywhere, more where a phrasing is
-        # mostly that word ("Rubio" for "rubio"). Only the best documents are scored in full.
-        # Rarest words first; once enough documents are found, a word in very many documents only adds to them.
-        estimate: dict[int, float] = defaultdict(float)
-        limit = self.params.shortlist
-        for t in sorted(weights, key=lambda t: len(self.doc_postings.get(t, ()))):
-            w, postings = weights[t], self.doc_postings.get(t, {})
-            if len(postings) > COMMON_POSTINGS and len(estimate) >= limit:
-                for d in estimate:
-                    if (part := postings.get(d)) is not None:
-                        estimate[d] += w * (1.0 + part)
-            else:
-                for d, part in postings.items():
-                    estimate[d] += w * (1.0 + part)
-        shortlist = dict.fromkeys([*heapq.nlargest(limit, estimate, key=estimate.__getitem__), *extra])
-        matches = [self._best_key(q, d, weights) for d in shortlist]
+        shortlist = dict.fromkeys([*self._shortlist(weights), *extra])
+        # Per question word: its weight, and what it counts against a phrasing and answer without it.
+        counted = [(t, w, max(w, self.params.unmatched_floor)) for t, w in weights.items()]
+        matches = [self._best_key(q, d, counted) for d in shortlist]
         matches.sort(key=lambda m: m.score, reverse=True)
         return matches
 
-    def _best_key(self, q: Query, d: int, weights: dict[str, float]) -> Match:
+    def _shortlist(self, weights: dict[str, float]) -> list[int]:
+        """The documents worth scoring in full, by a cheap estimate: the question weight a document holds
+        anywhere, more where a phrasing is mostly that word ("Rubio" for "rubio").
+
+        Rarest words first; once enough documents are found, a word in very many documents only adds to
+        them. Ties go to the document found first (by an earlier word, then a lower number), as when this
+        was a loop over a dict.
+        """
+        limit = self.params.shortlist
+        estimate = np.zeros(len(self.docs))
+        found_by = np.full(len(self.docs), len(weights))  # the first word (in the order below) that found it
+        empty = (np.zeros(0, np.intp), np.zeros(0))
+        for j, t in enumerate(sorted(weights, key=lambda t: len(self.postings.get(t, empty)[0]))):
+            docs, boost = self.postings.get(t, empty)
+            if len(docs) > COMMON_POSTINGS and np.count_nonzero(found_by < j) >= limit:
+                known = found_by[docs] < j
+                docs, boost = docs[known], boost[known]
+            estimate[docs] += weights[t] * boost
+            found_by[docs] = np.minimum(found_by[docs], j)
+        found = np.flatnonzero(found_by < len(weights))
+        order = np.lexsort((found, found_by[found], -estimate[found]))
+        return found[order[:limit]].tolist()
+
+    def _best_key(self, q: Query, d: int, counted: list[tuple[str, float, float]]) -> Match:
         """Score document `d` by its best phrasing among those sharing a word with the question.
 
-        The wording ratio costs the most, so phrasings are tried best bound first and the ratio is
-        computed only where it can still change the winner.
+        Phrasings holding the same question words share their recall, so it is computed once per such
+        set (word by word in question order, the same sums to the last bit). The wording ratio costs the
+        most, so phrasings are tried best bound first and the ratio is computed only where it can still
+        change the winner.
         """
         doc = self.docs[d]
         answer_terms = self.answer_terms[d]
@@ -256,34 +277,42 @@ class Index:
         p = self.params
         factor = doc.prior * (1.0 if typed else p.wrong_type)
         term_keys = self.doc_term_keys[d]
-        keys = {k for t in weights for k in term_keys.get(t, ())} or {self.doc_keys[d][0]}
-        specific = q.kind in SPECIFIC
-        # Per question word: its weight, and what it counts against a phrasing that leaves it unexplained.
-        split = [(t, w, w if t in answer_terms else 0.0, 0.0 if t in answer_terms else max(w, p.unmatched_floor))
-                 for t, w in weights.items()]
-        candidates = []
-        for k in keys:
-            terms = self.key_terms[k]
+        held: dict[int, int] = {}  # phrasing -> the question words it holds, as bits in question order
+        for bit, (t, _, _) in enumerate(counted):
+            for k in term_keys.get(t, ()):
+                held[k] = held.get(k, 0) | 1 << bit
+        if not held:
+            held[self.doc_keys[d][0]] = 0
+        shared: dict[int, tuple[float, float, float]] = {}  # question words held -> weight, recall, recall part
+        for mask in set(held.values()):
             in_key = in_answer = unmatched = 0.0
-            for t, w, answered, missing in split:
-                if t in terms:
+            for bit, (t, w, missing) in enumerate(counted):
+                if mask >> bit & 1:
                     in_key += w
+                elif t in answer_terms:
+                    in_answer += w
                 else:
-                    in_answer += answered
                     unmatched += missing
             recall = (in_key + p.answer_only * in_answer) / (in_key + in_answer + unmatched)
-            precision = in_key / self.key_weight[k]
-            key_kind = self.key_kind[k]
-            asks_other = specific and key_kind is not None and key_kind is not q.kind
-            base = recall**p.recall_power * factor * (p.other_question if asks_other else 1.0)
-            candidates.append((base * (p.w_base + p.w_precision * precision + p.w_ratio), base, recall, precision, k))
-        best: Match | None = None
+            shared[mask] = in_key, recall, recall**p.recall_power * factor
+        key_weight, key_kind, kind = self.key_weight, self.key_kind, q.kind
+        other_kind, other_question = kind in SPECIFIC, p.other_question
+        w_base, w_precision, w_ratio = p.w_base, p.w_precision, p.w_ratio
+        candidates = []
+        for k, mask in held.items():
+            in_key, recall, part = shared[mask]
+            precision = in_key / key_weight[k]
+            asks_other = other_kind and (key_kind_k := key_kind[k]) is not None and key_kind_k is not kind
+            base = part * (other_question if asks_other else 1.0)
+            candidates.append((base * (w_base + w_precision * precision + w_ratio), base, recall, precision, k))
+        best: tuple[float, int, float, float, float] | None = None  # score, phrasing, ratio, recall, precision
         for bound, base, recall, precision, k in sorted(candidates, reverse=True):
-            if best is not None and bound <= best.score:
+            if best is not None and bound <= best[0]:
                 break
-            ratio = fuzz.token_sort_ratio(q.wording, self.key_wording[k]) / 100
-            score = base * (p.w_base + p.w_precision * precision + p.w_ratio * ratio)
-            if best is None or score > best.score:
-                best = Match(doc, d, score, self.key_text[k], recall, precision, ratio, typed)
+            ratio = fuzz.ratio(q.sorted_wording, self.key_sorted[k]) / 100
+            score = base * (w_base + w_precision * precision + w_ratio * ratio)
+            if best is None or score > best[0]:
+                best = score, k, ratio, recall, precision
         assert best is not None, "every document has at least one phrasing"
-        return best
+        score, k, ratio, recall, precision = best
+        return Match(doc, d, score, self.key_text[k], recall, precision, ratio, typed)

@@ -82,15 +82,20 @@ _YESNO_START = frozenset("did does do is are was were has have had can could wil
 
 def plain(text: str) -> str:
     """Fold the text and drop Discord markup, control and zero-width characters."""
-    text = _MARKUP.sub(" ", text[:4000])
-    return fold(_INVISIBLE.sub(" ", unicodedata.normalize("NFKC", text)))
+    text = text[:4000]
+    if "<" in text or "@" in text or "http" in text:  # all markup holds one of these; without, nothing to drop
+        text = _MARKUP.sub(" ", text)
+    if not (text.isascii() and text.isprintable()):  # printable ASCII is NFKC already, with nothing invisible
+        text = _INVISIBLE.sub(" ", unicodedata.normalize("NFKC", text))
+    return fold(text)
 
 
 def clean(text: str) -> str:
     """`plain` text without ways of asking that carry no content ("can you tell me"), contractions split."""
     text = _REQUEST.sub(" ", plain(text))
     text = _ABBREVIATION.sub(" us ", text)
-    text = _CONTRACTION.sub(lambda m: " not" if m.group(1) == "n't" else "", text)
+    if "'" in text:  # contractions are the only thing the pass changes
+        text = _CONTRACTION.sub(lambda m: " not" if m.group(1) == "n't" else "", text)
     return text.replace("%", " percent ")
 
 
@@ -181,25 +186,30 @@ def content_terms(text: str | list[str], thesaurus: Thesaurus = PLAIN) -> list[s
     return thesaurus.terms(words(text) if isinstance(text, str) else text)
 
 
+# The wordings of each kind of question, tried in this order; a yes/no opening is tried before "how".
+_KIND_WORDING = (
+    (QuestionType.NUMBER,
+     re.compile(r"\b(how (many|much|big|large)|what (percent|percentage|share|number|amount|proportion))\b")),
+    (QuestionType.WHEN, re.compile(r"\b(when|what (date|day|month|time)|which (date|day|month))\b")),
+    (QuestionType.WHO, re.compile(r"\b(who|whom|whose)\b")),
+    (QuestionType.WHERE, re.compile(r"\b(where|which (city|country|place|riding|province))\b")),
+    (QuestionType.WHY, re.compile(r"\b(why|how come|what for|reason)\b")),
+)
+_HOW = re.compile(r"\bhow\b")
+
+
 def question_type(text: str | list[str]) -> QuestionType:
     """What kind of answer the question wants, from its wording (text, or its `words`)."""
     ws = words(text) if isinstance(text, str) else text
     if not ws:
         return QuestionType.WHAT
     joined = " ".join(ws)
-    if re.search(r"\b(how (many|much|big|large)|what (percent|percentage|share|number|amount|proportion))\b", joined):
-        return QuestionType.NUMBER
-    if re.search(r"\b(when|what (date|day|month|time)|which (date|day|month))\b", joined):
-        return QuestionType.WHEN
-    if re.search(r"\b(who|whom|whose)\b", joined):
-        return QuestionType.WHO
-    if re.search(r"\b(where|which (city|country|place|riding|province))\b", joined):
-        return QuestionType.WHERE
-    if re.search(r"\b(why|how come|what for|reason)\b", joined):
-        return QuestionType.WHY
+    for kind, wording in _KIND_WORDING:
+        if wording.search(joined):
+            return kind
     if ws[0] in _YESNO_START:
         return QuestionType.YESNO
-    if re.search(r"\bhow\b", joined):
+    if _HOW.search(joined):
         return QuestionType.HOW
     return QuestionType.WHAT
 
