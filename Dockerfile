@@ -21,6 +21,7 @@ COPY --chown=story-bot:story-bot knowledge /srv/story-bot/knowledge
 ENV PATH=/opt/story-bot/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     STORY_BOT_HOME=/srv/story-bot \
+    STORY_BOT_CACHE=/srv/story-bot/data/cache \
     HEALTH_HOST=0.0.0.0 \
     HEALTH_PORT=8080 \
     WATCHFILES_FORCE_POLLING=1
