@@ -17,7 +17,7 @@ from bot.engine.conversation import Entities, Entity, resolve
 from bot.engine.decide import change_unsaid, detail_missing, future_unsaid, unsaid
 from bot.engine.index import Doc, Match
 from bot.engine.params import DEFAULT
-from bot.engine.premise import choice, claims_removed, verdict
+from bot.engine.premise import choice, claims_removed, disputable, verdict
 from bot.engine.semantic import MODEL_DIR, Embedder, shared_embedder
 from bot.engine.understand import intent_of, split_questions, strip_address
 
@@ -231,6 +231,13 @@ def test_a_yes_no_answer_leads_with_yes_or_no_when_the_story_settles_it() -> Non
     assert verdict("who met Rubio?", "Jivani met Marco Rubio.", ents) is None  # not a yes/no question
     # A thing the answer leaves unmentioned settles nothing; only someone else in a person's place is a "No".
     assert verdict("Did Vance meet Rubio about CUSMA?", "Vance met Marco Rubio.", ents) is None
+
+
+def test_only_a_question_holding_something_to_contradict_is_looked_up_again() -> None:
+    ents = _entities()
+    assert disputable("Did they meet on Feb. 10?", ents) and disputable("Did he threaten 50 percent?", ents)
+    assert disputable("Was it Rubio who said it?", ents) and disputable("Is it this or that?", ents)
+    assert not disputable("Does the government have its own lines to Washington?", ents)
 
 
 def test_an_either_or_question_is_answered_without_yes_or_no() -> None:

@@ -27,7 +27,7 @@ from bot.engine.answer import DOESNT_SAY, Answer
 from bot.engine.conversation import Conversation, Entities, Entity, resolve
 from bot.engine.index import Index, build_docs
 from bot.engine.params import DEFAULT, Params
-from bot.engine.premise import choice, claims_removed, settle, verdict
+from bot.engine.premise import choice, claims_removed, disputable, settle, verdict
 from bot.engine.semantic import MeaningIndex, WordMeaning, shared_embedder
 from bot.engine.text import QuestionType, Thesaurus, clean, content_terms, meaning_words, question_type, stem, words
 from bot.engine.understand import understand
@@ -98,7 +98,11 @@ class Engine:
                 question_type(resolved) is QuestionType.YESNO:
             # A false premise ("Did they meet on Feb. 10?") hides the fact it gets wrong: find the fact
             # without the asserted details, and answer it only where the story contradicts the premise.
-            found = self.candidates(claims_removed(resolved, self.index.known_words))
+            stripped = claims_removed(resolved, self.index.known_words)
+            # Nothing asserted to take out (the same words would only be searched again), or nothing an answer
+            # could contradict or choose between: no second search.
+            found = self.candidates(stripped, decided=1) \
+                if words(stripped) != words(resolved) and disputable(resolved, self.entities) else []
             if found and found[0].probability >= threshold:
                 best = found[0]
                 if verdict(resolved, best.doc.evidence, self.entities) == "No":
@@ -131,8 +135,11 @@ class Engine:
                       self._suggestions(others, exclude=best.doc.title) if unsure else (),
                       resolved=spelled, alternatives=alternatives)
 
-    def candidates(self, question: str) -> list[decide.Candidate]:
-        """Possible answers to one question, most likely right first, each with its signals."""
+    def candidates(self, question: str, decided: int | None = None) -> list[decide.Candidate]:
+        """Possible answers to one question, most likely right first, each with its signals.
+
+        Signals are computed for the `decided` best-ranked (Params.decided unless a caller needs fewer).
+        """
         ws = words(question)
         query = self.index.query(question, question_type(ws), ws)
         if not query.terms:
@@ -152,7 +159,7 @@ class Engine:
         ranked = sorted(matches, key=lambda m: min(m.score, 1.0) + self.params.meaning_rank * meaning[m.position],
                         reverse=True)
         out = []
-        for m in ranked[: self.params.decided]:  # the decision and the suggestions need no more
+        for m in ranked[: decided or self.params.decided]:  # the decision and the suggestions need no more
             similarity = float(meaning[m.position])
             covered = self.word_meaning.coverage(asked_vectors, asked_weights, asked_total, m.position)
             signals = decide.features(question, query, m, similarity, _other(by_meaning, m.doc.answer),

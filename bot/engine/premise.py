@@ -9,6 +9,7 @@ gets the answer as it is: the story's own words, without a verdict the engine ca
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from bot.engine.conversation import Entities
 from bot.engine.index import Doc
@@ -36,10 +37,26 @@ def claims_removed(question: str, known: frozenset[str] | set[str]) -> str:
     return " ".join(w for w in text.split() if re.sub(r"\W", "", w) in known)
 
 
+@lru_cache(maxsize=4096)
+def _terms(answer_side: str) -> frozenset[str]:
+    """An answer's content terms: the same few answers are settled for many questions."""
+    return frozenset(content_terms(answer_side))
+
+
+def disputable(question: str, entities: Entities) -> bool:
+    """Whether a yes/no question holds what an answer could contradict (a number, a date, a person) or choose
+    between ("X or Y"): without any, no answer found for it can be a "No" or a choice."""
+    q = fold(question)
+    return bool(_NUMBER.search(_DATE.sub(" ", q)) or _DATE.search(q) or " or " in q
+                or any(e.person for e in entities.found(q)))
+
+
 def choice(question: str, answer_side: str, entities: Entities) -> bool:
     """An either-or question ("is Jivani a Liberal or a Conservative?") that the answer settles: of the two
     things offered, the answer names exactly one."""
     q = fold(question)
+    if " or " not in q:
+        return False
     offered = [e for m, e in entities.mentions(q)
                if re.search(r"\bor\s+(?:an?\s+|the\s+)?$", q[: m.start()]) or re.match(r"\s+or\b", q[m.end():])]
     present = entities.found(answer_side)
@@ -60,7 +77,7 @@ def verdict(question: str, answer_side: str, entities: Entities) -> str | None:
     named, present = entities.found(q), entities.found(a)
     if any(e.person and e not in present for e in named) and any(e.person and e not in named for e in present):
         return "No"
-    if set(content_terms(q)) <= set(content_terms(a)):
+    if set(content_terms(q)) <= _terms(a):
         return "Yes"
     return None
 
