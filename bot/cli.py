@@ -1,6 +1,6 @@
 """Command line: ask | chat | check | paragraph | run | sync | gaps. A thin face over the engine.
 
-discord.py is imported only by `run` and `sync`, so `ask` and `check` start fast.
+discord.py is imported only by `run` and `sync`, and the editor and lint only by `check`, so `ask` starts fast.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from bot.engine import Answer, Conversation, Engine, load_engine
 from bot.knowledge import load_knowledge
 from bot.knowledge.article import paragraph_number
 from bot.knowledge.loader import Problem, load_article
-from bot.knowledge.renumber import fixable, renumber
-from bot.lint import lint as lint_warnings
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG = 0, 1, 2
 NO_TOKEN_NO_TERMINAL = ("DISCORD_TOKEN is not set and there is no terminal for the console chat: "
@@ -124,6 +122,9 @@ def check(knowledge: Path, out: TextIO, *, fix: bool = False, lint: bool = False
     With `fix`, citations whose quote is verbatim in another paragraph are renumbered first (the diff is printed);
     with `lint`, warnings follow the problems (they never change the exit code).
     """
+    from bot.knowledge.renumber import fixable, renumber  # check's own tools: `ask` starts without them
+    from bot.lint import lint as lint_warnings
+
     result = load_knowledge(knowledge)
     if fix and (fixes := fixable(result.problems)):
         done = renumber(knowledge, fixes)
