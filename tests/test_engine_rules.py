@@ -14,7 +14,7 @@ import pytest
 
 from bot.engine import DOESNT_SAY, Answer, Conversation, Engine, load_engine
 from bot.engine.conversation import Entities, Entity, resolve
-from bot.engine.decide import change_unsaid, detail_missing, future_unsaid, unsaid
+from bot.engine.decide import change_unsaid, detail_missing, future_unsaid, unasked, unsaid
 from bot.engine.index import Doc, Match
 from bot.engine.params import DEFAULT
 from bot.engine.premise import choice, claims_removed, disputable, verdict
@@ -189,6 +189,19 @@ def test_the_asked_detail_must_be_in_the_answer(engine: Engine) -> None:
     lenient = Engine(engine.kb, replace(DEFAULT, threshold=0.0))  # the rule, not the threshold, decides here
     answer = lenient.ask("how long was jivani's meeting with the white house?")
     assert not answer.answered and (answer.text or "").startswith("The story doesn't say how long. What it does say:")
+
+
+def test_a_curated_phrasing_the_question_repeats_vouches_for_its_answer() -> None:
+    """The moderators listed "which party is jivani in" for this answer: no detail rule overrides them."""
+    def phrased(key: str, answer: str) -> Match:
+        return Match(Doc("qa:x", "?", answer, (), (key,)), 0, 1.0, key, 1.0, 1.0, 0.95, True)
+
+    party = phrased("which party is jivani in", "Jivani is a Conservative MP, in the party led by Pierre Poilievre.")
+    assert detail_missing("what party is jivani in?", party) == "which party"
+    assert unasked("what party is jivani in?", party) is None
+    # A phrasing asking another kind of thing vouches for nothing: "were they…?" is no "what university".
+    school = phrased("were jivani and vance at university together", "Jivani is a former university roommate of Vance.")
+    assert unasked("what university did jivani and vance go to together?", school) == "which university"
 
 
 def test_whose_words_must_be_in_the_answer(engine: Engine) -> None:

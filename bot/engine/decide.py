@@ -42,6 +42,7 @@ _REPORTED = re.compile(r"\b(?:say|says|said|think|thinks|thought|hope|hopes|hope
                        r"claimed|expect|expects|expected|predict|predicted|promise|promised|warn|warned)\b")
 _FUTURE_SAID = re.compile(r"\b(?:will|would|gonna|going\s+to|plans?|planned|planning|expects?|expected|due|later|next|"
                           r"upcoming|to\s+come|hopes?|hoped|hoping|aims?|wants?|intends?|this\s+week|soon)\b|'ll\b")
+VOUCHED_RATIO = 0.8  # wording ratio from which a phrasing counts as the question itself
 _NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b[A-Z][a-zA-Z]+|\b[A-Z]{2,}\b")
 
 
@@ -62,6 +63,26 @@ class Candidate:
 
 def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, x))))
+
+
+def unasked(question: str, match: Match) -> str | None:
+    """What the question asks that the answer does not give (a detail, someone's words, the future, the size
+    of a change), or None.
+
+    A curated phrasing the question repeats word for word is the moderators' word that the entry answers it
+    ("which party is Jivani in?" answered "a Conservative MP"): no rule here overrides it.
+    """
+    if vouched(question, match):
+        return None
+    return detail_missing(question, match) or unsaid(question, match) or future_unsaid(question, match) or \
+        change_unsaid(question, match)
+
+
+def vouched(question: str, match: Match) -> bool:
+    """The question is one of the knowledge's own phrasings of this answer, as good as word for word and
+    asking the same kind of thing ("were they at university together?" vouches for no "what university")."""
+    return match.doc.title is not None and match.recall == 1.0 and match.precision == 1.0 and \
+        match.ratio >= VOUCHED_RATIO and question_type(match.key) is question_type(question)
 
 
 def detail_missing(question: str, match: Match) -> str | None:

@@ -115,8 +115,7 @@ class Engine:
             best = candidates[0].probability if candidates else 0.0
             return Answer(asked, False, DOESNT_SAY, best, suggestions=self._suggestions(candidates), resolved=spelled)
         best = candidates[0]
-        missing = decide.detail_missing(resolved, best.match) or decide.unsaid(resolved, best.match) or \
-            decide.future_unsaid(resolved, best.match) or decide.change_unsaid(resolved, best.match)
+        missing = decide.unasked(resolved, best.match)
         if missing:
             # The story names the thing but not what is asked of it: say so, and what it does say.
             text = f"The story doesn't say {self._what(missing)}. What it does say: {best.doc.answer}"
