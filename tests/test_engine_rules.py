@@ -142,6 +142,11 @@ def test_a_follow_up_has_its_own_bar(engine: Engine) -> None:
     assert not between.ask(spelled).answered  # the same question asked on its own meets the usual bar
 
 
+def test_after_who_did_it_he_is_the_one_named_after_by() -> None:
+    talk = _after("who leads the party?", "The party of Scott Bessent, led by Marco Rubio.")
+    assert resolve("when did he meet usha?", talk, _entities()) == "when did Marco Rubio meet usha?"
+
+
 def test_the_last_question_is_about_whose_thing_it_names() -> None:
     """"about Vance's trip": Vance is the subject, not Bessent who spoke; and a name is spelled out once."""
     talk = _after("what did Bessent say about Vance's trip", "Bessent said Vance flew in.")

@@ -153,7 +153,11 @@ def _focus(turn: Turn, entities: Entities) -> list[Entity]:
             entities.mentions(identity.group(1))[0][0].group() == identity.group(1):
         return [*asked, *new]  # "who is Scott Bessent?": he is still the subject
     if re.match(r"\s*who", turn.resolved, re.IGNORECASE) and new:
-        first = next((e for e in new if e.person), new[0])  # "who leads the Conservatives?" -> Poilievre
+        # The one who did it: named after "by" ("the party … led by Pierre Poilievre"), else the first new person.
+        text = fold(turn.text or "")
+        agents = [e for m, e in entities.mentions(text) if e in new and re.search(r"\bby\s+(?:\S+\s+){0,3}$",
+                                                                                 text[: m.start()])]
+        first = next((e for e in (*agents, *new) if e.person), new[0])
         return [first, *asked, *(e for e in new if e != first)]
     return [*asked, *new]
 
