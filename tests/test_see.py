@@ -46,6 +46,12 @@ def messages(kdir: Path) -> list[str]:
     return [f"{Path(p.path).name}:{p.line}: {p.message}" for p in load_knowledge(kdir).problems]
 
 
+def assert_only_left_out(kdir: Path, gone: str, kept: str) -> None:
+    """A problem disables its own entry only: the knowledge still loads, with the other entry."""
+    kb = load_knowledge(kdir).kb
+    assert kb is not None and kb.entry(gone) is None and kb.entry(kept) is not None
+
+
 REFERRING = """
     - id: jivani-vance
       question: How does Jivani know Vance?
@@ -104,8 +110,7 @@ def test_a_reference_to_a_missing_fact_names_its_line_and_what_was_meant(kdir: P
           see: term cusma
     """)
     assert messages(kdir) == [f"qa-see.yaml:4: {message}"]  # the see: line
-    kb = load_knowledge(kdir).kb
-    assert kb is not None and kb.entry("broken-ref") is None and kb.entry("kept") is not None
+    assert_only_left_out(kdir, "broken-ref", "kept")
 
 
 def test_a_reference_with_its_own_citations_is_an_error_at_the_citations(kdir: Path) -> None:
@@ -126,22 +131,26 @@ def test_a_reference_to_a_fact_with_a_problem_of_its_own_adds_no_second_problem(
     terms.write_text(terms.read_text(encoding="utf-8").replace("(USMCA/CUSMA)", "(USCMA/CUSMA)"), encoding="utf-8")
     found = messages(kdir)
     assert len(found) == 1 and found[0].startswith("terms.yaml:")
-    kb = load_knowledge(kdir).kb
-    assert kb is not None and kb.entry("what-is-cusma") is None and kb.entry("jivani-vance") is not None
+    assert_only_left_out(kdir, "what-is-cusma", "jivani-vance")
 
 
-def test_lint_suggests_see_for_an_entry_that_copies_a_facts_quotes(kdir: Path) -> None:
-    write_qa(kdir, f"""
+# An entry with its own copy of Jivani's vance-roommate fact's quote.
+COPIES_A_FACT = f"""
         - id: roommates
           question: Were Jivani and Vance roommates?
           answer: Yes, at university.
           citations:
             - {{paragraph: 2, quote: "{ROOMMATE}"}}
+"""
+
+
+def test_lint_suggests_see_for_an_entry_that_copies_a_facts_quotes(kdir: Path) -> None:
+    write_qa(kdir, COPIES_A_FACT + """\
         - id: message-copy
           question: When did Jivani meet White House officials?
           answer: On Feb. 4.
           citations:
-            - {{paragraph: 1, quote: "he met with White House officials on Feb. 4"}}
+            - {paragraph: 1, quote: "he met with White House officials on Feb. 4"}
     """)
     warnings = [str(w).replace(f"{kdir}/", "") for w in restated_facts(loaded(kdir))]
     tail = ("instead of its citations (and drop its answer if the fact's text answers its question as well), "
@@ -160,13 +169,7 @@ def test_lint_suggests_see_for_an_entry_that_copies_a_facts_quotes(kdir: Path) -
 
 def test_lint_asks_for_an_id_when_the_copied_fact_has_none(tmp_path: Path) -> None:
     kdir = copy_knowledge(FIXTURE, tmp_path)
-    write_qa(kdir, f"""
-        - id: roommates
-          question: Were Jivani and Vance roommates?
-          answer: Yes, at university.
-          citations:
-            - {{paragraph: 2, quote: "{ROOMMATE}"}}
-    """)
+    write_qa(kdir, COPIES_A_FACT)
     (warning,) = restated_facts(loaded(kdir))
     assert "copies the quotes of a fact of person jivani 'A close friend" in warning.message
     assert "give that fact an `id:` and write `see: person jivani fact <that id>`" in warning.message
