@@ -99,10 +99,11 @@ class Engine:
             # A false premise ("Did they meet on Feb. 10?") hides the fact it gets wrong: find the fact
             # without the asserted details, and answer it only where the story contradicts the premise.
             stripped = claims_removed(resolved, self.index.known_words)
-            # Nothing asserted to take out (the same words would only be searched again), or nothing an answer
-            # could contradict or choose between: no second search.
+            # No second search when nothing asserted can be taken out (the same words would be searched again),
+            # when nothing in the question could be contradicted or chosen between, or when no answer came near.
+            near = bool(candidates) and candidates[0].probability >= self.params.premise_floor
             found = self.candidates(stripped, decided=1) \
-                if words(stripped) != words(resolved) and disputable(resolved, self.entities) else []
+                if near and words(stripped) != words(resolved) and disputable(resolved, self.entities) else []
             if found and found[0].probability >= threshold:
                 best = found[0]
                 if verdict(resolved, best.doc.evidence, self.entities) == "No":

@@ -41,6 +41,7 @@ class Params:
     unsure_margin: float = 0.15  # answers this close above the threshold come with suggestions
     ambiguity_margin: float = 0.04  # two different answers this close: "did you mean…?"
     suggestion_floor: float = 0.2  # a suggestion must be at least this likely
+    premise_floor: float = 0.2  # a yes/no question whose best answer is less likely is no false premise of it
 
 
 DEFAULT = Params()
