@@ -274,9 +274,11 @@ def test_a_false_premise_is_corrected_plainly(engine: Engine) -> None:
         "did jivani meet white house officials on"
     answer = engine.ask("Did Jivani meet White House officials on Feb. 10?")
     assert answer.answered and (answer.text or "").startswith("No: ") and "Feb. 4" in (answer.text or "")
-    # Looked up again only when some answer came near: with a floor no answer reaches, it is not corrected.
-    aloof = Engine(engine.kb, replace(DEFAULT, premise_floor=1.01))
-    assert not aloof.ask("Did Jivani meet White House officials on Feb. 10?").answered
+    # "staffers" and the date hide the fact: found without them, and only when some answer came near.
+    hidden = "Did Jivani meet White House staffers on Feb. 10?"
+    assert engine.candidates(hidden)[0].probability < engine.params.threshold
+    assert (engine.ask(hidden).text or "").startswith("No: ")
+    assert not Engine(engine.kb, replace(DEFAULT, premise_floor=1.01)).ask(hidden).answered
 
 
 def test_a_persons_role_answers_what_their_role_is(engine: Engine) -> None:
