@@ -20,6 +20,7 @@ from bot.engine.params import DEFAULT
 from bot.engine.premise import choice, claims_removed, disputable, verdict
 from bot.engine.semantic import MODEL_DIR, Embedder, shared_embedder
 from bot.engine.understand import intent_of, split_questions, strip_address
+from tests.knowledge_dirs import copy_knowledge
 
 FIXTURE = Path(__file__).parent / "fixtures" / "knowledge"
 
@@ -206,6 +207,19 @@ def test_a_curated_phrasing_the_question_repeats_vouches_for_its_answer() -> Non
     # A phrasing asking another kind of thing vouches for nothing: "were they…?" is no "what university".
     school = phrased("were jivani and vance at university together", "Jivani is a former university roommate of Vance.")
     assert unasked("what university did jivani and vance go to together?", school) == "which university"
+
+
+def test_a_curated_phrasing_vouches_over_the_type_check(tmp_path: Path) -> None:
+    """A moderator listed a "how many" wording for an answer without a number: it is not marked down for that."""
+    knowledge = copy_knowledge(FIXTURE, tmp_path)
+    qa = knowledge / "qa.yaml"
+    asked = "how many canadians did trump send love to"
+    qa.write_text(qa.read_text(encoding="utf-8").replace(
+        "    - trump message to canadians\n", f"    - trump message to canadians\n    - {asked}\n"), encoding="utf-8")
+    vouched_engine, _ = load_engine(knowledge)
+    assert vouched_engine is not None
+    best = vouched_engine.candidates(asked)[0]
+    assert best.doc.source == "qa:trump-message" and best.match.typed
 
 
 def test_whose_words_must_be_in_the_answer(engine: Engine) -> None:
