@@ -17,7 +17,7 @@ from bot.engine.conversation import Entities, Entity, resolve
 from bot.engine.decide import change_unsaid, detail_missing, future_unsaid, unasked, unsaid
 from bot.engine.index import Doc, Match
 from bot.engine.params import DEFAULT
-from bot.engine.premise import choice, claims_removed, disputable, verdict
+from bot.engine.premise import choice, claims_removed, disputable, settle, verdict
 from bot.engine.semantic import MODEL_DIR, Embedder, shared_embedder
 from bot.engine.understand import intent_of, split_questions, strip_address
 from tests.knowledge_dirs import copy_knowledge
@@ -264,6 +264,9 @@ def test_a_yes_no_answer_leads_with_yes_or_no_when_the_story_settles_it() -> Non
     assert verdict("Did Jivani meet Usha Vance?", "Jivani met JD Vance and Usha Vance.", ents) == "Yes"
     assert verdict("Is the review soon?", "The review is due later this year.", ents) is None
     assert verdict("who met Rubio?", "Jivani met Marco Rubio.", ents) is None  # not a yes/no question
+    # An answer saying the story leaves it open gets no verdict, though it holds every word of the question.
+    hedged = Doc("qa:x", "?", "The article doesn't say Jivani met Trump; he met Vance.", (), ("?",))
+    assert settle("Did Jivani meet Trump?", hedged, ents) == hedged.answer
     # A thing the answer leaves unmentioned settles nothing; only someone else in a person's place is a "No".
     assert verdict("Did Vance meet Rubio about CUSMA?", "Vance met Marco Rubio.", ents) is None
 

@@ -22,6 +22,11 @@ _NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b|\b(?:half|quarter|third|two-thirds|thre
                      r"one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred)\b")
 
 
+# An answer that says the story leaves the question open ("The article doesn't say Jivani met Trump…").
+_HEDGED = re.compile(r"\b(?:doesn't|does not|didn't|did not|don't|do not)\s+say\b|\bunclear\b|\bnot clear\b",
+                     re.IGNORECASE)
+
+
 def _dates(text: str) -> set[str]:
     return {m.group()[:3] + "".join(re.findall(r"\d+", m.group())) for m in _DATE.finditer(text)}
 
@@ -84,7 +89,7 @@ def verdict(question: str, answer_side: str, entities: Entities) -> str | None:
 
 def settle(question: str, doc: Doc, entities: Entities) -> str:
     """The answer, with "Yes: " or "No: " in front when the question is yes/no and the story settles it."""
+    if re.match(r"^(?:yes|no)\b", doc.answer, re.IGNORECASE) or _HEDGED.search(doc.answer):
+        return doc.answer  # it says yes or no itself, or that the story leaves it open: no verdict in front
     found = verdict(question, doc.evidence, entities)
-    if found is None or re.match(r"^(?:yes|no)\b", doc.answer, re.IGNORECASE):
-        return doc.answer
-    return f"{found}: {doc.answer}"
+    return doc.answer if found is None else f"{found}: {doc.answer}"
