@@ -264,6 +264,8 @@ def test_a_yes_no_answer_leads_with_yes_or_no_when_the_story_settles_it() -> Non
     assert verdict("Did Jivani meet Usha Vance?", "Jivani met JD Vance and Usha Vance.", ents) == "Yes"
     assert verdict("Is the review soon?", "The review is due later this year.", ents) is None
     assert verdict("who met Rubio?", "Jivani met Marco Rubio.", ents) is None  # not a yes/no question
+    # Every word asked, but negated: no "Yes".
+    assert verdict("Did Canada secure a trade deal?", "Canada hasn't been able to secure a trade deal.", ents) is None
     # An answer saying the story leaves it open gets no verdict, though it holds every word of the question.
     hedged = Doc("qa:x", "?", "The article doesn't say Jivani met Trump; he met Vance.", (), ("?",))
     assert settle("Did Jivani meet Trump?", hedged, ents) == hedged.answer

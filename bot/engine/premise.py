@@ -22,6 +22,9 @@ _NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b|\b(?:half|quarter|third|two-thirds|thre
                      r"one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred)\b")
 
 
+# An answer that denies or negates something may hold every word of the question and still mean no
+# ("Canada hasn't been able to secure a trade deal"; "Carney denied…"): no "Yes" for it.
+_NEGATED = re.compile(r"\b(?:not|never|no|nor|without|denied|denies|deny|rejected|refused)\b|n't\b")
 # An answer that says the story leaves the question open ("The article doesn't say Jivani met Trump…").
 _HEDGED = re.compile(r"\b(?:doesn't|does not|didn't|did not|don't|do not)\s+say\b|\bunclear\b|\bnot clear\b",
                      re.IGNORECASE)
@@ -82,8 +85,8 @@ def verdict(question: str, answer_side: str, entities: Entities) -> str | None:
     named, present = entities.found(q), entities.found(a)
     if any(e.person and e not in present for e in named) and any(e.person and e not in named for e in present):
         return "No"
-    if set(content_terms(q)) <= _terms(a):
-        return "Yes"
+    if set(content_terms(q)) <= _terms(a) and not _NEGATED.search(a):
+        return "Yes"  # every word asked is in the answer, and nothing there says otherwise
     return None
 
 
