@@ -14,7 +14,7 @@ import pytest
 
 from bot.engine import DOESNT_SAY, Answer, Conversation, Engine, load_engine
 from bot.engine.conversation import Entities, Entity, resolve
-from bot.engine.decide import change_unsaid, detail_missing, future_unsaid, unasked, unsaid
+from bot.engine.decide import Candidate, change_unsaid, detail_missing, future_unsaid, unasked, unsaid
 from bot.engine.index import Doc, Match
 from bot.engine.params import DEFAULT
 from bot.engine.premise import choice, claims_removed, disputable, settle, verdict
@@ -113,9 +113,14 @@ def test_pronouns_become_whom_the_last_turn_was_about() -> None:
     # …and of the people it names, the one named after "by" did it ("led by")
     ("who leads the party?", "The party of Scott Bessent, led by Marco Rubio.", "when did he meet usha?",
      "when did Marco Rubio meet usha?"),
-    # "about Vance's trip": Vance is the subject, not Bessent who spoke; and a name is spelled out once
+    # "about Vance's trip": Vance is the subject, not Bessent who spoke; named as the reader named him, once
     ("what did Bessent say about Vance's trip", "Bessent said Vance flew in.", "who briefed him before he went",
-     "who briefed JD Vance before he went"),
+     "who briefed Vance before he went"),
+    # someone only the answer named is named as the story names them
+    ("who is jivani's old roommate", "Jivani is a former roommate of JD Vance.", "when did he meet rubio",
+     "when did JD Vance meet rubio"),
+    # the reader's own name for someone, from any earlier turn ("rubio", not "Marco Rubio")
+    ("who is rubio", "Marco Rubio: Secretary of State.", "what's his job", "what's Rubio's job"),
 ])
 def test_he_is_whom_the_last_turn_was_about(question: str, answer: str, follow_up: str, spelled: str) -> None:
     assert resolve(follow_up, _after(question, answer), _entities()) == spelled
@@ -220,6 +225,23 @@ def test_a_curated_phrasing_vouches_over_the_type_check(tmp_path: Path) -> None:
     assert vouched_engine is not None
     best = vouched_engine.candidates(asked)[0]
     assert best.doc.source == "qa:trump-message" and best.match.typed
+
+
+def test_the_next_answer_over_the_bar_may_give_what_the_best_lacks(engine: Engine,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """"What did Bessent say about Carney?": Carney's denial ranks first, but only Bessent's claim has his words."""
+    def found(answer: str) -> Match:  # matched through a phrasing unlike the question: nothing vouched for
+        return replace(_match(answer), ratio=0.5)
+
+    denial = Candidate(found("Carney denied the claim of Scott Bessent."), 0.9, 1.9, (), 0.9)
+    claim = Candidate(found("Bessent said Carney walked back his comments."), 0.8, 1.8, (), 0.8)
+    monkeypatch.setattr(engine, "candidates", lambda question, **_: [denial, claim])
+    answer = engine.ask("what did bessent say about carney?")
+    assert answer.answered and answer.text == claim.doc.answer
+    unlikely = replace(claim, probability=engine.params.threshold - 0.01)  # under the bar it is not taken
+    monkeypatch.setattr(engine, "candidates", lambda question, **_: [denial, unlikely])
+    answer = engine.ask("what did bessent say about carney?")
+    assert not answer.answered and (answer.text or "").startswith("The story doesn't say what")
 
 
 def test_whose_words_must_be_in_the_answer(engine: Engine) -> None:

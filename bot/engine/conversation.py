@@ -112,6 +112,7 @@ class Entities:
 
     def __init__(self, named: list[tuple[tuple[str, ...], Entity]]) -> None:
         pairs = [(fold(n), e) for names, e in named for n in names if len(fold(n)) >= 2]
+        self.spelling = {folded: n for names, _ in named for n in names if (folded := fold(n))}  # as written
         pairs.sort(key=lambda pair: len(pair[0]), reverse=True)
         self._pattern = re.compile(r"\b(" + "|".join(re.escape(n) for n, _ in pairs) + r")\b") if pairs else None
         self._by_name = dict(pairs[::-1]) if pairs else {}
@@ -202,7 +203,8 @@ def resolve(question: str, conversation: Conversation, entities: Entities) -> st
     if ellipsis and not asks:
         # "and rubio?" / "what about 'wasn't so grateful'?": the last question again, about the new thing.
         swapped = _swap(last.resolved, body.strip(" ?.!"), _focus(last, entities), entities)
-        return _replace_pronouns(swapped, [e for e in _focus(last, entities) if e not in named], last)
+        return _replace_pronouns(swapped, [e for e in _focus(last, entities) if e not in named], last,
+                                 _as_said(conversation, entities))
     if things and any(e.person for e in named) and not persons:
         # "wasn't it Rubio who said that?": "that" is what the last question was about; "it" stays.
         resolved = re.sub(r"\b(?:that|this)(?=\W*$)", _frame(last.resolved), body, flags=re.IGNORECASE)
@@ -214,7 +216,7 @@ def resolve(question: str, conversation: Conversation, entities: Entities) -> st
         if ellipsis and named:
             body = re.sub(r"^[^,?]+,\s*", "", body)  # "rubio, what's his job?" asks "what's his job?" of Rubio
         focus = named if ellipsis and named else [e for e in _focus(last, entities) if e not in named]
-        resolved = _replace_pronouns(body, focus, last)
+        resolved = _replace_pronouns(body, focus, last, _as_said(conversation, entities))
         if resolved != body:
             return resolved
     if ellipsis and _BARE_SAID.fullmatch(body):
@@ -252,7 +254,15 @@ def _swap(previous: str, new: str, focus: list[Entity], entities: Entities) -> s
     return f"{head} {noun.group(1) if noun else ''} {new}".strip()
 
 
-def _replace_pronouns(body: str, focus: list[Entity], last: Turn) -> str:
+def _as_said(conversation: Conversation, entities: Entities) -> dict[Entity, str]:
+    """Whom the reader named in this conversation, as they last named them ("jivani", not "Jamil Jivani"):
+    a follow-up spelled out in the reader's words matches the knowledge's phrasings as their question did."""
+    return {e: entities.spelling.get(m.group(), e.name)
+            for turn in conversation.turns for m, e in entities.mentions(fold(turn.question))}
+
+
+def _replace_pronouns(body: str, focus: list[Entity], last: Turn, said: dict[Entity, str]) -> str:
+    """`said`: how the reader named people (else they are named as the story names them)."""
     people = [e for e in focus if e.person]
     male = next((e for e in people if not e.female), None)
     female = next((e for e in people if e.female), None)
@@ -263,15 +273,15 @@ def _replace_pronouns(body: str, focus: list[Entity], last: Turn) -> str:
         word = m.group().lower()
         target: str | None = None
         if word in _MALE and male:
-            target = male.name
+            target = said.get(male, male.name)
         elif word in _FEMALE and female:
-            target = female.name
+            target = said.get(female, female.name)
         elif word == "them" and thing:  # "why did he threaten them?": the tariffs, not two people
             target = thing.name
         elif word in _PLURAL and len(people) >= 2:
-            target = " and ".join(e.name for e in people[:2])
+            target = " and ".join(said.get(e, e.name) for e in people[:2])
         elif word in _PLURAL and people:
-            target = people[0].name
+            target = said.get(people[0], people[0].name)
         elif word in {"it", "its"}:
             target = thing.name if thing else _frame(last.resolved)
         elif word in {"that", "this"}:  # "where did he say that?": what the last question was about

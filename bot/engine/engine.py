@@ -117,11 +117,18 @@ class Engine:
             return Answer(asked, False, DOESNT_SAY, best, suggestions=self._suggestions(candidates), resolved=spelled)
         best = candidates[0]
         missing = decide.unasked(resolved, best.match)
-        if missing:
+        # Another answer over the bar may give what the best lacks ("what did Bessent say about Carney?": his
+        # claim, not Carney's denial of it).
+        given = None if not missing else next(
+            (c for c in candidates[1:] if c.probability >= threshold and c.doc.answer != best.doc.answer
+             and decide.unasked(resolved, c.match) is None), None)
+        if missing and given is None:
             # The story names the thing but not what is asked of it: say so, and what it does say.
             text = f"The story doesn't say {self._what(missing)}. What it does say: {best.doc.answer}"
             return Answer(asked, False, text, best.probability, best.doc.citations, best.doc.source,
                           resolved=spelled)
+        if given is not None:
+            best, candidates = given, [given, *(c for c in candidates if c is not given)]
         p = self.params
         others = [c for c in candidates[1:] if c.doc.answer != best.doc.answer]
         unsure = best.probability < threshold + p.unsure_margin
