@@ -49,7 +49,10 @@ class Asker:
 
     @classmethod
     def of_message(cls, message: discord.Message) -> Asker:
-        return cls(message.author.id, message.channel.id, message.guild.id if message.guild else None)
+        """A message in a guild the bot has not cached yet (just after connecting) has no `guild`, but its
+        channel still knows the guild's id."""
+        guild_id = message.guild.id if message.guild else getattr(message.channel, "guild_id", None)
+        return cls(message.author.id, message.channel.id, guild_id)
 
     @classmethod
     def of_interaction(cls, interaction: discord.Interaction) -> Asker:

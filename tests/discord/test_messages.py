@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+from types import SimpleNamespace
 
+import discord
 import pytest
 
+from bot.config import Settings
 from bot.discord.cogs.ask import without_mentions_of
+from bot.discord.respond import Asker
 from bot.engine import DOESNT_SAY, Conversation, Engine
 from tests.discord.conftest import (
     ABSTAINS,
@@ -18,8 +22,10 @@ from tests.discord.conftest import (
     THREAD_IN_ANSWER_CHANNEL,
     WORLD,
     Harness,
+    InProcessDiscord,
     assert_within_limits,
     message_create,
+    start_bot,
 )
 from tests.standin import Person
 
@@ -151,3 +157,20 @@ async def test_a_refused_send_is_logged_not_fatal(harness: Harness, caplog) -> N
 
 def test_without_mentions_of_strips_both_mention_forms() -> None:
     assert without_mentions_of(f"<@{BOT_ID}> who is <@!{BOT_ID}> Jivani  <@5>?", BOT_ID) == "who is Jivani <@5>?"
+
+
+def test_a_message_from_a_guild_not_cached_yet_is_recorded_with_its_guild() -> None:
+    """Just after connecting, discord.py may hand over a guild message before the guild is cached: the
+    message has no `guild`, its channel is a PartialMessageable that still knows the guild's id."""
+    channel = discord.PartialMessageable(state=None, id=5, guild_id=7)  # type: ignore[arg-type]
+    message = SimpleNamespace(author=SimpleNamespace(id=3), channel=channel, guild=None)
+    assert Asker.of_message(message) == Asker(3, 5, 7)  # type: ignore[arg-type]
+
+
+async def test_a_guild_not_cached_yet_is_not_taken_for_a_dm(settings: Settings, fake: InProcessDiscord) -> None:
+    """Before its GUILD_CREATE the guild's messages have no `guild`: chatter there is still not a DM to answer."""
+    bot = await start_bot(settings, fake)
+    try:
+        assert await Harness(bot, fake).say(TRUMP_QUESTION, channel_id=OTHER_CHANNEL) == []
+    finally:
+        await bot.close()

@@ -90,7 +90,9 @@ class Ask(commands.Cog):
             return None
         replied = message.reference.resolved if message.reference else None
         replied_to = replied.author.id if isinstance(replied, discord.Message) else None
-        if message.guild is None or me.id in message.raw_mentions or replied_to == me.id:
+        # A guild not cached yet (just after connecting) leaves `guild` None; its channel still has the guild id.
+        direct = message.guild is None and getattr(message.channel, "guild_id", None) is None
+        if direct or me.id in message.raw_mentions or replied_to == me.id:
             # A DM, a mention, or a reply to one of its answers (a follow-up, even with the ping turned off).
             return without_mentions_of(message.content, me.id), Heard.ADDRESSED  # "" (a bare mention) gets the help
         settings = self.bot.settings
