@@ -110,6 +110,8 @@ def test_pronouns_become_whom_the_last_turn_was_about() -> None:
     # a who-question's answer brings the new subject
     ("who is jivani's old roommate", "Jivani is a former roommate of JD Vance.", "what's his wife's name",
      "what's JD Vance's wife's name"),
+    # …but an answer listing several people is a list: "he" stays with whom the question was about
+    ("who did rubio meet", "Rubio met JD Vance and Scott Bessent.", "why did he go", "why did Rubio go"),
     # …and of the people it names, the one named after "by" did it ("led by")
     ("who leads the party?", "The party of Scott Bessent, led by Marco Rubio.", "when did he meet usha?",
      "when did Marco Rubio meet usha?"),

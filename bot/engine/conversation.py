@@ -158,8 +158,12 @@ def _focus(turn: Turn, entities: Entities) -> list[Entity]:
         text = fold(turn.text or "")
         agents = [e for m, e in entities.mentions(text) if e in new and re.search(r"\bby\s+(?:\S+\s+){0,3}$",
                                                                                  text[: m.start()])]
-        first = next((e for e in (*agents, *new) if e.person), new[0])
-        return [first, *asked, *(e for e in new if e != first)]
+        people = [e for e in new if e.person]
+        # Several people and none named as the one who did it ("who did he meet there?" -> Vance, Usha Vance,
+        # Rubio): a list, so "he" stays with whom the question was about.
+        first = next(iter(a for a in agents if a.person), people[0] if len(people) == 1 or not asked else None)
+        if first is not None:
+            return [first, *asked, *(e for e in new if e != first)]
     return [*asked, *new]
 
 
