@@ -192,11 +192,14 @@ class _FileReader:
             return None
         return value.strip()
 
-    def ident(self, m: Map, *, required: bool = True) -> str | None:
+    def ident(self, m: Map, *, required: bool = True, declared: set[str] | None = None) -> str | None:
+        """The item's id; a valid one is also added to `declared` (ids written, loaded or not)."""
         value = self.text(m, "id", required=required)
         if value is not None and not _ID.match(value):
             self.problem(m.key_lines["id"], f"id {shorten(value)} must be lower-case letters, digits and dashes")
             return None
+        if value is not None and declared is not None:
+            declared.add(value)
         return value
 
     def texts(self, m: Map, key: str) -> list[str]:
@@ -422,9 +425,7 @@ def _load_named(r: _FileReader, article: Article | None, kind: type[_N], declare
     out: list[_N] = []
     for m in r.items(r.load(), "people" if kind is Person else "terms"):
         before = r.begin(m, keys)
-        ident = r.ident(m)
-        if ident is not None:
-            declared.add(ident)
+        ident = r.ident(m, declared=declared)
         name = r.text(m, "name")
         aliases = r.texts(m, "aliases")
         lead = None
@@ -475,9 +476,7 @@ def _load_timeline(r: _FileReader, article: Article | None, known: _Refs, declar
     seen: dict[str, int] = {}
     for m in r.items(r.load(), "events"):
         before = r.begin(m, EVENT_KEYS)
-        ident = r.ident(m)
-        if ident is not None:
-            declared.add(ident)
+        ident = r.ident(m, declared=declared)
         when = r.text(m, "when")
         text = r.text(m, "text")
         cites = r.citations(m, article)
