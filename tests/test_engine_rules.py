@@ -205,38 +205,40 @@ def test_the_asked_detail_must_be_in_the_answer(engine: Engine) -> None:
 
 def test_a_curated_phrasing_the_question_repeats_vouches_for_its_answer() -> None:
     """The moderators listed "which party is jivani in" for this answer: no detail rule overrides them."""
-    def phrased(key: str, answer: str) -> Match:
-        return Match(Doc("qa:x", "?", answer, (), (key,)), 0, 1.0, key, 1.0, 1.0, 0.95, True)
-
-    party = phrased("which party is jivani in", "Jivani is a Conservative MP, in the party led by Pierre Poilievre.")
+    party = replace(_match("Jivani is a Conservative MP, in the party led by Pierre Poilievre."), vouched=True)
     assert detail_missing("what party is jivani in?", party) == "which party"
     assert unasked("what party is jivani in?", party) is None
-    # A phrasing asking another kind of thing vouches for nothing: "were they…?" is no "what university".
-    school = phrased("were jivani and vance at university together", "Jivani is a former university roommate of Vance.")
-    assert unasked("what university did jivani and vance go to together?", school) == "which university"
+    assert unasked("what party is jivani in?", replace(party, vouched=False)) == "which party"
+
+
+def _with_phrasings(tmp_path: Path, *phrasings: str) -> Engine:
+    """The fixture knowledge with more phrasings of Trump's message."""
+    knowledge = copy_knowledge(FIXTURE, tmp_path)
+    qa = knowledge / "qa.yaml"
+    extra = "".join(f"    - {p}\n" for p in phrasings)
+    qa.write_text(qa.read_text(encoding="utf-8").replace(
+        "    - trump message to canadians\n", f"    - trump message to canadians\n{extra}"), encoding="utf-8")
+    built, _ = load_engine(knowledge)
+    assert built is not None
+    return built
 
 
 def test_a_curated_phrasing_vouches_over_the_type_check(tmp_path: Path) -> None:
-    """A moderator listed a "how many" wording for an answer without a number: it is not marked down for that."""
-    knowledge = copy_knowledge(FIXTURE, tmp_path)
-    qa = knowledge / "qa.yaml"
+    """A moderator listed a "how many" wording for an answer without a number: it is not marked down for that.
+    A phrasing asking another kind of thing vouches for nothing: "did…?" is no "who"."""
     asked = "how many canadians did trump send love to"
-    qa.write_text(qa.read_text(encoding="utf-8").replace(
-        "    - trump message to canadians\n", f"    - trump message to canadians\n    - {asked}\n"), encoding="utf-8")
-    vouched_engine, _ = load_engine(knowledge)
-    assert vouched_engine is not None
-    best = vouched_engine.candidates(asked)[0]
-    assert best.doc.source == "qa:trump-message" and best.match.typed
+    built = _with_phrasings(tmp_path, asked, "did trump send love to canadians")
+    best = built.candidates(asked)[0]
+    assert best.doc.source == "qa:trump-message" and best.match.typed and best.match.vouched
+    other_kind = built.candidates("who did trump send love to canadians")[0]
+    assert other_kind.doc.source == "qa:trump-message" and not other_kind.match.vouched
 
 
 def test_the_next_answer_over_the_bar_may_give_what_the_best_lacks(engine: Engine,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """"What did Bessent say about Carney?": Carney's denial ranks first, but only Bessent's claim has his words."""
-    def found(answer: str) -> Match:  # matched through a phrasing unlike the question: nothing vouched for
-        return replace(_match(answer), ratio=0.5)
-
-    denial = Candidate(found("Carney denied the claim of Scott Bessent."), 0.9, 1.9, (), 0.9)
-    claim = Candidate(found("Bessent said Carney walked back his comments."), 0.8, 1.8, (), 0.8)
+    denial = Candidate(_match("Carney denied the claim of Scott Bessent."), 0.9, 1.9, (), 0.9)
+    claim = Candidate(_match("Bessent said Carney walked back his comments."), 0.8, 1.8, (), 0.8)
     monkeypatch.setattr(engine, "candidates", lambda question, **_: [denial, claim])
     answer = engine.ask("what did bessent say about carney?")
     assert answer.answered and answer.text == claim.doc.answer

@@ -42,8 +42,6 @@ _REPORTED = re.compile(r"\b(?:say|says|said|think|thinks|thought|hope|hopes|hope
                        r"claimed|expect|expects|expected|predict|predicted|promise|promised|warn|warned)\b")
 _FUTURE_SAID = re.compile(r"\b(?:will|would|gonna|going\s+to|plans?|planned|planning|expects?|expected|due|later|next|"
                           r"upcoming|to\s+come|hopes?|hoped|hoping|aims?|wants?|intends?|this\s+week|soon)\b|'ll\b")
-WHOLE = 1.0 - 1e-9  # recall and precision are sums of weights: "all of it", give or take rounding
-VOUCHED_RATIO = 0.8  # wording ratio from which a phrasing counts as the question itself
 _NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b[A-Z][a-zA-Z]+|\b[A-Z]{2,}\b")
 
 
@@ -73,17 +71,10 @@ def unasked(question: str, match: Match) -> str | None:
     A curated phrasing the question repeats word for word is the moderators' word that the entry answers it
     ("which party is Jivani in?" answered "a Conservative MP"): no rule here overrides it.
     """
-    if vouched(question, match):
+    if match.vouched:
         return None
     return detail_missing(question, match) or unsaid(question, match) or future_unsaid(question, match) or \
         change_unsaid(question, match)
-
-
-def vouched(question: str, match: Match) -> bool:
-    """The question is one of the knowledge's own phrasings of this answer, as good as word for word and
-    asking the same kind of thing ("were they at university together?" vouches for no "what university")."""
-    return match.doc.title is not None and match.recall >= WHOLE and match.precision >= WHOLE and \
-        match.ratio >= VOUCHED_RATIO and question_type(match.key) is question_type(question)
 
 
 def detail_missing(question: str, match: Match) -> str | None:

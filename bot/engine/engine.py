@@ -153,11 +153,7 @@ class Engine:
             return []
         meaning = self.meaning.similarities(question)
         proposed = np.argsort(-meaning)[: self.params.meaning_shortlist].tolist()
-        # The moderators' own phrasing vouches for its answer over the type check ("how many people did he meet"
-        # answered by the list of them): its score without the wrong-type factor.
-        matches = [replace(m, score=m.score / self.params.wrong_type, typed=True)
-                   if not m.typed and decide.vouched(question, m) else m
-                   for m in self.index.search(query, extra=proposed)]
+        matches = self.index.search(query, extra=proposed)
         if len(query.terms) == 1 and query.terms[0] not in self._story_words:
             return []  # one word the story never uses ("nice", "hmm") asks nothing of it
         asked = meaning_words(ws)

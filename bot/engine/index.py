@@ -37,6 +37,7 @@ from bot.knowledge.model import Citation, Fact, KnowledgeBase
 SPECIFIC = frozenset({QuestionType.WHO, QuestionType.WHEN, QuestionType.WHERE, QuestionType.WHY,
                       QuestionType.NUMBER, QuestionType.HOW})
 _YES_NO_ANSWER = re.compile(r"^(yes|no)\b", re.IGNORECASE)
+WHOLE = 1.0 - 1e-9  # recall and precision are sums of weights: "all of it", give or take rounding
 COMMON_POSTINGS = 1000  # a word in more documents than this only adds to documents rarer words found
 
 
@@ -67,6 +68,9 @@ class Match:
     precision: float
     ratio: float
     typed: bool
+    # The key is one of the knowledge's own phrasings of this answer, as good as word for word and asking the same
+    # kind of thing: the moderators' word that it answers the question, over the type check and the detail rules.
+    vouched: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,4 +319,8 @@ class Index:
                 best = score, k, ratio, recall, precision
         assert best is not None, "every document has at least one phrasing"
         score, k, ratio, recall, precision = best
-        return Match(doc, d, score, self.key_text[k], recall, precision, ratio, typed)
+        vouched = doc.title is not None and recall >= WHOLE and precision >= WHOLE and ratio >= p.vouched_ratio \
+            and (self.key_kind[k] or QuestionType.WHAT) is q.kind
+        if vouched and not typed:  # "how many people did he meet", listed by the moderators for the list of them
+            score, typed = score / p.wrong_type, True
+        return Match(doc, d, score, self.key_text[k], recall, precision, ratio, typed, vouched)

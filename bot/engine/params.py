@@ -24,6 +24,7 @@ class Params:
     wrong_type: float = 0.7  # a "when" question whose answer holds no date, a "how many" with no number
     other_question: float = 0.85  # a wh-question matched through a phrasing that asks another kind
     unmatched_floor: float = 2.5  # a word a document leaves unexplained counts at least this much
+    vouched_ratio: float = 0.8  # wording ratio from which a curated phrasing counts as the question itself
     typo_cutoff: int = 82  # rapidfuzz ratio for correcting an unknown word to a known one
     shortlist: int = 8  # documents scored in full after the inverted-index pass
     # --- retrieval by meaning (bot/engine/semantic.py) ---
