@@ -11,6 +11,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from bot.engine.answer import Answer
 from bot.knowledge.article import fold
@@ -94,7 +95,7 @@ _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 # "what did carney say?", "how did he respond": asks for words without saying about what.
 _BARE_SAID = re.compile(r"\s*(?:what|how)\s+(?:did|does|has|do)\s+[\w.' -]+?\s+(?:say|said|respond|react|reply|think)"
                         r"(?:\s+to\s+(?:that|this|it))?[\s?!.]*", re.IGNORECASE)
-FOUND_CACHE = 4096  # texts whose named entities are remembered (answers, mostly)
+FOUND_CACHE = 4096  # texts whose named entities are remembered
 SHORT = 4  # words: a question this short with no name of its own ("when was that?") leans on the last one
 
 
@@ -117,8 +118,8 @@ class Entities:
         self._pattern = re.compile(r"\b(" + "|".join(re.escape(n) for n, _ in pairs) + r")\b") if pairs else None
         self._by_name = dict(pairs[::-1]) if pairs else {}
         # An answer's text is searched again for every question it answers; the search over every name is the
-        # slow part of a yes/no verdict. Bounded: readers' own texts are only stored while there is room.
-        self._found: dict[str, tuple[Entity, ...]] = {}
+        # slow part of a yes/no verdict. The least recently used texts are forgotten first, so the answers stay.
+        self._found = lru_cache(maxsize=FOUND_CACHE)(self._named_in)
 
     @staticmethod
     def feminine(role: str) -> bool:
@@ -132,12 +133,10 @@ class Entities:
 
     def found(self, text: str) -> list[Entity]:
         """The entities named in `text`, in order of first mention, without repeats."""
-        known = self._found.get(text)
-        if known is None:
-            known = tuple(dict.fromkeys(e for _, e in self.mentions(fold(text))))
-            if len(self._found) < FOUND_CACHE:
-                self._found[text] = known
-        return list(known)
+        return list(self._found(text))
+
+    def _named_in(self, text: str) -> tuple[Entity, ...]:
+        return tuple(dict.fromkeys(e for _, e in self.mentions(fold(text))))
 
 
 def _focus(turn: Turn, entities: Entities) -> list[Entity]:
