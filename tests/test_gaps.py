@@ -210,14 +210,20 @@ def test_print_gaps_shows_totals_and_open_gaps_only(tmp_path: Path, engine: Engi
     assert "Gaps closed this week: 1" in text
 
 
-def test_print_gaps_without_knowledge_lists_everything_and_says_so(tmp_path: Path):
+def printed_without_knowledge(tmp_path: Path, missed: str) -> str:
+    """`python -m bot gaps` over a database holding one missed question, with no knowledge to ask it again."""
     path = tmp_path / "bot.sqlite3"
     s = Store(path, salt="s")
-    miss(s, ANSWERED_NOW)
+    miss(s, missed)
     s.close()
     out = io.StringIO()
     print_gaps(Settings(database_path=path, hash_salt="s"), out, None)
-    assert ANSWERED_NOW in out.getvalue() and "were not asked again" in out.getvalue()
+    return out.getvalue()
+
+
+def test_print_gaps_without_knowledge_lists_everything_and_says_so(tmp_path: Path):
+    text = printed_without_knowledge(tmp_path, ANSWERED_NOW)
+    assert ANSWERED_NOW in text and "were not asked again" in text
 
 
 def test_print_gaps_without_a_database_says_so_and_creates_nothing(tmp_path: Path):
@@ -238,14 +244,9 @@ def test_terminal_safe_strips_escape_sequences_and_control_characters():
 
 
 def test_print_gaps_prints_no_escape_from_a_readers_question(tmp_path: Path):
-    path = tmp_path / "bot.sqlite3"
-    s = Store(path, salt="s")
-    miss(s, HOSTILE)
-    s.close()
-    out = io.StringIO()
-    print_gaps(Settings(database_path=path, hash_salt="s"), out, None)
-    assert "\x1b" not in out.getvalue() and "\x07" not in out.getvalue() and "\u202e" not in out.getvalue()
-    assert "who is jivani" in out.getvalue()
+    text = printed_without_knowledge(tmp_path, HOSTILE)
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "who is jivani" in text
 
 
 def test_the_gaps_command_asks_again_with_the_configured_knowledge_and_prints_safely(
