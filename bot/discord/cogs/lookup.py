@@ -13,7 +13,10 @@ from bot.discord.access import everywhere
 from bot.discord.i18n import fr
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from bot.discord.bot import StoryBot
+    from bot.discord.render import Reply
 
 # The article's paragraph count. Discord enforces an option's range from the synced command,
 # so it is fixed here; tests/discord checks it against the article.
@@ -24,6 +27,16 @@ SUGGESTIONS = 3  # "Did you mean…" names offered when a lookup finds nothing
 class Lookup(commands.Cog):
     def __init__(self, bot: StoryBot) -> None:
         self.bot = bot
+
+    @staticmethod
+    async def _found(interaction: discord.Interaction[StoryBot], reply: Reply | None, nothing: str, asked: str,
+                     complete: Callable[[str, int], list[tuple[str, str]]]) -> None:
+        """The reply about what /who or /what found; else, privately, the closest names to try instead."""
+        if reply is None:
+            reply = render.not_found_reply(nothing, asked, [n for n, _ in complete(asked, SUGGESTIONS)])
+            await respond.send(interaction, reply, ephemeral=True)
+        else:
+            await respond.send(interaction, reply)
 
     @app_commands.command(name=fr("who", "qui"),
                           description=fr("A person in the story: their role, what they did and said",
@@ -36,11 +49,8 @@ class Lookup(commands.Cog):
         engine = self.bot.engine
         # Autocomplete sends an id, but a reader may type anything: look it up either way.
         person = engine.kb.person(name) or engine.find_person(name)
-        if person:
-            reply = render.person_reply(person, engine.kb.story.title)
-        else:
-            reply = render.not_found_reply("anyone", name, [n for n, _ in engine.complete_people(name, SUGGESTIONS)])
-        await respond.send(interaction, reply, ephemeral=person is None)
+        await self._found(interaction, render.person_reply(person, engine.kb.story.title) if person else None,
+                          "anyone", name, engine.complete_people)
 
     @who.autocomplete("name")
     async def who_autocomplete(self, interaction: discord.Interaction[StoryBot],
@@ -57,11 +67,8 @@ class Lookup(commands.Cog):
     async def what(self, interaction: discord.Interaction[StoryBot], term: app_commands.Range[str, 1, 100]) -> None:
         engine = self.bot.engine
         found = engine.kb.term(term) or engine.find_term(term)
-        if found:
-            reply = render.term_reply(found, engine.kb.story.title)
-        else:
-            reply = render.not_found_reply("anything", term, [n for n, _ in engine.complete_terms(term, SUGGESTIONS)])
-        await respond.send(interaction, reply, ephemeral=found is None)
+        await self._found(interaction, render.term_reply(found, engine.kb.story.title) if found else None,
+                          "anything", term, engine.complete_terms)
 
     @what.autocomplete("term")
     async def what_autocomplete(self, interaction: discord.Interaction[StoryBot],
