@@ -22,6 +22,7 @@ from pathlib import Path
 from benchmarks.bench import synthetic_knowledge
 from bot.config import DEFAULT_KNOWLEDGE_DIR
 from bot.engine import Engine, load_engine
+from bot.engine.process import EngineProcess
 from bot.knowledge.watch import KnowledgeReloader
 
 TICK_S = 0.001
@@ -31,9 +32,10 @@ IDLE_S = 1.0  # ticking with no reload first: the machine's noise floor
 class Holder:
     """The bot's one engine reference, as the reloader swaps it; notes when the swap happened."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, process: EngineProcess | None = None) -> None:
         self.engine = engine
         self.swapped_at = 0.0
+        self.process = process  # the child answering for the engine, as in the bot with ANSWER_PROCESS on
 
     def swap(self, engine: Engine) -> None:
         self.swapped_at = time.perf_counter()
@@ -73,11 +75,18 @@ class Ticker:
 
 
 async def one_reload(reloader: KnowledgeReloader, holder: Holder) -> dict[str, float]:
-    """Loop stalls (ms) of one reload: idle beforehand, while building, at the swap and just after; wall time."""
+    """Loop stalls (ms) of one reload: idle beforehand, while building, at the swap and just after; wall time.
+
+    With an answer process (the bot's ANSWER_PROCESS), "after the swap" includes starting the new child as the
+    bot does (in a thread, with the new engine's knowledge sent to it) and stopping the old one.
+    """
     async with Ticker() as ticker:
         await asyncio.sleep(IDLE_S)  # the machine's own noise, for comparison
         t0 = time.perf_counter()
         result = await reloader.reload()
+        if holder.process is not None:
+            old, holder.process = holder.process, await asyncio.to_thread(EngineProcess.start, holder.engine)
+            old.close()
         took = time.perf_counter() - t0
         await asyncio.sleep(1.5)  # freeing the old engine, after the swap, is measured too
     assert result.ok, result.problems[:3]
@@ -85,10 +94,10 @@ async def one_reload(reloader: KnowledgeReloader, holder: Holder) -> dict[str, f
             "swap": ticker.worst(holder.swapped_at - TICK_S * 2), "all": ticker.worst(t0), "wall": took}
 
 
-async def run(directory: Path, reloads: int) -> list[dict[str, float]]:
+async def run(directory: Path, reloads: int, answer_process: bool = False) -> list[dict[str, float]]:
     engine, problems = load_engine(directory)
     assert engine is not None, problems[:3]
-    holder = Holder(engine)
+    holder = Holder(engine, EngineProcess.start(engine) if answer_process else None)
     del engine
     reloader = KnowledgeReloader(directory, holder.swap, engine=holder.engine)
     runs = []
@@ -97,6 +106,8 @@ async def run(directory: Path, reloads: int) -> list[dict[str, float]]:
         runs.append(figures)
         print("reload: loop stall {all:.0f} ms (while building {build:.0f}, at the swap and after {swap:.0f}; "
               "idle beforehand {idle:.0f}), reload took {wall:.2f} s".format(**figures), flush=True)
+    if holder.process is not None:
+        holder.process.close(wait=True)
     return runs
 
 
@@ -106,13 +117,14 @@ def main() -> None:
     ap.add_argument("--reloads", type=int, default=5)
     ap.add_argument("--out", type=Path, default=None, help="append a row of figures to this markdown file")
     ap.add_argument("--label", default="", help="what this run measures (e.g. the commit)")
+    ap.add_argument("--answer-process", action="store_true", help="also start a new answer process at each reload")
     args = ap.parse_args()
     story, _ = load_engine(DEFAULT_KNOWLEDGE_DIR)
     assert story is not None
     with tempfile.TemporaryDirectory(prefix="reload-bench-") as tmp:
         synthetic_knowledge(story.kb, args.entries, Path(tmp))
         del story
-        runs = asyncio.run(run(Path(tmp), args.reloads))
+        runs = asyncio.run(run(Path(tmp), args.reloads, args.answer_process))
     stalls = [r["all"] for r in runs]
     row = (f"| {args.label or '-'} | {args.entries:,} | {args.reloads} | {max(stalls):.0f} ms | "
            f"{statistics.median(stalls):.0f} ms | {max(r['build'] for r in runs):.0f} ms | "

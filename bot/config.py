@@ -34,6 +34,7 @@ DEFAULT_KEEP_DAYS = 90  # recorded questions older than this are pruned…
 DEFAULT_KEEP_ROWS = 2_000_000  # …and at most this many of the newest are kept
 HOME_VARIABLE = "STORY_BOT_HOME"
 LOG_FORMATS = ("text", "json")
+_SWITCH = {"on": True, "off": False, "true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
 
 
 class SettingsError(ValueError):
@@ -63,6 +64,9 @@ class Settings:
     keep_rows: int = DEFAULT_KEEP_ROWS
     health_host: str = "127.0.0.1"
     health_port: int | None = None  # None: no health/metrics server
+    # Answer in a child process (bot/engine/process.py) rather than in threads beside the event loop. from_env
+    # turns it on where there are two cores or more; off here, for bots built in tests and tools.
+    answer_process: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, env_file: Path | str | None = None) -> Settings:
@@ -113,6 +117,14 @@ class Settings:
             if not 0.0 <= value <= 1.0:
                 raise SettingsError(f"{name} must be a number from 0 to 1, got {raw!r}")
             return value
+        def switch(name: str, default: bool) -> bool:
+            raw = (text(name) or "").lower()
+            if not raw:
+                return default
+            if raw not in _SWITCH:
+                raise SettingsError(f"{name} must be on or off, got {raw!r}")
+            return _SWITCH[raw]
+
         def path(name: str, default: Path) -> Path:
             return home / (text(name) or default)  # an absolute value stays as it is
 
@@ -157,6 +169,8 @@ class Settings:
         if health_port is not None and not 0 <= health_port <= 65535:
             raise SettingsError(f"HEALTH_PORT must be a port number (0-65535), got {health_port}")
 
+        answer_process = switch("ANSWER_PROCESS", (os.cpu_count() or 1) >= 2)
+
         knowledge = text("KNOWLEDGE_DIR")
         local = home / "knowledge"
         return cls(
@@ -181,6 +195,7 @@ class Settings:
             keep_rows=keep_rows or DEFAULT_KEEP_ROWS,
             health_host=text("HEALTH_HOST") or "127.0.0.1",
             health_port=health_port,
+            answer_process=answer_process,
         )
 
     def with_salt(self) -> Settings:

@@ -71,6 +71,7 @@ def test_without_a_local_knowledge_folder_the_packaged_story_is_used(environ: di
     ({"COOLDOWN": "0/60"}, "COOLDOWN"),
     ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
     ({"HEALTH_PORT": "70000"}, "HEALTH_PORT"),
+    ({"ANSWER_PROCESS": "maybe"}, "ANSWER_PROCESS"),
 ])  # fmt: skip
 def test_values_that_would_fail_forever_are_refused_at_start(variables: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
@@ -83,6 +84,15 @@ def test_good_values_parse() -> None:
     assert (s.shard_count, s.shard_ids, s.cooldown_rate, s.cooldown_seconds) == (4, (2, 3), 3, 30.0)
     assert (s.log_format, s.health_host, s.health_port) == ("json", "0.0.0.0", 9100)
     assert Settings.from_env(env={}).health_port is None  # no health server unless asked for
+
+
+@pytest.mark.parametrize(("value", "cores", "on"), [
+    ("", 2, True), ("", 1, False), ("off", 8, False), ("No", 8, False), ("on", 1, True), ("1", 1, True),
+])  # fmt: skip
+def test_answer_process_is_on_where_there_is_a_second_core_unless_set(
+        value: str, cores: int, on: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    assert Settings.from_env(env={"ANSWER_PROCESS": value}).answer_process is on
 
 
 def test_an_unreadable_env_file_is_a_setting_error(tmp_path: Path) -> None:

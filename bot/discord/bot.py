@@ -13,6 +13,7 @@ import gc
 import hashlib
 import json
 import logging
+import math
 import os
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -32,6 +33,7 @@ from bot.discord.i18n import StoryTranslator
 from bot.discord.render import Reply
 from bot.discord.respond import Asker
 from bot.engine import ConversationBook
+from bot.engine.process import BrokenProcessPool, EngineProcess
 from bot.knowledge.watch import KnowledgeReloader, ReloadResult
 from bot.logs import reader_tag
 from bot.store import StoreUnavailable, open_store
@@ -55,10 +57,13 @@ INITIAL_EXTENSIONS = (
     "bot.discord.cogs.kb",
 )
 SHUTDOWN_GRACE = 10.0  # seconds close() waits for answers being written before the HTTP session goes
-# Threads that produce answers. The engine is pure Python and holds the GIL: more threads would only take turns
-# with the event loop, which must stay free to acknowledge interactions within Discord's 3 s. Their own pool, so
-# no other work in the default pool (/kb gaps, reloads) can queue in front of a reader's answer.
+# Threads that produce answers when there is no answer process (ANSWER_PROCESS=off, or while one starts). The
+# engine is pure Python and holds the GIL: more threads would only take turns with the event loop, which must
+# stay free to acknowledge interactions within Discord's 3 s. Their own pool, so no other work in the default
+# pool (/kb gaps, reloads) can queue in front of a reader's answer.
 ANSWER_WORKERS = 2
+PROCESS_START_WAIT = 30.0  # seconds setup_hook waits for the first answer process (threads answer meanwhile)
+PROCESS_RESTART = 5.0  # seconds at least between starts of the answer process, should it keep dying
 ACK_PRIORITY = 2.0  # seconds an answer waits at most for other readers' acknowledgements to go out first
 HTTP_CONNECTIONS = 256  # to Discord's API at once; more requests wait for a free kept-alive connection
 
@@ -144,6 +149,12 @@ class StoryBot(commands.AutoShardedBot):
         self._work: set[asyncio.Task] = set()
         self._answering = ThreadPoolExecutor(ANSWER_WORKERS, thread_name_prefix="answer")
         self._in_flight = 0
+        # The child process answering from the knowledge in use (settings.answer_process), once it is ready.
+        self._process: EngineProcess | None = None
+        self._process_lock = asyncio.Lock()  # one start at a time, so an older start never replaces a newer one
+        self._process_starts: set[asyncio.Task] = set()
+        self._process_started = -math.inf  # loop time of the last start, to space out restarts
+        self._closing = False
         self._acknowledging = 0
         self._shards_up: dict[int, bool] = {}  # for /healthz: kept by the shard events below
         self._acks_sent = asyncio.Event()
@@ -158,11 +169,51 @@ class StoryBot(commands.AutoShardedBot):
     def engine(self, engine: Engine) -> None:
         self._engine = engine
         self.health.knowledge_loaded(engine)
+        self._answer_in_process(engine)
+
+    def _answer_in_process(self, engine: Engine) -> None:
+        """With ANSWER_PROCESS on, have a child process answer from `engine`'s knowledge, once it is ready."""
+        if self.settings.answer_process and not self._closing:
+            task = asyncio.create_task(self._start_process(engine), name="answer process start")
+            self._process_starts.add(task)
+            task.add_done_callback(self._process_starts.discard)
+
+    async def _start_process(self, engine: Engine) -> None:
+        """Start a child process answering from `engine`'s knowledge, and use it once it is ready.
+
+        Until then, and whenever it is not answering from the knowledge in use, answers come from threads with the
+        engine in use: a reader never waits for a start, nor gets an answer from knowledge a reload replaced.
+        """
+        async with self._process_lock:
+            loop = asyncio.get_running_loop()
+            await asyncio.sleep(max(self._process_started + PROCESS_RESTART - loop.time(), 0.0))
+            if self._closing or engine is not self._engine:
+                return  # stopping, or a newer reload has its own start waiting behind this one
+            self._process_started = loop.time()
+            try:
+                process = await asyncio.to_thread(EngineProcess.start, engine, log_level=self.settings.log_level,
+                                                  log_format=self.settings.log_format)
+            except Exception:
+                log.exception("could not start the answer process; answering in threads of this process")
+                return
+            if self._closing:
+                process.close()
+                return
+            old, self._process = self._process, process
+            if old is not None:
+                old.close()  # after the questions already sent to it
+            log.info("answering in child process %d from now on (%s)", process.pid, engine.kb.summary())
 
     @property
     def answers_in_flight(self) -> int:
-        """Answers being produced now (in or waiting for an answer thread)."""
+        """Answers being produced now (by the answer process or a thread, or waiting for one)."""
         return self._in_flight
+
+    @property
+    def answering_in_process(self) -> bool:
+        """Whether the answer process answers from the knowledge in use (else threads of this process do)."""
+        process = self._process
+        return process is not None and process.serves(self._engine)
 
     @contextlib.asynccontextmanager
     async def acknowledging(self) -> AsyncIterator[None]:
@@ -240,6 +291,8 @@ class StoryBot(commands.AutoShardedBot):
                 await self.sync_commands()
             except discord.HTTPException:
                 log.exception("command sync failed; the next start tries again (or run `python -m bot sync`)")
+        if self._process_starts:  # connect with the answer process ready, so a burst at start finds it answering
+            await asyncio.wait(self._process_starts, timeout=PROCESS_START_WAIT)
         # Everything loaded so far (knowledge, indexes, discord.py's state) lives as long as the process: keep it
         # out of the collector's full passes, which otherwise walk it again and again in a burst of questions.
         gc.freeze()
@@ -319,12 +372,30 @@ class StoryBot(commands.AutoShardedBot):
         self._in_flight += 1
         try:
             await self._after_acknowledgements()
-            answer = await asyncio.get_running_loop().run_in_executor(self._answering, self.engine.ask, question,
-                                                                      conversation)
+            engine, process = self.engine, self._process
+            answer = None
+            if process is not None and process.serves(engine):
+                try:
+                    answer = await process.ask(question, conversation)
+                except BrokenProcessPool:
+                    self._process_died(process)
+            if answer is None:
+                answer = await asyncio.get_running_loop().run_in_executor(self._answering, engine.ask, question,
+                                                                          conversation)
         finally:
             self._in_flight -= 1
         self.health.latency.observe(time.perf_counter() - started)
         return answer
+
+    def _process_died(self, process: EngineProcess) -> None:
+        """Answer first: the question that found the child dead is answered in a thread, and so is every other
+        until a new child is ready."""
+        if self._process is not process:
+            return  # another question already saw it
+        self._process = None
+        process.close()
+        log.error("the answer process died; answering in threads of this process until a new one is ready")
+        self._answer_in_process(self.engine)
 
     async def reply_for(self, answer: Answer, asker: Asker, *, offer_alternatives: bool = True,
                         forum: bool = False, face: str = "message") -> Reply:
@@ -428,6 +499,7 @@ class StoryBot(commands.AutoShardedBot):
             task.add_done_callback(self._work.discard)
 
     async def close(self) -> None:
+        self._closing = True  # no new answer process from here on
         pending = self._work - {asyncio.current_task()}
         if pending and not self.is_closed():
             log.info("finishing %d answers before closing", len(pending))
@@ -438,6 +510,11 @@ class StoryBot(commands.AutoShardedBot):
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         await super().close()
+        if self._process_starts:
+            await asyncio.wait(self._process_starts, timeout=SHUTDOWN_GRACE)
+        process, self._process = self._process, None
+        if process is not None:
+            await asyncio.to_thread(process.close, wait=True)
         self._answering.shutdown(wait=False, cancel_futures=True)
         store, self.store = self.store, None
         if store is not None:

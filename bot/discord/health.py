@@ -47,6 +47,9 @@ class Gateway(Protocol):
     @property
     def answers_in_flight(self) -> int: ...
 
+    @property
+    def answering_in_process(self) -> bool: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Reload:
@@ -185,3 +188,6 @@ class _Live(Collector):
                                 value=gateway.answers_in_flight)
         yield GaugeMetricFamily("story_bot_knowledge_loaded", "1 when knowledge is loaded",
                                 value=int(self.health.loaded))
+        yield GaugeMetricFamily("story_bot_answer_process", "1 while a child process answers from the knowledge "
+                                "in use (ANSWER_PROCESS); 0 while threads of the bot's own process answer",
+                                value=int(gateway.answering_in_process))

@@ -1,0 +1,96 @@
+"""ANSWER_PROCESS: readers are answered by a child process holding its own engine, and answered all the same
+when that child is starting, out of date after a reload, or dead."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import signal
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from bot.config import Settings
+from bot.discord import bot as bot_module
+from bot.engine import Answer, Engine
+from tests.discord.conftest import Harness, InProcessDiscord, guild_create, slash, start_bot
+
+QUESTION = "Who is Jamil Jivani?"
+
+
+class Counting(Engine):
+    """The real engine, counting the questions it answered in this process."""
+
+    asked = 0
+
+    def ask(self, *args: Any, **kwargs: Any) -> Answer:
+        self.asked += 1
+        return super().ask(*args, **kwargs)
+
+
+@pytest.fixture
+async def harness(settings: Settings, fake: InProcessDiscord) -> AsyncIterator[Harness]:
+    bot = await start_bot(dataclasses.replace(settings, answer_process=True), fake)
+    h = Harness(bot, fake)
+    await h.event("GUILD_CREATE", guild_create())
+    yield h
+    await bot.close()
+    fake.assert_clean()
+
+
+async def until(condition: Any, timeout: float = 30.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.05)
+
+
+async def answered(harness: Harness) -> None:
+    call = await harness.interact(slash("ask", question=QUESTION))
+    assert "Jivani" in call.embeds[0]["title"]
+
+
+async def test_readers_are_answered_by_the_child_once_the_bot_is_up(harness: Harness) -> None:
+    here = Counting(harness.bot.engine.kb)
+    harness.bot.engine = here
+    await until(lambda: harness.bot._process is not None and harness.bot._process.serves(here))
+    assert harness.bot.answering_in_process
+    await answered(harness)
+    assert here.asked == 0  # the child answered
+
+
+async def test_after_a_reload_the_new_knowledge_answers_at_once_and_the_child_takes_over(harness: Harness) -> None:
+    new = Counting(harness.bot.engine.kb)
+    harness.bot.engine = new  # what a reload does; the child still has the old engine
+    assert not harness.bot.answering_in_process
+    await answered(harness)
+    assert new.asked == 1  # answered here, from the new knowledge, not by the out-of-date child
+    await until(lambda: harness.bot._process.serves(new))
+    await answered(harness)
+    assert new.asked == 1
+
+
+async def test_a_dead_child_is_replaced_and_nobody_is_left_unanswered(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(bot_module, "PROCESS_RESTART", 0.0)
+    old = harness.bot._process
+    assert old is not None
+    os.kill(old.pid, signal.SIGKILL)
+    with caplog.at_level(logging.ERROR):
+        await answered(harness)  # the question that finds the child dead is answered in this process
+    assert "the answer process died" in caplog.text
+    await until(lambda: harness.bot._process not in (None, old))
+    await answered(harness)
+
+
+async def test_the_child_stops_with_the_bot(settings: Settings, fake: InProcessDiscord) -> None:
+    bot = await start_bot(dataclasses.replace(settings, answer_process=True), fake)
+    assert bot._process is not None
+    pid = bot._process.pid
+    await bot.close()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert bot._process is None
+
