@@ -25,10 +25,12 @@ T = TypeVar("T")
 # An answer not ready this long after the interaction was *created* is deferred ("thinking…"); one whose handler
 # starts later than ACK_AT_ONCE (a backlog: 2,000 readers pressing /ask together), or while the bot is already
 # handling more than BUSY questions, is deferred before any work. Otherwise the answer itself is the first
-# response, which saves Discord (and us) a round trip.
+# response, which saves Discord (and us) a round trip: in a burst of 500, a deferral for each /ask would be a
+# quarter more requests. BUSY: the event loop spends 1–2 ms on a question (benchmarks/load-results.md), so
+# 500 in hand is at most about a second of work, inside DEFER_BY, which still defers whatever is late.
 DEFER_BY = 1.5
 ACK_AT_ONCE = 0.5
-BUSY = 16
+BUSY = 500
 UNKNOWN_INTERACTION = 10062  # Discord's code when the 3 s window (or the 15 min token) has passed
 
 

@@ -1,10 +1,14 @@
-"""Acknowledging in time: an interaction whose handler starts late (a backlog) is deferred before any work."""
+"""Acknowledging in time: an interaction whose handler starts late (a backlog), or comes while the bot has many
+questions in hand, is deferred before any work."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
+import pytest
+
+from bot.discord import respond
 from bot.engine import Engine
 from tests.discord.conftest import Harness, slash
 from tests.standin.world import DISCORD_EPOCH_MS
@@ -38,6 +42,15 @@ async def test_a_late_interaction_is_deferred_before_the_engine_runs(harness: Ha
     call = await harness.interact(created_ago(slash("ask", question="Who is Jamil Jivani?"), 1.0))
     assert engine.seen == [[5]]  # "thinking…" had gone out before any answer work started
     assert call.path.startswith("/webhooks/") and "Jivani" in call.embeds[0]["title"]  # the answer follows up
+
+
+async def test_an_interaction_while_the_bot_is_busy_is_deferred_before_the_engine_runs(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(respond, "BUSY", 0)  # the /ask itself is one question in hand: more than BUSY
+    engine = watch(harness)
+    call = await harness.interact(slash("ask", question="Who is Jamil Jivani?"))
+    assert engine.seen == [[5]]
+    assert call.path.startswith("/webhooks/")
 
 
 async def test_a_fresh_interaction_on_an_idle_bot_is_answered_in_one_response(harness: Harness) -> None:
