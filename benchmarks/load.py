@@ -1,9 +1,10 @@
 """A burst of questions from many members at once, answered by the real bot over real sockets.
 
-    python -m benchmarks.load [--questions 500] [--rounds 3] [--ask-only] [--out benchmarks/load-results.md]
+    python -m benchmarks.load [--questions 500] [--rounds 3] [--ask-only] [--threads] [--out benchmarks/load-results.md]
 
 The stand-in (tests/standin) runs in this process; the bot runs as `python -m bot run` in a child
-process, as in production, pointed at the stand-in. Half the questions mention the bot, half use
+process, as in production, pointed at the stand-in, with its own answer process (`--threads`: answering
+in threads of the bot instead, ANSWER_PROCESS=off). Half the questions mention the bot, half use
 /ask (`--ask-only`: every one is an /ask, 2,000 readers pressing it at once); each comes from a different
 member (so the per-member cooldown stays out of the way), all dispatched at once. Latency runs from the
 moment the stand-in sends the event to the moment the reply reaches it; an interaction's first response
@@ -85,12 +86,13 @@ async def burst(standin: Discord, questions: list[str], offset: int, ask_only: b
     )
 
 
-async def measure(count: int, rounds: int, ask_only: bool = False) -> tuple[list[Round], str]:
+async def measure(count: int, rounds: int, ask_only: bool = False, threads: bool = False) -> tuple[list[Round], str]:
     pool = [item.q for item in load_items()]
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         async with Discord() as standin:
-            settings = settings_for(standin, workdir, cooldown_rate=5)  # the production default: 5 per 60 s
+            # The production defaults: 5 questions per 60 s, answers from a child process (unless `threads`).
+            settings = settings_for(standin, workdir, cooldown_rate=5, answer_process=not threads)
             log = (workdir / "bot.log").open("wb")
             bot = await spawn_bot(standin, settings, workdir, output=log)
             try:
@@ -110,7 +112,7 @@ async def measure(count: int, rounds: int, ask_only: bool = False) -> tuple[list
     return results, "\n".join(errors[:10])
 
 
-def report(results: list[Round], errors: str, count: int, ask_only: bool = False) -> str:
+def report(results: list[Round], errors: str, count: int, ask_only: bool = False, threads: bool = False) -> str:
     rows = []
     for i, r in enumerate(results, 1):
         first = r.first_responses
@@ -130,10 +132,13 @@ def report(results: list[Round], errors: str, count: int, ask_only: bool = False
     return "\n".join([
         f"# Load: {count} questions in one burst, {len(results)} rounds",
         "",
-        f"`python -m benchmarks.load --questions {count} --rounds {len(results)}{' --ask-only' if ask_only else ''}` "
+        f"`python -m benchmarks.load --questions {count} --rounds {len(results)}{' --ask-only' if ask_only else ''}"
+        f"{' --threads' if threads else ''}` "
         f"on {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"{time.strftime('%Y-%m-%d %H:%M')}.",
-        "Bot: `python -m bot run` in its own process; stand-in and load generator in this one, over 127.0.0.1.",
+        "Bot: `python -m bot run` in its own process, answering "
+        f"{'in threads beside its event loop (ANSWER_PROCESS=off)' if threads else 'from its child process'}; "
+        "stand-in and load generator in this one, over 127.0.0.1.",
         f"Questions: {kind}; all sent at once. Reply = event to the visible answer; first response = event to the "
         "interaction's first callback (answer or deferral), on the stand-in's clock. Lost = no reply, or a first "
         "response after 3 s.",
@@ -156,10 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--ask-only", action="store_true", help="every question an /ask (default: half mentions)")
+    parser.add_argument("--threads", action="store_true", help="answer in threads of the bot (ANSWER_PROCESS=off)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "load-results.md")
     args = parser.parse_args(argv)
-    results, errors = asyncio.run(measure(args.questions, args.rounds, args.ask_only))
-    text = report(results, errors, args.questions, args.ask_only)
+    results, errors = asyncio.run(measure(args.questions, args.rounds, args.ask_only, args.threads))
+    text = report(results, errors, args.questions, args.ask_only, args.threads)
     args.out.write_text(text, encoding="utf-8")
     print(text)
     ok = all(r.lost == 0 and r.late == 0 and r.violations == 0 for r in results) and not errors

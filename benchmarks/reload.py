@@ -37,6 +37,11 @@ class Holder:
         self.swapped_at = 0.0
         self.process = process  # the child answering for the engine, as in the bot with ANSWER_PROCESS on
 
+    async def prepare(self, engine: Engine) -> None:
+        if self.process is not None:
+            old, self.process = self.process, await asyncio.to_thread(EngineProcess.start, engine)
+            old.close()
+
     def swap(self, engine: Engine) -> None:
         self.swapped_at = time.perf_counter()
         self.engine = engine  # the old engine's last reference goes here: freeing it is part of the stall
@@ -77,16 +82,13 @@ class Ticker:
 async def one_reload(reloader: KnowledgeReloader, holder: Holder) -> dict[str, float]:
     """Loop stalls (ms) of one reload: idle beforehand, while building, at the swap and just after; wall time.
 
-    With an answer process (the bot's ANSWER_PROCESS), "after the swap" includes starting the new child as the
-    bot does (in a thread, with the new engine's knowledge sent to it) and stopping the old one.
+    With an answer process (the bot's ANSWER_PROCESS), the reload starts a new child from the new engine before
+    the swap, as the bot does (the reloader's `prepare`, in a thread), and stops the old one.
     """
     async with Ticker() as ticker:
         await asyncio.sleep(IDLE_S)  # the machine's own noise, for comparison
         t0 = time.perf_counter()
         result = await reloader.reload()
-        if holder.process is not None:
-            old, holder.process = holder.process, await asyncio.to_thread(EngineProcess.start, holder.engine)
-            old.close()
         took = time.perf_counter() - t0
         await asyncio.sleep(1.5)  # freeing the old engine, after the swap, is measured too
     assert result.ok, result.problems[:3]
@@ -99,7 +101,7 @@ async def run(directory: Path, reloads: int, answer_process: bool = False) -> li
     assert engine is not None, problems[:3]
     holder = Holder(engine, EngineProcess.start(engine) if answer_process else None)
     del engine
-    reloader = KnowledgeReloader(directory, holder.swap, engine=holder.engine)
+    reloader = KnowledgeReloader(directory, holder.swap, engine=holder.engine, prepare=holder.prepare)
     runs = []
     for _ in range(reloads):
         figures = await one_reload(reloader, holder)

@@ -154,3 +154,25 @@ async def test_an_answer_in_flight_sees_one_knowledge_base(kb_dir: Path, holder:
     assert in_flight is not holder.engine
     assert in_flight.kb.entry("watch-test-entry") is None and not in_flight.ask(QUESTION).answered
     assert holder.engine.kb.entry("watch-test-entry") is not None
+
+
+async def test_prepare_is_awaited_with_the_new_engine_before_it_is_swapped_in(kb_dir: Path, holder: Holder):
+    """The bot starts the answer process for new knowledge there: readers go from old to new with no gap."""
+    seen: list[tuple[Engine, Engine]] = []
+
+    async def prepare(engine: Engine) -> None:
+        await asyncio.sleep(0)
+        seen.append((engine, holder.engine))
+
+    old = holder.engine
+    result = await KnowledgeReloader(kb_dir, holder.swap, prepare=prepare).reload()
+    assert seen == [(result.engine, old)]  # prepared with the new engine while the old was still in use
+    assert holder.engine is result.engine
+
+
+async def test_a_failing_prepare_still_swaps_the_new_knowledge_in(kb_dir: Path, holder: Holder, caplog):
+    async def prepare(engine: Engine) -> None:
+        raise RuntimeError("no process today")
+
+    result = await KnowledgeReloader(kb_dir, holder.swap, prepare=prepare).reload()
+    assert result.ok and holder.engine is result.engine and "preparing for the reloaded knowledge failed" in caplog.text

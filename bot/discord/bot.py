@@ -13,7 +13,6 @@ import gc
 import hashlib
 import json
 import logging
-import math
 import os
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -63,7 +62,7 @@ SHUTDOWN_GRACE = 10.0  # seconds close() waits for answers being written before 
 # pool (/kb gaps, reloads) can queue in front of a reader's answer.
 ANSWER_WORKERS = 2
 PROCESS_START_WAIT = 30.0  # seconds setup_hook waits for the first answer process (threads answer meanwhile)
-PROCESS_RESTART = 5.0  # seconds at least between starts of the answer process, should it keep dying
+PROCESS_RESTART = 5.0  # seconds from an answer process's death to the start of the next
 ACK_PRIORITY = 2.0  # seconds an answer waits at most for other readers' acknowledgements to go out first
 HTTP_CONNECTIONS = 256  # to Discord's API at once; more requests wait for a free kept-alive connection
 
@@ -74,6 +73,11 @@ class KnowledgeError(RuntimeError):
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = tuple(problems)
         super().__init__("\n".join(map(str, self.problems)) or "the knowledge did not load")
+
+
+def _close_started(starting: asyncio.Future[EngineProcess]) -> None:
+    if not starting.cancelled() and starting.exception() is None:
+        starting.result().close()
 
 
 class StoryTree(app_commands.CommandTree["StoryBot"]):
@@ -139,7 +143,8 @@ class StoryBot(commands.AutoShardedBot):
         self.auto_sync = auto_sync
         self.store: Store | None = None  # None while the database is unusable: readers are answered all the same
         self.store_problem: str | None = None  # why it is unusable, for /kb replies
-        self.reloader = KnowledgeReloader(settings.knowledge_dir, self._swap, self._extra_knowledge)
+        self.reloader = KnowledgeReloader(settings.knowledge_dir, self._swap, self._extra_knowledge,
+                                          prepare=self._start_process)
         self._watcher: asyncio.Task | None = None
         self._store_retry: asyncio.Task | None = None
         self.questions = QuestionCooldown(settings.cooldown_rate, settings.cooldown_seconds)
@@ -153,7 +158,7 @@ class StoryBot(commands.AutoShardedBot):
         self._process: EngineProcess | None = None
         self._process_lock = asyncio.Lock()  # one start at a time, so an older start never replaces a newer one
         self._process_starts: set[asyncio.Task] = set()
-        self._process_started = -math.inf  # loop time of the last start, to space out restarts
+        self._process_wanted: Engine | None = None  # the engine the latest start was asked for
         self._closing = False
         self._acknowledging = 0
         self._shards_up: dict[int, bool] = {}  # for /healthz: kept by the shard events below
@@ -181,18 +186,25 @@ class StoryBot(commands.AutoShardedBot):
     async def _start_process(self, engine: Engine) -> None:
         """Start a child process answering from `engine`'s knowledge, and use it once it is ready.
 
-        Until then, and whenever it is not answering from the knowledge in use, answers come from threads with the
-        engine in use: a reader never waits for a start, nor gets an answer from knowledge a reload replaced.
+        A reload awaits this before swapping the engine in (the reloader's `prepare`), so readers go from the old
+        knowledge to the new with no gap. Whenever the child is not answering from the knowledge in use (starting
+        at start-up, or dead), answers come from threads with the engine in use.
         """
+        if not self.settings.answer_process:
+            return
+        self._process_wanted = engine
         async with self._process_lock:
-            loop = asyncio.get_running_loop()
-            await asyncio.sleep(max(self._process_started + PROCESS_RESTART - loop.time(), 0.0))
-            if self._closing or engine is not self._engine:
-                return  # stopping, or a newer reload has its own start waiting behind this one
-            self._process_started = loop.time()
+            if self._closing or engine is not self._process_wanted:
+                return  # stopping, or a newer engine has its own start waiting behind this one
+            if self._process is not None and self._process.serves(engine):
+                return  # started before the swap
+            starting = asyncio.ensure_future(asyncio.to_thread(
+                EngineProcess.start, engine, log_level=self.settings.log_level, log_format=self.settings.log_format))
             try:
-                process = await asyncio.to_thread(EngineProcess.start, engine, log_level=self.settings.log_level,
-                                                  log_format=self.settings.log_format)
+                process = await asyncio.shield(starting)
+            except asyncio.CancelledError:  # a reload cancelled by close(): the child, once started, is stopped
+                starting.add_done_callback(_close_started)
+                raise
             except Exception:
                 log.exception("could not start the answer process; answering in threads of this process")
                 return
@@ -203,11 +215,6 @@ class StoryBot(commands.AutoShardedBot):
             if old is not None:
                 old.close()  # after the questions already sent to it
             log.info("answering in child process %d from now on (%s)", process.pid, engine.kb.summary())
-
-    @property
-    def answers_in_flight(self) -> int:
-        """Answers being produced now (by the answer process or a thread, or waiting for one)."""
-        return self._in_flight
 
     @property
     def answering_in_process(self) -> bool:
@@ -394,8 +401,9 @@ class StoryBot(commands.AutoShardedBot):
             return  # another question already saw it
         self._process = None
         process.close()
-        log.error("the answer process died; answering in threads of this process until a new one is ready")
-        self._answer_in_process(self.engine)
+        log.error("the answer process died; answering in threads of this process until a new one is ready "
+                  "(starting in %.0f s)", PROCESS_RESTART)
+        asyncio.get_running_loop().call_later(PROCESS_RESTART, lambda: self._answer_in_process(self.engine))
 
     async def reply_for(self, answer: Answer, asker: Asker, *, offer_alternatives: bool = True,
                         forum: bool = False, face: str = "message") -> Reply:

@@ -93,11 +93,17 @@ def fingerprint(directory: Path | str) -> Fingerprint:
 class KnowledgeReloader:
     def __init__(self, directory: Path | str, swap: Callable[[Engine], None],
                  extra: Callable[[], Mapping[str, str]] | None = None, *, engine: Engine | None = None,
+                 prepare: Callable[[Engine], Awaitable[None]] | None = None,
                  poll_s: float = POLL_S, quiet_ms: int = QUIET_MS, max_wait_ms: int = MAX_WAIT_MS,
                  force_polling: bool | None = None) -> None:
-        """`engine` is the one in use now, if known: then the first reload frees it off the loop too."""
+        """`engine` is the one in use now, if known: then the first reload frees it off the loop too.
+
+        `prepare` is awaited with a new engine before it is swapped in (the bot starts the process that will
+        answer from it): done before the old engine is freed, the two heavy steps never compete for the cores.
+        """
         self.directory = Path(directory)
         self._swap = swap
+        self._prepare = prepare
         # Knowledge files kept elsewhere (file name → text: the store's shared entries), loaded and validated
         # with the directory's as if they were in it.
         self._extra = extra
@@ -132,6 +138,11 @@ class KnowledgeReloader:
                 log.warning("knowledge reload refused, still answering from the last good knowledge:\n%s",
                             "\n".join(map(str, problems)))
                 return ReloadResult(None, problems)
+            if self._prepare is not None:
+                try:
+                    await self._prepare(engine)
+                except Exception:  # the new knowledge is swapped in all the same
+                    log.exception("preparing for the reloaded knowledge failed")
             old, self._engine = [self._engine], engine
             self._swap(engine)
             threading.Thread(target=_free_piecewise, args=(old,), name="knowledge free", daemon=True).start()

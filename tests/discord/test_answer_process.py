@@ -72,6 +72,15 @@ async def test_after_a_reload_the_new_knowledge_answers_at_once_and_the_child_ta
     assert new.asked == 1
 
 
+async def test_a_reload_has_the_child_ready_when_the_new_knowledge_is_swapped_in(harness: Harness) -> None:
+    new = Counting(harness.bot.engine.kb)
+    await harness.bot.reloader._prepare(new)  # what a reload awaits before its swap
+    harness.bot.engine = new
+    assert harness.bot.answering_in_process
+    await answered(harness)
+    assert new.asked == 0
+
+
 async def test_a_dead_child_is_replaced_and_nobody_is_left_unanswered(
         harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(bot_module, "PROCESS_RESTART", 0.0)

@@ -41,6 +41,7 @@ def settings_for(standin: Discord, workdir: Path, **overrides: object) -> Settin
         knowledge_dir=knowledge,
         database_path=workdir / "data" / "bot.sqlite3",
         cooldown_rate=1000,  # tests ask many questions as one member; the cooldown has its own test
+        answer_process=True,  # as `python -m bot run` on two cores or more
     )
     return replace(settings, **overrides)  # type: ignore[arg-type]
 
@@ -102,6 +103,7 @@ def child_env(standin: Discord, settings: Settings) -> dict[str, str]:
         "LOG_FORMAT": settings.log_format,
         "HEALTH_HOST": settings.health_host,
         "HEALTH_PORT": "" if settings.health_port is None else str(settings.health_port),
+        "ANSWER_PROCESS": "on" if settings.answer_process else "off",
     }
     return env
 
