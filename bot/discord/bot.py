@@ -217,6 +217,11 @@ class StoryBot(commands.AutoShardedBot):
             log.info("answering in child process %d from now on (%s)", process.pid, engine.kb.summary())
 
     @property
+    def answers_in_flight(self) -> int:
+        """Answers being produced now (by the answer process or a thread, or waiting for one)."""
+        return self._in_flight
+
+    @property
     def answering_in_process(self) -> bool:
         """Whether the answer process answers from the knowledge in use (else threads of this process do)."""
         process = self._process

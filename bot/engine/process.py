@@ -16,6 +16,7 @@ BrokenProcessPool on every question waiting for it); "spawn", not fork, because 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import os
@@ -49,6 +50,10 @@ def _build(kb: KnowledgeBase, params: Params) -> int:
     """Build the child's engine; its process id, for the parent's log."""
     global _engine
     _engine = Engine(kb, params)
+    # The engine lives as long as the child and never becomes garbage: out of the collector's full passes,
+    # which would otherwise walk all of it again and again in a burst of questions (as the bot does at start).
+    gc.collect()
+    gc.freeze()
     return os.getpid()
 
 

@@ -86,7 +86,7 @@ async def test_metrics_count_questions_by_face_and_outcome(standin: Discord, bot
     assert "story_bot_shards_connected 1.0" in lines
     assert 'story_bot_knowledge_reloads_total{result="failed"} 0.0' in lines
     assert "story_bot_database_write_failures_total 0.0" in lines
-    assert "story_bot_answer_process 0.0" in lines  # this bot answers in threads (ANSWER_PROCESS off)
+    assert "story_bot_answer_process 1.0" in lines  # answered by its child process, as with ANSWER_PROCESS on
 
 
 async def until_reload(bot: StoryBot, ok: bool) -> dict[str, Any]:
