@@ -39,8 +39,8 @@ class Holder:
 
     async def prepare(self, engine: Engine) -> None:
         if self.process is not None:
-            old, self.process = self.process, await asyncio.to_thread(EngineProcess.start, engine)
-            old.close()
+            old, self.process = self.process, await EngineProcess.start(engine)
+            await old.close()
 
     def swap(self, engine: Engine) -> None:
         self.swapped_at = time.perf_counter()
@@ -83,7 +83,7 @@ async def one_reload(reloader: KnowledgeReloader, holder: Holder) -> dict[str, f
     """Loop stalls (ms) of one reload: idle beforehand, while building, at the swap and just after; wall time.
 
     With an answer process (the bot's ANSWER_PROCESS), the reload starts a new child from the new engine before
-    the swap, as the bot does (the reloader's `prepare`, in a thread), and stops the old one.
+    the swap, as the bot does (the reloader's `prepare`), and stops the old one.
     """
     async with Ticker() as ticker:
         await asyncio.sleep(IDLE_S)  # the machine's own noise, for comparison
@@ -99,7 +99,7 @@ async def one_reload(reloader: KnowledgeReloader, holder: Holder) -> dict[str, f
 async def run(directory: Path, reloads: int, answer_process: bool = False) -> list[dict[str, float]]:
     engine, problems = load_engine(directory)
     assert engine is not None, problems[:3]
-    holder = Holder(engine, EngineProcess.start(engine) if answer_process else None)
+    holder = Holder(engine, await EngineProcess.start(engine) if answer_process else None)
     del engine
     reloader = KnowledgeReloader(directory, holder.swap, engine=holder.engine, prepare=holder.prepare)
     runs = []
@@ -109,7 +109,7 @@ async def run(directory: Path, reloads: int, answer_process: bool = False) -> li
         print("reload: loop stall {all:.0f} ms (while building {build:.0f}, at the swap and after {swap:.0f}; "
               "idle beforehand {idle:.0f}), reload took {wall:.2f} s".format(**figures), flush=True)
     if holder.process is not None:
-        holder.process.close(wait=True)
+        await holder.process.close()
     return runs
 
 

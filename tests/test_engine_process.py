@@ -3,15 +3,17 @@ included, and a child that dies is reported on every question instead of leaving
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
-from collections.abc import Iterator
+import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from bot.engine import Conversation, Engine, load_engine
-from bot.engine.process import BrokenProcessPool, EngineProcess
+from bot.engine.process import ChildGone, EngineProcess
 
 FIXTURE = Path(__file__).parent / "fixtures" / "knowledge"
 QUESTIONS = ["Who is Jamil Jivani?", "When did Jivani go to Washington?", "What is the weather in Oslo?", "thanks!",
@@ -25,16 +27,16 @@ def engine() -> Engine:
     return built
 
 
-@pytest.fixture(scope="module")
-def child(engine: Engine) -> Iterator[EngineProcess]:
-    process = EngineProcess.start(engine)
+@pytest.fixture
+async def child(engine: Engine) -> AsyncIterator[EngineProcess]:
+    process = await EngineProcess.start(engine)
     yield process
-    process.close(wait=True)
+    await process.close()
 
 
-@pytest.mark.parametrize("question", QUESTIONS)
-async def test_the_child_answers_as_the_engine_here(engine: Engine, child: EngineProcess, question: str) -> None:
-    assert await child.ask(question, Conversation()) == engine.ask(question, Conversation())
+async def test_the_child_answers_as_the_engine_here(engine: Engine, child: EngineProcess) -> None:
+    there = await asyncio.gather(*(child.ask(q, Conversation()) for q in QUESTIONS))  # all sent at once
+    assert there == [engine.ask(q, Conversation()) for q in QUESTIONS]  # each to its own question
 
 
 async def test_a_follow_up_leans_on_the_conversation_sent_with_it(engine: Engine, child: EngineProcess) -> None:
@@ -44,17 +46,38 @@ async def test_a_follow_up_leans_on_the_conversation_sent_with_it(engine: Engine
     assert there == here and "Jivani" in (there.resolved or "")
 
 
-def test_the_child_serves_the_engine_it_was_built_from_and_no_other(engine: Engine, child: EngineProcess) -> None:
-    assert child.serves(engine)
+async def test_the_child_serves_the_engine_it_was_built_from_and_no_other(engine: Engine,
+                                                                          child: EngineProcess) -> None:
+    assert child.serves(engine) and child.alive
     assert not child.serves(Engine(engine.kb))  # a reload's new engine, even from the same knowledge
 
 
-async def test_a_dead_child_says_so_on_every_question(engine: Engine) -> None:
-    process = EngineProcess.start(engine)
+async def test_a_dead_child_says_so_on_every_question_and_to_its_owner(engine: Engine) -> None:
+    exits: list[EngineProcess] = []
+    process = await EngineProcess.start(engine, on_exit=exits.append)
     try:
         os.kill(process.pid, signal.SIGKILL)
         for _ in range(2):
-            with pytest.raises(BrokenProcessPool):
+            with pytest.raises(ChildGone):
                 await process.ask("Who is Jamil Jivani?", Conversation())
+        assert exits == [process] and not process.alive
     finally:
-        process.close(wait=True)
+        await process.close()
+
+
+async def test_close_answers_what_was_sent_then_stops_the_child_without_calling_it_dead(engine: Engine) -> None:
+    exits: list[EngineProcess] = []
+    process = await EngineProcess.start(engine, on_exit=exits.append)
+    sent = [asyncio.ensure_future(process.ask(q, Conversation())) for q in QUESTIONS]
+    await asyncio.sleep(0)  # the questions are written before the pipe closes
+    await process.close()
+    assert [a.question for a in await asyncio.gather(*sent)] == QUESTIONS
+    assert exits == [] and not process.alive
+    with pytest.raises(ProcessLookupError):
+        os.kill(process.pid, 0)
+
+
+async def test_a_child_that_exits_at_once_is_a_failed_start(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # e.g. a Python that cannot import the bot
+    with pytest.raises(ChildGone, match="while starting"):
+        await EngineProcess.start(engine)

@@ -1,7 +1,7 @@
 """StoryBot: the Discord client. Loads knowledge, cogs and buttons; syncs commands only when they change.
 
-The bot owns the store, the knowledge watcher and reloads (made in setup_hook, closed in close),
-so no cog's failure can switch them off; cogs use `bot.store` and `bot.reloader`.
+The bot owns the store, the knowledge watcher, reloads and the answer process (made in setup_hook, closed in
+close), so no cog's failure can switch them off; cogs use `bot.store` and `bot.reloader`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from bot.discord.i18n import StoryTranslator
 from bot.discord.render import Reply
 from bot.discord.respond import Asker
 from bot.engine import ConversationBook
-from bot.engine.process import BrokenProcessPool, EngineProcess
+from bot.engine.process import ChildGone, EngineProcess
 from bot.knowledge.watch import KnowledgeReloader, ReloadResult
 from bot.logs import reader_tag
 from bot.store import StoreUnavailable, open_store
@@ -73,11 +73,6 @@ class KnowledgeError(RuntimeError):
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = tuple(problems)
         super().__init__("\n".join(map(str, self.problems)) or "the knowledge did not load")
-
-
-def _close_started(starting: asyncio.Future[EngineProcess]) -> None:
-    if not starting.cancelled() and starting.exception() is None:
-        starting.result().close()
 
 
 class StoryTree(app_commands.CommandTree["StoryBot"]):
@@ -157,7 +152,7 @@ class StoryBot(commands.AutoShardedBot):
         # The child process answering from the knowledge in use (settings.answer_process), once it is ready.
         self._process: EngineProcess | None = None
         self._process_lock = asyncio.Lock()  # one start at a time, so an older start never replaces a newer one
-        self._process_starts: set[asyncio.Task] = set()
+        self._process_work: set[asyncio.Task] = set()  # answer processes being started or stopped
         self._process_wanted: Engine | None = None  # the engine the latest start was asked for
         self._closing = False
         self._acknowledging = 0
@@ -180,8 +175,8 @@ class StoryBot(commands.AutoShardedBot):
         """With ANSWER_PROCESS on, have a child process answer from `engine`'s knowledge, once it is ready."""
         if self.settings.answer_process and not self._closing:
             task = asyncio.create_task(self._start_process(engine), name="answer process start")
-            self._process_starts.add(task)
-            task.add_done_callback(self._process_starts.discard)
+            self._process_work.add(task)
+            task.add_done_callback(self._process_work.discard)
 
     async def _start_process(self, engine: Engine) -> None:
         """Start a child process answering from `engine`'s knowledge, and use it once it is ready.
@@ -198,22 +193,23 @@ class StoryBot(commands.AutoShardedBot):
                 return  # stopping, or a newer engine has its own start waiting behind this one
             if self._process is not None and self._process.serves(engine):
                 return  # started before the swap
-            starting = asyncio.ensure_future(asyncio.to_thread(
-                EngineProcess.start, engine, log_level=self.settings.log_level, log_format=self.settings.log_format))
+            starting = asyncio.ensure_future(EngineProcess.start(
+                engine, log_level=self.settings.log_level, log_format=self.settings.log_format,
+                on_exit=self._process_died))
             try:
                 process = await asyncio.shield(starting)
             except asyncio.CancelledError:  # a reload cancelled by close(): the child, once started, is stopped
-                starting.add_done_callback(_close_started)
+                starting.add_done_callback(self._stop_started)
                 raise
             except Exception:
                 log.exception("could not start the answer process; answering in threads of this process")
                 return
             if self._closing:
-                process.close()
+                self._stop_process(process)
                 return
             old, self._process = self._process, process
             if old is not None:
-                old.close()  # after the questions already sent to it
+                self._stop_process(old)  # after the questions already sent to it
             log.info("answering in child process %d from now on (%s)", process.pid, engine.kb.summary())
 
     @property
@@ -221,11 +217,21 @@ class StoryBot(commands.AutoShardedBot):
         """Answers being produced now (by the answer process or a thread, or waiting for one)."""
         return self._in_flight
 
+    def _stop_process(self, process: EngineProcess) -> None:
+        """Stop a child in the background, once it has answered what it was sent; close() waits for it."""
+        task = asyncio.create_task(process.close(), name=f"answer process {process.pid} stop")
+        self._process_work.add(task)
+        task.add_done_callback(self._process_work.discard)
+
+    def _stop_started(self, starting: asyncio.Future[EngineProcess]) -> None:
+        if not starting.cancelled() and starting.exception() is None:
+            self._stop_process(starting.result())
+
     @property
     def answering_in_process(self) -> bool:
         """Whether the answer process answers from the knowledge in use (else threads of this process do)."""
         process = self._process
-        return process is not None and process.serves(self._engine)
+        return process is not None and process.alive and process.serves(self._engine)
 
     @contextlib.asynccontextmanager
     async def acknowledging(self) -> AsyncIterator[None]:
@@ -303,8 +309,8 @@ class StoryBot(commands.AutoShardedBot):
                 await self.sync_commands()
             except discord.HTTPException:
                 log.exception("command sync failed; the next start tries again (or run `python -m bot sync`)")
-        if self._process_starts:  # connect with the answer process ready, so a burst at start finds it answering
-            await asyncio.wait(self._process_starts, timeout=PROCESS_START_WAIT)
+        if self._process_work:  # connect with the answer process ready, so a burst at start finds it answering
+            await asyncio.wait(self._process_work, timeout=PROCESS_START_WAIT)
         # Everything loaded so far (knowledge, indexes, discord.py's state) lives as long as the process: keep it
         # out of the collector's full passes, which otherwise walk it again and again in a burst of questions.
         gc.freeze()
@@ -386,11 +392,9 @@ class StoryBot(commands.AutoShardedBot):
             await self._after_acknowledgements()
             engine, process = self.engine, self._process
             answer = None
-            if process is not None and process.serves(engine):
-                try:
+            if process is not None and process.alive and process.serves(engine):
+                with contextlib.suppress(ChildGone):  # answer first: a thread answers instead (see _process_died)
                     answer = await process.ask(question, conversation)
-                except BrokenProcessPool:
-                    self._process_died(process)
             if answer is None:
                 answer = await asyncio.get_running_loop().run_in_executor(self._answering, engine.ask, question,
                                                                           conversation)
@@ -400,12 +404,12 @@ class StoryBot(commands.AutoShardedBot):
         return answer
 
     def _process_died(self, process: EngineProcess) -> None:
-        """Answer first: the question that found the child dead is answered in a thread, and so is every other
-        until a new child is ready."""
+        """The child exited unasked (killed, out of memory). Answer first: the questions it had are answered in
+        threads, and so is every other until a new child is ready."""
         if self._process is not process:
-            return  # another question already saw it
+            return  # one already replaced: its exit is expected
         self._process = None
-        process.close()
+        self._stop_process(process)  # closes its pipes; it has exited already
         log.error("the answer process died; answering in threads of this process until a new one is ready "
                   "(starting in %.0f s)", PROCESS_RESTART)
         asyncio.get_running_loop().call_later(PROCESS_RESTART, lambda: self._answer_in_process(self.engine))
@@ -523,11 +527,13 @@ class StoryBot(commands.AutoShardedBot):
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         await super().close()
-        if self._process_starts:
-            await asyncio.wait(self._process_starts, timeout=SHUTDOWN_GRACE)
+        if self._process_work:  # a start finishes (and its child is stopped at once), a stop finishes
+            await asyncio.wait(self._process_work, timeout=SHUTDOWN_GRACE)
         process, self._process = self._process, None
         if process is not None:
-            await asyncio.to_thread(process.close, wait=True)
+            await process.close()
+        if self._process_work:
+            await asyncio.wait(self._process_work, timeout=SHUTDOWN_GRACE)
         self._answering.shutdown(wait=False, cancel_futures=True)
         store, self.store = self.store, None
         if store is not None:

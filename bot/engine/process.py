@@ -4,62 +4,48 @@ The engine is pure Python. Answering in threads of the bot's own process means s
 event loop, and in a burst of questions the loop then waits for an answer thread at every socket write:
 with two cores, the loop and the engine took turns on one. A child process gives each its own core.
 
-The child builds its Engine from the KnowledgeBase the parent loaded (sent pickled), so it answers from
-exactly the knowledge the parent swapped in, never from files read a moment later. A question goes over
-as text plus the reader's small immutable Conversation; the Answer comes back the same way.
-
-concurrent.futures' ProcessPoolExecutor does the plumbing (queues, a child that dies shows up as
-BrokenProcessPool on every question waiting for it); "spawn", not fork, because the parent has threads
-(the event loop's helpers, the store's writer) that a forked child would inherit mid-lock.
+The child (`python -m bot.engine.process`) builds its Engine from the KnowledgeBase the parent loaded, sent
+pickled, so it answers from exactly the knowledge the parent swapped in, never from files read a moment
+later. Then each question goes down its stdin as text plus the reader's small immutable Conversation, and
+each Answer comes back on its stdout, in order: a 4-byte length, then a pickle. The parent reads and writes
+the pipes on its event loop. concurrent.futures' ProcessPoolExecutor was tried first: its queue feeder and
+manager threads took the GIL from the loop again (0.3 ms a question), and its queues cost the child as much
+again; the pipes cost neither. Pickle is safe here: both ends are this program.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import itertools
 import logging
-import multiprocessing
 import os
+import pickle
 import signal
+import struct
+import sys
 import weakref
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 from bot.engine.answer import Answer
 from bot.engine.conversation import Conversation
 from bot.engine.engine import Engine
-from bot.engine.params import Params
-from bot.knowledge.model import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BrokenProcessPool", "EngineProcess"]
-
-_engine: Engine | None = None  # in the child: the engine it answers from
-
-
-def _setup(log_level: str, log_format: str) -> None:
-    """The child's first step: log like the parent, and leave Ctrl-C to the parent, which stops the child."""
-    from bot.logs import setup_logging
-
-    setup_logging(log_level, log_format)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+_LENGTH = struct.Struct(">I")
+STOP_WAIT = 10.0  # seconds close() waits for the child to answer what it was sent and exit, before killing it
 
 
-def _build(kb: KnowledgeBase, params: Params) -> int:
-    """Build the child's engine; its process id, for the parent's log."""
-    global _engine
-    _engine = Engine(kb, params)
-    # The engine lives as long as the child and never becomes garbage: out of the collector's full passes,
-    # which would otherwise walk all of it again and again in a burst of questions (as the bot does at start).
-    gc.collect()
-    gc.freeze()
-    return os.getpid()
+class ChildGone(RuntimeError):
+    """The answer process has exited (killed, out of memory, or it could not start): ask elsewhere."""
 
 
-def _ask(question: str, conversation: Conversation) -> Answer:
-    assert _engine is not None, "the child answers only after _build"
-    return _engine.ask(question, conversation)
+def _frame(value: Any) -> bytes:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return _LENGTH.pack(len(data)) + data
 
 
 class EngineProcess:
@@ -69,34 +55,156 @@ class EngineProcess:
     is freed piece by piece by the reloader, which a reference held here would turn into one long free.
     """
 
-    def __init__(self, engine: Engine, executor: ProcessPoolExecutor, pid: int) -> None:
+    def __init__(self, engine: Engine, child: asyncio.subprocess.Process,
+                 on_exit: Callable[[EngineProcess], None] | None = None) -> None:
         self._serves = weakref.ref(engine)
-        self._executor = executor
-        self.pid = pid
+        self._child = child
+        self.pid = child.pid
+        self._on_exit = on_exit
+        self._ids = itertools.count()
+        self._waiting: dict[int, asyncio.Future[Answer]] = {}
+        self._gone = False
+        self._closing = False
+        self._reader = asyncio.create_task(self._read(), name=f"answer process {child.pid}")
 
     def serves(self, engine: Engine) -> bool:
         """Whether the child answers as `engine` would: it was built from that engine's knowledge."""
         return self._serves() is engine
 
+    @property
+    def alive(self) -> bool:
+        return not self._gone
+
     @classmethod
-    def start(cls, engine: Engine, *, log_level: str = "INFO", log_format: str = "text") -> EngineProcess:
-        """Start a child and wait until it has built its copy of `engine`. Blocking (a process start and an
-        engine's build): call it from a worker thread. Raises BrokenProcessPool when the child could not start
-        or died building."""
-        executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_setup,
-                                       initargs=(log_level, log_format))
+    async def start(cls, engine: Engine, *, log_level: str = "INFO", log_format: str = "text",
+                    on_exit: Callable[[EngineProcess], None] | None = None) -> EngineProcess:
+        """Start a child and wait until it has built its copy of `engine` (seconds for a large knowledge base).
+
+        `on_exit` is called if the child exits before close() (killed, out of memory). Raises ChildGone when
+        the child could not start.
+        """
+        # Pickled in a thread: at 10,000 entries that is 0.1 s the event loop would otherwise stall for.
+        setup = await asyncio.to_thread(_frame, (engine.kb, engine.params, log_level, log_format))
+        child = await asyncio.create_subprocess_exec(sys.executable, "-m", __name__, stdin=asyncio.subprocess.PIPE,
+                                                     stdout=asyncio.subprocess.PIPE)
+        assert child.stdin is not None and child.stdout is not None
         try:
-            # Sent as a call, not as the initializer's arguments, which the executor would keep for its lifetime.
-            pid = executor.submit(_build, engine.kb, engine.params).result()
-        except BaseException:
-            executor.shutdown(wait=False, cancel_futures=True)
-            raise
-        return cls(engine, executor, pid)
+            child.stdin.write(setup)
+            del setup
+            await child.stdin.drain()
+            ready = await _read_frame(child.stdout)
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            await _end(child)
+            raise ChildGone(f"the answer process exited while starting (code {child.returncode})") from exc
+        if ready != child.pid:
+            await _end(child)
+            raise ChildGone(f"the answer process said {ready!r} instead of its process id")
+        return cls(engine, child, on_exit)
 
     async def ask(self, question: str, conversation: Conversation) -> Answer:
-        """The child's answer. Raises BrokenProcessPool when the child has died (then every later call does)."""
-        return await asyncio.wrap_future(self._executor.submit(_ask, question, conversation))
+        """The child's answer. Raises ChildGone when the child has exited (then every later call does)."""
+        if self._gone:
+            raise ChildGone("the answer process has exited")
+        n = next(self._ids)
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._waiting[n] = future
+        assert self._child.stdin is not None
+        self._child.stdin.write(_frame((n, question, conversation)))
+        return await future
 
-    def close(self, *, wait: bool = False) -> None:
-        """Stop the child once the questions already sent to it are answered (`wait`: block until then)."""
-        self._executor.shutdown(wait=wait)
+    async def _read(self) -> None:
+        """Hand each answer to the question waiting for it; when the child is gone, tell every question left."""
+        assert self._child.stdout is not None
+        try:
+            while True:
+                n, answer = await _read_frame(self._child.stdout)
+                future = self._waiting.pop(n, None)
+                if future is not None and not future.done():  # a question whose reader left is dropped
+                    future.set_result(answer)
+        except (asyncio.IncompleteReadError, OSError, pickle.UnpicklingError):
+            pass
+        finally:
+            self._gone = True
+            waiting, self._waiting = self._waiting, {}
+            for future in waiting.values():
+                if not future.done():
+                    future.set_exception(ChildGone("the answer process exited before answering"))
+            if not self._closing and self._on_exit is not None:
+                self._on_exit(self)
+
+    async def close(self) -> None:
+        """Stop the child once the questions already sent to it are answered; kill it if that takes too long."""
+        self._closing = True
+        assert self._child.stdin is not None
+        if not self._child.stdin.is_closing():
+            self._child.stdin.close()  # the child answers what it has read, then sees the end and exits
+        try:
+            await asyncio.wait_for(asyncio.shield(self._child.wait()), STOP_WAIT)
+        except TimeoutError:
+            log.warning("the answer process %d did not stop within %.0f s; killing it", self.pid, STOP_WAIT)
+            await _end(self._child)
+        await self._reader
+
+
+async def _end(child: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError):  # it may have exited already
+        child.kill()
+    await child.wait()
+
+
+async def _read_frame(stream: asyncio.StreamReader) -> Any:
+    (length,) = _LENGTH.unpack(await stream.readexactly(_LENGTH.size))
+    return pickle.loads(await stream.readexactly(length))
+
+
+# --- the child --------------------------------------------------------------------------
+
+
+def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:
+    data = stream.read(size)
+    return data if len(data) == size else None  # the parent closed the pipe (or died): time to go
+
+
+def _serve(requests: BinaryIO, answers: BinaryIO) -> None:
+    """The child's whole life: build the engine from the first message, then answer until the pipe closes."""
+    setup = _next(requests)
+    if setup is None:
+        return
+    kb, params, log_level, log_format = setup
+    from bot.logs import setup_logging  # the parent's level and format, on the stderr both share
+
+    setup_logging(log_level, log_format)
+    engine = Engine(kb, params)
+    del kb, setup
+    # The engine lives as long as the child and never becomes garbage: out of the collector's full passes,
+    # which would otherwise walk all of it again and again in a burst of questions (as the bot does at start).
+    gc.collect()
+    gc.freeze()
+    answers.write(_frame(os.getpid()))
+    answers.flush()
+    while (request := _next(requests)) is not None:
+        n, question, conversation = request
+        answers.write(_frame((n, engine.ask(question, conversation))))
+        answers.flush()
+
+
+def _next(requests: BinaryIO) -> Any:
+    head = _read_exactly(requests, _LENGTH.size)
+    if head is None:
+        return None
+    body = _read_exactly(requests, _LENGTH.unpack(head)[0])
+    return None if body is None else pickle.loads(body)
+
+
+def main() -> None:
+    # Ctrl-C reaches the terminal's whole process group, and systemd signals the whole unit: the child leaves its
+    # stopping to the parent, which closes the pipe once the answers in flight are written.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # nothing printed by accident can corrupt the answers
+    _serve(sys.stdin.buffer, answers)
+
+
+if __name__ == "__main__":
+    main()

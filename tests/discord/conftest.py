@@ -235,12 +235,14 @@ def settings(tmp_path: Path) -> Settings:
 async def settle(before: set[asyncio.Task], timeout: float = 5.0) -> None:
     """Wait until every task started since `before` (commands, listeners, buttons) has finished.
 
-    Long-lived tasks that were already running (the knowledge watcher) are not waited for.
+    Long-lived tasks that were already running (the knowledge watcher) are not waited for, nor the answer
+    process's own tasks (starting, stopping and reading a child), which a question may find under way.
     """
     me = asyncio.current_task()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while pending := [t for t in asyncio.all_tasks() - before if t is not me and not t.done()]:
+    while pending := [t for t in asyncio.all_tasks() - before
+                      if t is not me and not t.done() and not t.get_name().startswith("answer process")]:
         left = deadline - loop.time()
         assert left > 0, f"tasks still running: {[t.get_name() for t in pending]}"
         await asyncio.wait(pending, timeout=left)
