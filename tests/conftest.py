@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from bot.engine import Engine, load_engine
+from tests.knowledge_dirs import FIXTURE
 from tests.pgserver import REQUIRE_ENV, PostgresServer, unavailable
 
 _names = iter(range(1_000_000))
@@ -24,6 +26,15 @@ def _private_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         del os.environ["HOME"]
     else:
         os.environ["HOME"] = before
+
+
+@pytest.fixture(scope="session")
+def engine() -> Engine:
+    """The engine over tests/fixtures/knowledge, built once: an Engine is immutable. (tests/test_engine.py
+    overrides it with the story's.)"""
+    built, problems = load_engine(FIXTURE)
+    assert built is not None, problems
+    return built
 
 
 @pytest.fixture(scope="session")

@@ -8,23 +8,15 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from bot.engine import Conversation, Engine, load_engine
+from bot.engine import Conversation, Engine
 from bot.engine.process import ChildGone, EngineProcess
 
-FIXTURE = Path(__file__).parent / "fixtures" / "knowledge"
 QUESTIONS = ["Who is Jamil Jivani?", "When did Jivani go to Washington?", "What is the weather in Oslo?", "thanks!",
              "who is jivani, and when did he go to washington?"]
 
-
-@pytest.fixture(scope="module")
-def engine() -> Engine:
-    built, problems = load_engine(FIXTURE)
-    assert built is not None, problems
-    return built
 
 
 @pytest.fixture

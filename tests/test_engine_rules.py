@@ -20,17 +20,7 @@ from bot.engine.params import DEFAULT
 from bot.engine.premise import choice, claims_removed, disputable, settle, verdict
 from bot.engine.semantic import MODEL_DIR, Embedder, shared_embedder
 from bot.engine.understand import intent_of, split_questions, strip_address
-from tests.knowledge_dirs import copy_knowledge
-
-FIXTURE = Path(__file__).parent / "fixtures" / "knowledge"
-
-
-@pytest.fixture(scope="module")
-def engine() -> Engine:
-    built, problems = load_engine(FIXTURE)
-    assert built is not None, problems
-    return built
-
+from tests.knowledge_dirs import FIXTURE, copy_knowledge
 
 # --- reading a message -----------------------------------------------------------------
 

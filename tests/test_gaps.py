@@ -11,22 +11,16 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.engine import Answer, Engine, load_engine
+from bot.engine import Answer, Engine
 from bot.gaps import closed_this_week, find_gaps, group, open_gaps, print_gaps, settled, terminal_safe
 from bot.knowledge.loader import phrasing_key
 from bot.store import SCHEMA_VERSION, MissedWording
 from bot.store import SQLiteStore as Store
+from tests.knowledge_dirs import FIXTURE
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "knowledge"
 ANSWERED_NOW = "trump message to canadians"  # the fixture knowledge answers it (qa:trump-message)
 USER = 412345678901234567
 
-
-@pytest.fixture(scope="module")
-def engine() -> Engine:
-    engine, problems = load_engine(FIXTURE)
-    assert engine is not None, problems
-    return engine
 
 
 @pytest.fixture
