@@ -103,8 +103,8 @@ class EngineProcess:
 
     async def ask(self, question: str, conversation: Conversation) -> Answer:
         """The child's answer. Raises ChildGone when the child has exited (then every later call does)."""
-        if self._gone:
-            raise ChildGone("the answer process has exited")
+        if self._gone or self._closing:
+            raise ChildGone("the answer process has exited or is stopping")
         n = next(self._ids)
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._waiting[n] = future
@@ -121,8 +121,12 @@ class EngineProcess:
                 future = self._waiting.pop(n, None)
                 if future is not None and not future.done():  # a question whose reader left is dropped
                     future.set_result(answer)
-        except (asyncio.IncompleteReadError, OSError, pickle.UnpicklingError):
-            pass
+        except (asyncio.IncompleteReadError, OSError):
+            pass  # the child exited: its end of the pipe closed
+        except Exception:  # an answer that cannot be read: stop trusting this child
+            log.exception("unreadable answer from the answer process %d; stopping it", self.pid)
+            with contextlib.suppress(ProcessLookupError):
+                self._child.kill()
         finally:
             self._gone = True
             waiting, self._waiting = self._waiting, {}
