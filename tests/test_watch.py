@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from bot.engine import Engine, load_engine
 from bot.knowledge.editor import write_atomic
 from bot.knowledge.files import is_knowledge_file
 from bot.knowledge.watch import KnowledgeReloader, ReloadResult
+from tests.waiting import wait_for
 
 KNOWLEDGE = Path(__file__).resolve().parent / "fixtures" / "knowledge"  # frozen: the live one changes
 NEW_ENTRY = """
@@ -47,14 +47,6 @@ def holder(kb_dir: Path) -> Holder:
     engine, problems = load_engine(kb_dir)
     assert engine is not None, problems
     return Holder(engine)
-
-
-async def wait_for(condition, timeout: float = 8.0) -> float:
-    start = time.monotonic()
-    while not condition():
-        assert time.monotonic() - start < timeout, "timed out"
-        await asyncio.sleep(0.05)
-    return time.monotonic() - start
 
 
 async def start_watching(reloader: KnowledgeReloader, results: list[ReloadResult]) -> asyncio.Task:

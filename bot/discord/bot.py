@@ -392,7 +392,7 @@ class StoryBot(commands.AutoShardedBot):
             await self._after_acknowledgements()
             engine, process = self.engine, self._process
             answer = None
-            if process is not None and process.alive and process.serves(engine):
+            if process is not None and self.answering_in_process:
                 with contextlib.suppress(ChildGone):  # answer first: a thread answers instead (see _process_died)
                     answer = await process.ask(question, conversation)
             if answer is None:

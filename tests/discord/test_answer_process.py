@@ -3,7 +3,6 @@ when that child is starting, out of date after a reload, or dead."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import os
@@ -17,8 +16,10 @@ from bot.config import Settings
 from bot.discord import bot as bot_module
 from bot.engine import Answer, Engine
 from tests.discord.conftest import Harness, InProcessDiscord, guild_create, slash, start_bot
+from tests.waiting import wait_for
 
 QUESTION = "Who is Jamil Jivani?"
+CHILD_START = 30.0  # seconds a new child may take to be ready on a busy machine
 
 
 class Counting(Engine):
@@ -41,12 +42,6 @@ async def harness(settings: Settings, fake: InProcessDiscord) -> AsyncIterator[H
     fake.assert_clean()
 
 
-async def until(condition: Any, timeout: float = 30.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.05)
-
-
 async def answered(harness: Harness) -> None:
     call = await harness.interact(slash("ask", question=QUESTION))
     assert "Jivani" in call.embeds[0]["title"]
@@ -55,7 +50,7 @@ async def answered(harness: Harness) -> None:
 async def test_readers_are_answered_by_the_child_once_the_bot_is_up(harness: Harness) -> None:
     here = Counting(harness.bot.engine.kb)
     harness.bot.engine = here
-    await until(lambda: harness.bot._process is not None and harness.bot._process.serves(here))
+    await wait_for(lambda: harness.bot._process is not None and harness.bot._process.serves(here), CHILD_START)
     assert harness.bot.answering_in_process
     await answered(harness)
     assert here.asked == 0  # the child answered
@@ -67,7 +62,7 @@ async def test_after_a_reload_the_new_knowledge_answers_at_once_and_the_child_ta
     assert not harness.bot.answering_in_process
     await answered(harness)
     assert new.asked == 1  # answered here, from the new knowledge, not by the out-of-date child
-    await until(lambda: harness.bot._process.serves(new))
+    await wait_for(lambda: harness.bot._process.serves(new), CHILD_START)
     await answered(harness)
     assert new.asked == 1
 
@@ -90,7 +85,7 @@ async def test_a_dead_child_is_replaced_and_nobody_is_left_unanswered(
     with caplog.at_level(logging.ERROR):
         await answered(harness)  # the question that finds the child dead is answered in this process
     assert "the answer process died" in caplog.text
-    await until(lambda: harness.bot._process not in (None, old))
+    await wait_for(lambda: harness.bot._process not in (None, old), CHILD_START)
     await answered(harness)
 
 
