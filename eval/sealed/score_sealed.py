@@ -11,8 +11,10 @@ final line of figures. Any other line (a MISS, a command's error output that
 might echo a question) is dropped and only counted.
 
 Usage (from the repo root, where `python -m bot` works):
-  python eval/sealed/score_sealed.py [--score PATH] [--cmd CMD]
+  python eval/sealed/score_sealed.py [--set PATH] [--score PATH] [--cmd CMD]
                                      [--conv-cmd CMD] [--article PATH]
+--set names another sealed set (default: questions.yaml beside this script),
+e.g. eval/sealed/harbourline.yaml with that story's --article and knowledge.
 """
 from __future__ import annotations
 
@@ -52,6 +54,8 @@ def default_score() -> Path:
 def main() -> int:
     py = shlex.quote(sys.executable)
     ap = argparse.ArgumentParser(description="Score the sealed set; print totals only.")
+    ap.add_argument("--set", dest="qset", default=str(QUESTIONS),
+                    help="sealed question set to score (default: questions.yaml beside this script)")
     ap.add_argument("--score", default=None, help="path to score.py (default: ../shared/eval/score.py from the repo root)")
     ap.add_argument("--cmd", default=f"{py} -m bot ask --json -")
     ap.add_argument("--conv-cmd", default=f"{py} -m bot ask --json --conversation -")
@@ -62,7 +66,11 @@ def main() -> int:
     if not score.is_file():
         print(f"score.py not found: {score}")
         return 2
-    argv = [sys.executable, str(score), str(QUESTIONS), "--cmd", args.cmd, "--conv-cmd", args.conv_cmd]
+    qset = Path(args.qset).resolve()
+    if not qset.is_file():
+        print(f"question set not found: {qset}")
+        return 2
+    argv = [sys.executable, str(score), str(qset), "--cmd", args.cmd, "--conv-cmd", args.conv_cmd]
     if args.article:
         argv += ["--article", args.article]
 
