@@ -1,11 +1,12 @@
 """Calibrate the engine's decision on one split of questions and report it on others.
 
-The decision (bot/engine/decide.py) is a logistic model over each candidate's signals. This
-script answers every question of the calibration split, labels each candidate right or wrong
-(the same judge as the tests), fits the weights by regularised Newton steps (numpy), and picks
-the threshold with the best accuracy whose wrong answers stay within MAX_WRONG of the questions. It
-then reports the result on the held-out splits, which the fit never saw. Paste the printed
-`weights` and `threshold` into bot/engine/params.py.
+The decision (bot/engine/decide.py) has two logistic models: one over each candidate's retrieval
+signals, and one over the verifier's and retrieval's logits for the candidates the verifier reads.
+This script answers every question of the calibration split, labels each candidate right or wrong
+(the same judge as the tests), fits both by regularised Newton steps (numpy), and picks the
+threshold with the best accuracy whose wrong answers stay within MAX_WRONG of the questions. It
+then reports the result on the held-out splits, which the fit never saw, and writes the fitted
+values to bot/engine/fitted.json, where the engine reads them.
 
     python -m benchmarks.calibrate [--failures]
 
@@ -20,6 +21,7 @@ tests/data/heldout/conversations.yaml.
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,7 +30,8 @@ import yaml
 
 from bot.config import DEFAULT_KNOWLEDGE_DIR
 from bot.engine import Conversation, Engine, load_engine
-from bot.engine.params import DEFAULT, FEATURES, Params
+from bot.engine.decide import verified_signals
+from bot.engine.params import DEFAULT, FEATURES, FITTED, VERIFIED_FEATURES, Params
 from bot.engine.understand import understand
 from bot.knowledge import Article
 from tests.question_set import QUESTION_SETS, Item, judge, load_items
@@ -51,15 +54,37 @@ def load_conversations(path: Path) -> list[list[Item]]:
              for t in c["turns"]] for c in data.get("conversations") or []]
 
 
+def single(item: Item) -> str | None:
+    """The one question a calibration item asks, or None for intents and messages of several."""
+    message = understand(item.q)
+    if message.intent is not None or len(message.questions) != 1 or item.kind == "multi":
+        return None
+    return message.questions[0]
+
+
 def labelled(engine: Engine, items: list[Item]) -> tuple[np.ndarray, np.ndarray]:
-    """The best-ranked candidate of each single question, with 1 where its answer would be judged right."""
+    """The best-ranked candidate of each single question by retrieval, with 1 where its answer would be judged
+    right: what the retrieval model is fitted on."""
     rows, labels = [], []
     for item in items:
-        message = understand(item.q)
-        if message.intent is not None or len(message.questions) != 1 or item.kind == "multi":
+        if (question := single(item)) is None:
             continue
-        for c in engine.candidates(message.questions[0])[:1]:  # the decision is taken on the best-ranked
+        for c in engine.candidates(question, verify=False)[:1]:  # retrieval's decision is on the best-ranked
             rows.append(c.features)
+            labels.append(0.0 if item.expect is None else float(not _judge_doc(item, c, engine.kb.article)))
+    return np.asarray(rows, dtype=float), np.asarray(labels)
+
+
+def verified_labelled(engine: Engine, items: list[Item]) -> tuple[np.ndarray, np.ndarray]:
+    """Every candidate the verifier reads, with its two logits and 1 where its answer would be judged right."""
+    rows, labels = [], []
+    for item in items:
+        if (question := single(item)) is None:
+            continue
+        for c in engine.candidates(question):
+            if c.verified is None:
+                continue
+            rows.append(verified_signals(c.verified, c.retrieval))
             labels.append(0.0 if item.expect is None else float(not _judge_doc(item, c, engine.kb.article)))
     return np.asarray(rows, dtype=float), np.asarray(labels)
 
@@ -118,13 +143,20 @@ def main() -> None:
     # Half the Discord-style held-out set calibrates (every other question), the other half reports.
     calibration = load_items(QUESTION_SETS) + load_set(SHARED / "dev2.yaml") + discord[0::2]
     x, y = labelled(engine, calibration)
-    weights = fit(x, y)
+    weights = tuple(float(w) for w in fit(x, y))
     print(f"{len(y)} candidates from {len(calibration)} questions; {int(y.sum())} right")
-    print("weights = (" + ", ".join(f"{w:.3f}" for w in weights) + ")  # " + ", ".join(FEATURES))
+    print("retrieval weights: " + ", ".join(f"{f} {w:.3f}" for f, w in zip(FEATURES, weights, strict=True)))
+    fitted = replace(DEFAULT, weights=weights)
+    verified = fitted.verified_weights
+    if Engine(engine.kb, fitted).verifier is not None:
+        vx, vy = verified_labelled(Engine(engine.kb, fitted), calibration)
+        verified = tuple(float(w) for w in fit(vx, vy, l2=0.1))
+        print(f"{len(vy)} verified candidates; {int(vy.sum())} right")
+        print("verified weights: " + ", ".join(f"{f} {w:.3f}" for f, w in zip(VERIFIED_FEATURES, verified,
+                                                                                strict=True)))
     best = None
     for step in range(30, 91, 5):
-        params = replace(DEFAULT, weights=tuple(float(w) for w in weights), threshold=step / 100,
-                         part_threshold=step / 100)
+        params = replace(fitted, verified_weights=verified, threshold=step / 100, part_threshold=step / 100)
         tuned = Engine(engine.kb, params)
         acc, wrong, n, _ = score(tuned, calibration)
         ok = wrong <= args.max_wrong * n
@@ -168,6 +200,10 @@ def main() -> None:
         print(f"  {name:<24} accuracy {acc:.3f}  wrong {wrong} of {n}")
         if args.failures:
             print("\n".join(f"    MISS {m}" for m in misses))
+    values = chosen.fitted_values(("weights", "verified_weights", "threshold", "part_threshold",
+                                   "followup_threshold"))
+    FITTED.write_text(json.dumps(values, indent=1) + "\n", encoding="utf-8")
+    print(f"\nwrote {FITTED}")
 
 
 if __name__ == "__main__":

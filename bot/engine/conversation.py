@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from bot.engine.answer import Answer
+from bot.engine.lexicon import WH
 from bot.knowledge.article import fold
 
 TTL = 600.0  # seconds a conversation is remembered after its last question
@@ -82,14 +83,13 @@ _PLURAL = frozenset({"they", "them", "their", "theirs", "both"})
 _PERSONAL = _MALE | _FEMALE | _PLURAL
 # "it", or "that"/"this" standing alone ("who said that?", "wasn't that in January?"), not "that deal".
 _THING_REF = re.compile(r"\b(?:it|its)\b|\b(?:that|this)\b(?=\W*$)|"
-                        r"^\W*(?:\w+n't|is|was|were|are|did)\s+(?:that|this)\b")
+                        r"^\W*(?:\w+n'?t|is|was|were|are|did)\s+(?:that|this|it)\b")
 _FEMININE_ROLE = re.compile(r"\b(?:wife|woman|mother|daughter|sister|she|her|mrs|ms)\b")
 # Openings that lean on the previous question: "and rubio?", "what about usha?", "same for poilievre".
 _ELLIPSIS = re.compile(r"^\s*(?:and|what\s+about|how\s+about|same\s+(?:for|with|about)|also|plus|ok\s+and|"
                        r"so\s+and)\b[\s,]*", re.IGNORECASE)
 _CORRECTION = re.compile(r"^\s*(?:wait|hold\s+on|hang\s+on|hmm+|but|actually|no)\b[\s,.!-]*", re.IGNORECASE)
-_WH = re.compile(r"^\s*(?:who|whom|whose|what|when|where|why|which|how(?:\s+(?:much|many|long|come))?)\b",
-                 re.IGNORECASE)
+_WH = re.compile(rf"^\s*(?:how\s+(?:much|many|long|come)|{WH})\b", re.IGNORECASE)
 _QUOTED = re.compile(r"[\"“”'‘’][^\"“”]{3,}?[\"“”'‘’](?=\W*$|\s)")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 # "what did carney say?", "how did he respond": asks for words without saying about what.
@@ -178,9 +178,19 @@ def _topic_first(question: str, entities: Entities) -> list[Entity]:
 
 def _frame(previous: str) -> str:
     """The previous question without its question word and auxiliary: its subject matter."""
-    return re.sub(r"^\s*(?:(?:who|whom|whose|what|when|where|why|which|how)(?:'s)?\s+(?:is|are|was|were|did|does|do|"
+    return re.sub(rf"^\s*(?:{WH}(?:'s)?\s+(?:is|are|was|were|did|does|do|"
                   r"has|have|had)?\s*|(?:is|are|was|were|did|does|do|has|have)\s+)", "", previous,
                   flags=re.IGNORECASE).strip(" ?")
+
+
+def correcting(question: str) -> str | None:
+    """"wait, wasn't that in January?": what the reader says of the last answer, without the "wait", when the
+    question takes issue with it ("that", "it", "this" standing for the last answer); else None."""
+    opening = _CORRECTION.match(question)
+    if opening is None or not opening.group().strip():
+        return None
+    claim = question[opening.end():]
+    return claim if _THING_REF.search(fold(claim)) else None
 
 
 def resolve(question: str, conversation: Conversation, entities: Entities) -> str:
@@ -200,7 +210,7 @@ def resolve(question: str, conversation: Conversation, entities: Entities) -> st
     named = entities.found(body)
     persons = [w for w in words if w in _PERSONAL]
     things = _THING_REF.findall(fold(body))
-    asks = re.search(r"\b(?:who|whom|whose|what|when|where|why|which|how)\b", body, re.IGNORECASE) or \
+    asks = re.search(rf"\b{WH}\b", body, re.IGNORECASE) or \
         re.match(r"\s*(?:is|are|was|were|did|does|do|has|have)\b", body, re.IGNORECASE)
 
     if ellipsis and not asks:
@@ -225,8 +235,7 @@ def resolve(question: str, conversation: Conversation, entities: Entities) -> st
     if ellipsis and _BARE_SAID.fullmatch(body):
         # "and what did carney say?": said about what the conversation was about.
         return f"{body.strip(' ?.!')} about {_frame(last.resolved)}?"
-    if not named and len(words) <= SHORT and re.search(r"\b(?:who|whom|whose|what|when|where|why|which|how)\b", body,
-                                                       re.IGNORECASE):
+    if not named and len(words) <= SHORT and re.search(rf"\b{WH}\b", body, re.IGNORECASE):
         # "why?", "says who?", "over what?": the same subject, another question.
         return f"{' '.join(words)} {_frame(last.resolved)}".strip()
     return body

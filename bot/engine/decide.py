@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from bot.engine.index import Index, Match, Query
+from bot.engine.lexicon import SPEECH
 from bot.engine.text import QuestionType, offered_kinds, question_type
 from bot.knowledge.article import fold
 
@@ -30,8 +31,6 @@ _SAID = re.compile(r"\b(?:(?:what|how)\s+(?:exactly\s+|actually\s+|really\s+|spe
                    r"(?:did|does|do|has|have|had|would|will)|^(?:has|have|did|does))\s+(?:the\s+)?"
                    r"([a-z][a-z.\- ]*?)\s+(?:say|said|tell|think|respond|responded|reply|replied|describe|react|"
                    r"reacted|feel|write|post|announce|answer|comment|commented|make\s+of)\b")
-_SPEECH = r"(?:said|says|say|told|tells|asked|asks|replied|responded|wrote|posted|called|claimed|noted|denied|" \
-          r"added|stated|announced|described|according)"
 _CHANGE = r"(?:cut|lower|rais|reduc|slash|drop|increas|hik|boost|chang)\w*"
 _CHANGE_ASKED = re.compile(rf"\bhow\s+much\b.*\b{_CHANGE}|\b{_CHANGE}\b.*\bby\s+how\s+much\b|"
                            rf"\b(?:before|after)\b.*\b{_CHANGE}")
@@ -53,7 +52,9 @@ class Candidate:
     meaning: float
     rank: float  # the retrieval score candidates are ordered by
     features: tuple[float, ...]
-    probability: float  # that this answer gives what is asked
+    probability: float  # that this answer gives what is asked: the verifier's verdict where it read it
+    retrieval: float = 0.0  # the same from the retrieval signals alone
+    verified: float | None = None  # the verifier's own probability, where it read this candidate
 
     @property
     def doc(self):
@@ -117,7 +118,7 @@ def unsaid(question: str, match: Match) -> str | None:
     speaker = found.group(1).split()[-1]
     answer = fold(match.doc.evidence)
     name, gap = re.escape(speaker), r"(?:\s+\S+){0,2}?\s+"
-    near = rf"\b{name}\w*\b{gap}{_SPEECH}\b|\b{_SPEECH}\b{gap}{name}"
+    near = rf"\b{name}\w*\b{gap}{SPEECH}\b|\b{SPEECH}\b{gap}{name}"
     return None if re.search(near, answer) else found.group(1)
 
 
@@ -176,3 +177,13 @@ def features(question: str, query: Query, match: Match, meaning: float, best_oth
 
 def probability(signals: tuple[float, ...], weights: tuple[float, ...]) -> float:
     return _sigmoid(sum(f * w for f, w in zip(signals, weights, strict=True)))
+
+
+def logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+def verified_signals(verifier: float, retrieval: float) -> tuple[float, ...]:
+    """What the final decision weighs, in the order of params.VERIFIED_FEATURES."""
+    return (1.0, logit(verifier), logit(retrieval))

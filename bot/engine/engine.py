@@ -24,13 +24,15 @@ from rapidfuzz import fuzz, process
 
 from bot.engine import decide
 from bot.engine.answer import DOESNT_SAY, Answer
-from bot.engine.conversation import Conversation, Entities, Entity, resolve
+from bot.engine.conversation import Conversation, Entities, Entity, correcting, resolve
 from bot.engine.index import Index, build_docs
 from bot.engine.params import DEFAULT, Params
 from bot.engine.premise import choice, claims_removed, disputable, settle, verdict
 from bot.engine.semantic import MeaningIndex, WordMeaning, shared_embedder
 from bot.engine.text import QuestionType, Thesaurus, clean, content_terms, meaning_words, question_type, stem, words
+from bot.engine.timeline import Timeline
 from bot.engine.understand import understand
+from bot.engine.verifier import Verifier, VerifierError, candidate_text, shared_verifier
 from bot.knowledge.loader import Problem, load_knowledge
 from bot.knowledge.model import Citation, Event, KnowledgeBase, Person, Term
 
@@ -59,6 +61,10 @@ class Engine:
         self._people_names = [(n, p) for p in kb.people for n in p.names]
         self._term_names = [(n, t) for t in kb.terms for n in t.names]
         self._story_words = frozenset(self.index.idf)
+        self._given = {(d.source, d.answer): d for d in self.index.docs}  # a past answer's document
+        self.verifier = _verifier() if params.verify else None
+        self.timeline = Timeline(kb.timeline, self.index, self.thesaurus, {p.id: p.name for p in kb.people},
+                                 shared_embedder())
 
     # --- answering ---------------------------------------------------------------------
 
@@ -86,14 +92,33 @@ class Engine:
             bar = self.params.part_threshold if i else self.params.threshold
             if resolved != asked:
                 bar = min(bar, self.params.followup_threshold)
-            answer = self._answer_one(asked, resolved, bar)
+            answer = self._corrected(asked, talk) or self._answer_one(asked, resolved, bar)
             parts.append(answer)
             talk = talk.add(answer, talk.turns[-1].at if talk.turns else 0.0)  # the next part may say "he"
         return _combine(text, parts)
 
+    def _corrected(self, asked: str, conversation: Conversation) -> Answer | None:
+        """"Wait, wasn't that in January?": the last answer's own fact, checked against what the reader says of
+        it (not another fact that happens to mention January). None when it is no correction, or the last
+        answer neither contradicts nor bears out the claim."""
+        claim = correcting(asked)
+        if claim is None or not conversation.turns or not conversation.turns[-1].answered:
+            return None
+        last = conversation.turns[-1]
+        doc = self._given.get((last.source, re.sub(r"^(?:Yes|No): ", "", last.text or "")))
+        found = verdict(claim, doc.evidence, self.entities) if doc is not None else None
+        if doc is None or found is None:
+            return None
+        return Answer(asked, True, f"{found}: {doc.answer}", 1.0 if found == "No" else 0.9, doc.citations,
+                      doc.source, resolved=f"{claim.strip()} ({last.resolved})")
+
     def _answer_one(self, asked: str, resolved: str, threshold: float) -> Answer:
-        candidates = self.candidates(resolved)
         spelled = resolved if resolved != asked else None
+        compared = self.timeline.compare(resolved)  # "which came first, X or Y?": no one entry answers it
+        if compared is not None:
+            return Answer(asked, True, compared.text, compared.confidence, compared.citations,
+                          f"event:{compared.events[0].id}", resolved=spelled)
+        candidates = self.candidates(resolved)
         if (not candidates or candidates[0].probability < threshold) and \
                 question_type(resolved) is QuestionType.YESNO:
             # A false premise ("Did they meet on Feb. 10?") hides the fact it gets wrong: find the fact
@@ -142,11 +167,26 @@ class Engine:
                       self._suggestions(others, exclude=best.doc.title) if unsure else (),
                       resolved=spelled, alternatives=alternatives)
 
-    def candidates(self, question: str, decided: int | None = None) -> list[decide.Candidate]:
+    def candidates(self, question: str, decided: int | None = None, verify: bool = True) -> list[decide.Candidate]:
         """Possible answers to one question, most likely right first, each with its signals.
 
-        Signals are computed for the `decided` best-ranked (Params.decided unless a caller needs fewer).
+        Signals are computed for the `decided` best-ranked (Params.decided unless a caller needs fewer); the
+        verifier then reads the best `verify_depth` of them with the question, unless nothing came near.
         """
+        found = self._retrieved(question, decided)
+        if not verify or self.verifier is None or not found or found[0].probability < self.params.verify_floor:
+            return found
+        depth = self.params.verify_depth
+        read = found[:depth]
+        weights = self.params.verified_weights
+        scores = self.verifier.scores(question, [candidate_text(c.doc) for c in read])
+        verified = [replace(c, probability=decide.probability(decide.verified_signals(v, c.probability), weights),
+                            verified=v) for c, v in zip(read, scores, strict=True)]
+        verified.sort(key=lambda c: c.probability, reverse=True)
+        return verified + found[depth:]
+
+    def _retrieved(self, question: str, decided: int | None) -> list[decide.Candidate]:
+        """Candidates by retrieval alone: words and meaning, and the logistic model over their signals."""
         ws = words(question)
         query = self.index.query(question, question_type(ws), ws)
         if not query.terms:
@@ -171,8 +211,9 @@ class Engine:
             covered = self.word_meaning.coverage(asked_vectors, asked_weights, asked_total, m.position)
             signals = decide.features(question, query, m, similarity, _other(by_meaning, m.doc.answer),
                                       _other(by_words, m.doc.answer), covered, self.index)
+            p = decide.probability(signals, self.params.weights)
             out.append(decide.Candidate(m, similarity, min(m.score, 1.0) + self.params.meaning_rank * similarity,
-                                        signals, decide.probability(signals, self.params.weights)))
+                                        signals, p, p))
         return out
 
     def explain(self, text: str, limit: int = 8) -> list[decide.Candidate]:
@@ -292,6 +333,15 @@ def _complete(current: str, names: list[tuple[str, T]], limit: int) -> list[tupl
     for item in order:
         out.setdefault(item.id, item.name[:100])
     return [(display, ident) for ident, display in out.items()][:limit]
+
+
+def _verifier() -> Verifier | None:
+    """The shipped verifier, or None (logged) when its files are missing or damaged: answer on without it."""
+    try:
+        return shared_verifier()
+    except (VerifierError, ImportError, OSError) as exc:
+        log.error("the verifier cannot be loaded; answering from retrieval alone: %s", exc)
+        return None
 
 
 def load_engine(directory: Path | str, params: Params = DEFAULT) -> tuple[Engine | None, tuple[Problem, ...]]:

@@ -1,16 +1,25 @@
-"""Every tunable number of the engine, in one value passed to it (calibrated by benchmarks/calibrate.py).
+"""Every tunable number of the engine, in one value passed to it.
 
 The engine reads no module-level knobs: a test or the calibration builds an Engine with other
-Params and compares, and the defaults below are the calibrated ones.
+Params and compares. The fitted values (the decision's weights, named by feature, and its
+thresholds) are data: benchmarks/calibrate.py writes them to fitted.json beside this file, and
+DEFAULT reads them from there.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+FITTED = Path(__file__).resolve().with_name("fitted.json")
 
 # The signals the decision weighs, in the order of `Params.weights` (see bot/engine/decide.py).
 FEATURES = ("bias", "lexical", "recall", "precision", "ratio", "typed", "meaning", "meaning_margin",
             "lexical_margin", "unknown", "sentence", "agree", "covered")
+# What the final decision weighs for a verified candidate, in the order of `Params.verified_weights`.
+VERIFIED_FEATURES = ("bias", "verifier", "retrieval")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +41,7 @@ class Params:
     meaning_rank: float = 1.0  # candidates are ranked by lexical score + this × similarity in meaning
     decided: int = 6  # best-ranked candidates whose signals are computed (the decision, suggestions, "did you mean")
     # --- the decision (bot/engine/decide.py): a logistic model over FEATURES ---
-    weights: tuple[float, ...] = (-3.791, 2.345, 1.455, -0.256, 0.532, 1.707, -0.170, 0.525, 1.208, -0.803, 0.170,
-                                  -0.109, 0.787)
+    weights: tuple[float, ...] = (0.0,) * len(FEATURES)  # fitted: see fitted.json
     threshold: float = 0.65  # the probability of being right below which the engine says the story doesn't say
     # The same for a follow-up spelled out from the reader's conversation (calibrated on dev2's conversations).
     followup_threshold: float = 0.6
@@ -42,6 +50,43 @@ class Params:
     ambiguity_margin: float = 0.04  # two different answers this close: "did you mean…?"
     suggestion_floor: float = 0.2  # a suggestion must be at least this likely
     premise_floor: float = 0.2  # a yes/no question whose best answer is less likely is no false premise of it
+    # --- the verifier (bot/engine/verifier.py): a cross-encoder reads the question with each candidate ---
+    verify: bool = True  # off: the retrieval signals alone decide (the verifier's files missing, or a test)
+    verify_depth: int = 4  # best-ranked candidates the verifier reads
+    verify_floor: float = 0.02  # below this retrieval probability for the best, nothing came near: no verifying
+    # The final probability of a verified candidate: a logistic model over the verifier's and retrieval's logits.
+    verified_weights: tuple[float, ...] = (0.0, 1.0, 0.0)  # fitted: see fitted.json
+
+    @classmethod
+    def fitted(cls, path: Path = FITTED) -> Params:
+        """The defaults with the calibration's fitted values read from `path` (none: the defaults as they are)."""
+        try:
+            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return cls()
+        known = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for name, value in data.items():
+            if name not in known:
+                raise ValueError(f"{path}: unknown parameter {name!r}")
+            if isinstance(value, dict):  # weights named by feature, in the engine's order
+                order = FEATURES if name == "weights" else VERIFIED_FEATURES
+                if set(value) != set(order):
+                    raise ValueError(f"{path}: {name} must name exactly {', '.join(order)}")
+                value = tuple(float(value[f]) for f in order)
+            values[name] = value
+        return replace(cls(), **values)
+
+    def fitted_values(self, names: tuple[str, ...]) -> dict[str, Any]:
+        """`names` as fitted.json holds them: weights as {feature: weight}."""
+        out: dict[str, Any] = {}
+        for name in names:
+            value = getattr(self, name)
+            if name in ("weights", "verified_weights"):
+                order = FEATURES if name == "weights" else VERIFIED_FEATURES
+                value = {f: round(w, 4) for f, w in zip(order, value, strict=True)}
+            out[name] = value
+        return out
 
 
-DEFAULT = Params()
+DEFAULT = Params.fitted()

@@ -13,11 +13,11 @@ from functools import lru_cache
 
 from bot.engine.conversation import Entities
 from bot.engine.index import Doc
+from bot.engine.lexicon import MONTH
 from bot.engine.text import QuestionType, content_terms, question_type
 from bot.knowledge.article import fold
 
-_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*"
-_DATE = re.compile(rf"\b{_MONTH}\.?(?:\s+\d{{1,2}})?\b")
+_DATE = re.compile(rf"\b{MONTH}\.?(?:\s+\d{{1,2}})?\b")
 _NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b|\b(?:half|quarter|third|two-thirds|three-fourths|three-quarters|"
                      r"one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred)\b")
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from enum import Enum
 from functools import lru_cache
 
+from bot.engine.lexicon import DATE, MONTH, MONTH_BY_PREFIX, NUMBER_WORDS
 from bot.knowledge.article import fold
 
 # Discord markup that carries no words: user/role/channel mentions, custom emoji, links.
@@ -214,13 +215,9 @@ def question_type(text: str | list[str]) -> QuestionType:
     return QuestionType.WHAT
 
 
-_DATE = re.compile(
-    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s*\d|\b(january|february|march|april|june|"
-    r"july|august|september|october|november|december|yesterday|today|tomorrow|week|year|decade|"
-    r"next day|following day|day before|later this year|late january|recently)\b"
-)
-_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|half|fourths|dozen)\b")
-_DAY_OF_MONTH = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s*\d+")
+_DATE = re.compile(DATE)
+_NUMBER = re.compile(rf"\d|\b{NUMBER_WORDS}\b")
+_DAY_OF_MONTH = re.compile(rf"\b{MONTH}\.?\s*\d+")
 
 
 def offered_kinds(text: str, places: tuple[str, ...] = ()) -> frozenset[QuestionType]:
@@ -237,7 +234,7 @@ def offered_kinds(text: str, places: tuple[str, ...] = ()) -> frozenset[Question
     return frozenset(kinds)
 
 
-_MONTHS = frozenset("jan feb mar apr may jun jul aug sep oct nov dec".split())
+_MONTHS = frozenset(MONTH_BY_PREFIX)
 _NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b[A-Z][a-zA-Z]+")
 
 

@@ -1,0 +1,127 @@
+"""The shipped verifier: its files are what the manifest says, its ONNX scores are the trained model's, it
+reads a near miss as one, and the engine decides by it (or answers on without it)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bot.engine import Engine, load_engine
+from bot.engine import engine as engine_module
+from bot.engine.params import DEFAULT
+from bot.engine.verifier import MODEL_DIR, Verifier, VerifierError, candidate_text, read_manifest, shared_verifier
+from tests.knowledge_dirs import FIXTURE
+
+# int8 weights move a logit by a little: far less than the gap between a match and a near miss.
+ONNX_TOLERANCE = 0.6
+
+
+def test_the_onnx_model_scores_as_the_trained_model_did() -> None:
+    reference = json.loads((MODEL_DIR / "reference.json").read_text(encoding="utf-8"))
+    got = shared_verifier().logits(reference["pairs"][0][0], [reference["pairs"][0][1]])
+    assert len(got) == 1
+    for (question, candidate), expected in zip(reference["pairs"], reference["logits"], strict=True):
+        assert abs(float(shared_verifier().logits(question, [candidate])[0]) - expected) < ONNX_TOLERANCE
+
+
+def test_a_batch_scores_each_pair_as_alone() -> None:
+    """Padding a short pair to the longest in the batch changes nothing: the attention mask hides it."""
+    verifier = shared_verifier()
+    pairs = json.loads((MODEL_DIR / "reference.json").read_text(encoding="utf-8"))["pairs"]
+    question = pairs[0][0]
+    batch = verifier.logits(question, [c for _, c in pairs])
+    for i, (_, candidate) in enumerate(pairs):
+        assert abs(float(batch[i]) - float(verifier.logits(question, [candidate])[0])) < 1e-3
+
+
+def test_a_match_scores_above_a_near_miss() -> None:
+    verifier = shared_verifier()
+    right, near = verifier.scores("who was jivani's roommate at university?", [
+        "Who is JD Vance? JD Vance: U.S. Vice-President, a close friend and former university roommate of Jivani.",
+        "Who is Marco Rubio? Marco Rubio: U.S. Secretary of State.",
+    ])
+    assert right > 0.5 > near
+    (tall,) = verifier.scores("how tall is JD Vance?", ["Who is JD Vance? JD Vance: U.S. Vice-President."])
+    assert tall < right
+
+
+def _copy(tmp_path: Path) -> Path:
+    target = tmp_path / "verifier_model"
+    shutil.copytree(MODEL_DIR, target)
+    return target
+
+
+def test_a_damaged_model_file_is_named(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    data = bytearray((folder / "model.onnx").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (folder / "model.onnx").write_bytes(bytes(data))
+    with pytest.raises(VerifierError, match=r"model\.onnx: checksum differs"):
+        Verifier(folder)
+
+
+@pytest.mark.parametrize("missing", ["manifest.json", "tokenizer.json"])
+def test_a_missing_file_is_named(tmp_path: Path, missing: str) -> None:
+    folder = _copy(tmp_path)
+    (folder / missing).unlink()
+    with pytest.raises(VerifierError, match=missing.replace(".", r"\.")):
+        read_manifest(folder)
+
+
+def test_without_its_verifier_the_engine_answers_from_retrieval_and_says_why(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    def broken() -> Verifier:
+        raise VerifierError("model.onnx: checksum differs")
+
+    monkeypatch.setattr(engine_module, "shared_verifier", broken)
+    with caplog.at_level(logging.ERROR):
+        built, _ = load_engine(FIXTURE)
+    assert built is not None and built.verifier is None
+    assert "verifier cannot be loaded" in caplog.text and "checksum differs" in caplog.text
+    assert built.ask("Who is Jamil Jivani?").answered
+
+
+class _Judge:
+    """A verifier that trusts one candidate alone: the engine must follow its verdict."""
+
+    def __init__(self, trusted: str) -> None:
+        self.trusted = trusted
+        self.read: list[int] = []
+
+    def scores(self, question: str, candidates: Sequence[str]) -> list[float]:
+        self.read.append(len(candidates))
+        return [0.99 if c == self.trusted else 0.01 for c in candidates]
+
+
+def _judged(engine: Engine, trusted: str) -> tuple[Engine, _Judge]:
+    """The engine over the same knowledge, deciding by the verifier's probability alone."""
+    judged = Engine(engine.kb, replace(DEFAULT, verified_weights=(0.0, 1.0, 0.0)))
+    judge = _Judge(trusted)
+    judged.verifier = judge  # type: ignore[assignment]
+    return judged, judge
+
+
+def test_the_verifier_chooses_among_the_candidates_and_decides(engine: Engine) -> None:
+    retrieved = engine.candidates("who did jivani meet", verify=False)
+    assert len(retrieved) >= 2
+    second = retrieved[1].doc
+    judged, judge = _judged(engine, candidate_text(second))
+    ranked = judged.candidates("who did jivani meet")
+    assert judge.read == [min(len(retrieved), DEFAULT.verify_depth)]
+    assert ranked[0].doc == second
+    assert ranked[0].probability == pytest.approx(0.99) and ranked[0].verified == pytest.approx(0.99)
+    assert judged.ask("who did jivani meet").text == second.answer
+    declined, _ = _judged(engine, "no candidate reads like this")
+    assert not declined.ask("who did jivani meet").answered
+
+
+def test_nothing_near_is_not_read(engine: Engine) -> None:
+    judged, judge = _judged(engine, "anything")
+    assert not judged.ask("recommend a good movie").answered
+    assert judge.read == []
