@@ -310,6 +310,29 @@ def test_the_listener_comes_back_after_the_server_drops_it(pg_url: str):
     other.close()
 
 
+def test_after_a_server_restart_the_listener_hears_an_edit_made_while_it_was_deaf_within_seconds(
+        knowledge: Path):
+    """A listener that backed off for long while the server was down stays deaf long after it is back."""
+    server = PostgresServer().start()  # its own server: this test stops it
+    try:
+        url = server.database("restarts")
+        store = PostgresStore(url, salt="s", knowledge_dir=knowledge)
+        heard = threading.Event()
+        store.listen(heard.set)
+        time.sleep(0.3)  # the listener is connected
+        server.pause()
+        time.sleep(14)  # an outage long enough for a doubling backoff to reach several seconds
+        server.resume()
+        other = PostgresStore(url, salt="s", knowledge_dir=knowledge)
+        assert other.add_entry(knowledge, ROOMMATE, moderator_id=1).ok  # made before the listener is back
+        assert heard.wait(2.5), "the listener was still deaf 2.5 s after the server came back"
+        assert SHARED_FILE in store.extra_knowledge()  # what it reloads has the entry
+        other.close()
+        store.close()
+    finally:
+        server.stop()
+
+
 # --- two bots on one database, through Discord ------------------------------------------------------
 
 

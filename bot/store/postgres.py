@@ -27,6 +27,7 @@ from typing import Any
 import psycopg
 import yaml
 
+from bot import backoff
 from bot.knowledge.editor import EditResult, NewEntry, _entry_yaml, make_id, validate, with_phrasing
 from bot.knowledge.loader import Problem
 from bot.store.base import (
@@ -52,7 +53,9 @@ SHARED_FILE = "qa-database.yaml"  # the name the shared entries load under (matc
 SHARED_HEADER = "# Q&A entries added from Discord, kept in PostgreSQL (kb_entries) and shared by every bot process.\n"
 CONNECT_TIMEOUT = 5  # seconds
 LISTEN_POLL = 1.0  # seconds between checks that the listener should stop
-LISTEN_RETRY_MAX = 30.0
+# Seconds between attempts to listen again: from the first, doubling up to the cap. The cap is low because a
+# deaf listener means readers get "doesn't say" about entries other processes added; an attempt costs one connect.
+LISTEN_RETRY = (0.1, 1.0)
 
 
 class PostgresStore(Store):
@@ -249,24 +252,26 @@ class PostgresStore(Store):
             self._listener.start()
 
     def _listen(self, on_change: Callable[[], None]) -> None:
-        delay, reconnecting = 0.1, False
+        delays, reconnecting = backoff.delays(*LISTEN_RETRY), False
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     if reconnecting:
                         log.info("listening for shared entry changes again")
-                        on_change()  # whatever was missed while away
-                    delay, reconnecting = 0.1, True
+                        on_change()  # reconcile: reload whatever changed while the listener was deaf
+                    delays, reconnecting = backoff.delays(*LISTEN_RETRY), True
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=LISTEN_POLL):
                             if note.pid != self._own_pid():  # our own edits are reloaded by the editor
                                 on_change()
             except psycopg.Error as exc:
-                log.warning("store listener: %s; reconnecting in %.1f s", self._describe(exc), delay)
+                delay = next(delays)
+                # One warning an outage, not one a second: later attempts are at DEBUG.
+                log.log(logging.WARNING if delay == LISTEN_RETRY[0] else logging.DEBUG,
+                        "store listener: %s; reconnecting every %.1f s at most", self._describe(exc), LISTEN_RETRY[1])
                 reconnecting = True
                 self._stop.wait(delay)
-                delay = min(delay * 2, LISTEN_RETRY_MAX)
             except Exception:
                 log.exception("store listener: on_change failed; still listening")
 
