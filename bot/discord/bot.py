@@ -32,7 +32,7 @@ from bot.discord.i18n import StoryTranslator
 from bot.discord.render import Reply
 from bot.discord.respond import Asker
 from bot.engine import ConversationBook
-from bot.engine.process import ChildGone, EngineProcess
+from bot.engine.process import ChildGone, ChildLate, EngineProcess
 from bot.knowledge.watch import KnowledgeReloader, ReloadResult
 from bot.logs import reader_tag
 from bot.store import StoreUnavailable, open_store
@@ -393,8 +393,12 @@ class StoryBot(commands.AutoShardedBot):
             engine, process = self.engine, self._process
             answer = None
             if process is not None and self.answering_in_process:
-                with contextlib.suppress(ChildGone):  # answer first: a thread answers instead (see _process_died)
-                    answer = await process.ask(question, conversation)
+                try:
+                    answer = await process.ask(question, conversation, self.settings.answer_deadline)
+                except ChildLate:  # hung: it is being stopped, and restarted (see _process_died)
+                    self.health.answer_deadline_misses.inc()
+                except ChildGone:  # answer first: a thread answers instead (see _process_died)
+                    pass
             if answer is None:
                 answer = await asyncio.get_running_loop().run_in_executor(self._answering, engine.ask, question,
                                                                           conversation)
@@ -404,14 +408,20 @@ class StoryBot(commands.AutoShardedBot):
         return answer
 
     def _process_died(self, process: EngineProcess) -> None:
-        """The child exited unasked (killed, out of memory). Answer first: the questions it had are answered in
-        threads, and so is every other until a new child is ready."""
+        """The child exited unasked (killed, out of memory), or was stopped as hung or for a corrupt stream.
+        Answer first: the questions it had are answered in threads, and so is every other until a new child is
+        ready."""
         if self._process is not process:
             return  # one already replaced: its exit is expected
         self._process = None
         self._stop_process(process)  # closes its pipes; it has exited already
-        log.error("the answer process died; answering in threads of this process until a new one is ready "
-                  "(starting in %.0f s)", PROCESS_RESTART)
+        if process.fault is None:
+            reason, why = "exited", "the answer process died"
+        else:
+            reason, why = process.fault[0], f"the answer process {process.fault[1]}, so it was stopped"
+        self.health.answer_process_failed(reason, why)
+        log.error("%s; answering in threads of this process until a new one is ready (starting in %.0f s)", why,
+                  PROCESS_RESTART)
         asyncio.get_running_loop().call_later(PROCESS_RESTART, lambda: self._answer_in_process(self.engine))
 
     async def reply_for(self, answer: Answer, asker: Asker, *, offer_alternatives: bool = True,

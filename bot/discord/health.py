@@ -36,6 +36,7 @@ FACES = ("slash", "button", "message")  # where a question came from
 # answered / declined: the engine's verdict; cooldown: refused for asking too fast; failed: an error was apologised
 # for; expired: the interaction's 3 s window passed before the first response (the reader saw "did not respond").
 OUTCOMES = ("answered", "declined", "cooldown", "failed", "expired")
+RESTART_REASONS = ("deadline", "frame", "exited")  # why an answer process was replaced
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
 
 
@@ -49,6 +50,12 @@ class Gateway(Protocol):
 
     @property
     def answering_in_process(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    why: str
+    at: float  # time.time()
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +82,14 @@ class Health:
                                  "including the wait for a worker", buckets=LATENCY_BUCKETS, registry=self.registry)
         self.reloads = Counter("story_bot_knowledge_reloads", "Knowledge reloads by result", ["result"],
                                registry=self.registry)
+        self.answer_deadline_misses = Counter("story_bot_answer_deadline_misses",
+                                              "Questions the answer process left unanswered past ANSWER_DEADLINE "
+                                              "(answered in threads instead)", registry=self.registry)
+        self.answer_process_restarts = Counter("story_bot_answer_process_restarts",
+                                               "Answer processes replaced: hung (the deadline), a corrupt stream "
+                                               "(frame), or exited on their own (exited)", ["reason"],
+                                               registry=self.registry)
+        self.answer_process_fault: Fault | None = None  # the last time an answer process failed, for /healthz
         self.database_write_failures = Counter("story_bot_database_write_failures",
                                                "Writes to the store that failed (the reader was answered anyway)",
                                                registry=self.registry)
@@ -83,6 +98,8 @@ class Health:
                 self.questions.labels(face, outcome)  # every series from the start: rates work from the first scrape
         for result in ("ok", "failed"):
             self.reloads.labels(result)
+        for reason in RESTART_REASONS:
+            self.answer_process_restarts.labels(reason)
         self.registry.register(_Live(self))
         self.version: str | None = None
         self._engine: Engine | None = None
@@ -122,6 +139,11 @@ class Health:
         self.reloads.labels("failed").inc()
         self.last_reload = Reload(False, time.time(), problems)
 
+    def answer_process_failed(self, reason: str, why: str) -> None:
+        """An answer process was stopped or exited (reason: one of RESTART_REASONS); a new one is on its way."""
+        self.answer_process_restarts.labels(reason).inc()
+        self.answer_process_fault = Fault(why, time.time())
+
     def question(self, face: str, outcome: str) -> None:
         self.questions.labels(face, outcome).inc()
 
@@ -133,16 +155,26 @@ class Health:
         connected = sorted(i for i, up in shards.items() if up)
         loaded = self.loaded
         healthy = bool(shards) and len(connected) == len(shards) and loaded
-        reload = self.last_reload
+        reload, fault = self.last_reload, self.answer_process_fault
         return healthy, {
             "status": "ok" if healthy else "unavailable",
             "shards": {"connected": connected, "total": len(shards)},
             "knowledge": {"loaded": loaded, "version": self.version},
             "last_reload": None if reload is None else {
-                "ok": reload.ok, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(reload.at)),
+                "ok": reload.ok, "at": _iso(reload.at),
                 "problems": reload.problems,
             },
+            "answer_process": {
+                "answering": self.gateway.answering_in_process,
+                "deadline_misses": int(self._count("story_bot_answer_deadline_misses_total")),
+                "restarts": int(sum(self._count("story_bot_answer_process_restarts_total", {"reason": reason})
+                                    for reason in RESTART_REASONS)),
+                "last_fault": None if fault is None else {"why": fault.why, "at": _iso(fault.at)},
+            },
         }  # fmt: skip
+
+    def _count(self, name: str, labels: dict[str, str] | None = None) -> float:
+        return self.registry.get_sample_value(name, labels) or 0.0
 
     async def _healthz(self, _request: web.Request) -> web.Response:
         healthy, body = self.status()
@@ -170,6 +202,10 @@ class Health:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+
+def _iso(at: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
 
 
 class _Live(Collector):
