@@ -37,6 +37,13 @@ FACES = ("slash", "button", "message")  # where a question came from
 # for; expired: the interaction's 3 s window passed before the first response (the reader saw "did not respond").
 OUTCOMES = ("answered", "declined", "cooldown", "failed", "expired")
 RESTART_REASONS = ("deadline", "frame", "exited")  # why an answer process was replaced
+# Limits: the port is reachable by whatever can reach the host, and every socket held is a descriptor the bot
+# needs for Discord. At most MAX_CONNECTIONS at once (more are closed as they arrive); a connection that has sent
+# no complete request IDLE seconds after it opened or after its last response (idle keep-alive, or headers
+# trickled in byte by byte) is closed.
+MAX_CONNECTIONS = 64
+IDLE = 5.0
+BACKLOG = 64
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
 
 
@@ -190,11 +197,11 @@ class Health:
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, keepalive_timeout=IDLE)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
+        site = _CappedSite(self._runner, host, port, backlog=BACKLOG)
         await site.start()
-        bound = site._server.sockets[0].getsockname()[1] if port == 0 else port  # type: ignore[union-attr]
+        bound = site.port
         log.info("health and metrics on http://%s:%d/healthz and /metrics", host, bound)
         return bound
 
@@ -206,6 +213,36 @@ class Health:
 
 def _iso(at: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+
+
+class _CappedSite(web.TCPSite):
+    """aiohttp's TCP site, closing connections beyond MAX_CONNECTIONS as they arrive (aiohttp has no cap)."""
+
+    _refused_logged = 0.0
+
+    async def start(self) -> None:
+        await web.BaseSite.start(self)
+        server = self._runner.server
+        assert server is not None
+
+        def connection() -> asyncio.BaseProtocol:
+            if len(server.connections) < MAX_CONNECTIONS:
+                return server()
+            now = time.monotonic()
+            if now - self._refused_logged >= 60:  # at most a line a minute, however many are refused
+                self._refused_logged = now
+                log.warning("health server: %d connections open already, closing new ones until some end",
+                            MAX_CONNECTIONS)
+            return _Refused()
+
+        self._server = await asyncio.get_running_loop().create_server(connection, self._host, self._port,
+                                                                      backlog=self._backlog)
+        self._bound_port = self._server.sockets[0].getsockname()[1]
+
+
+class _Refused(asyncio.Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.close()
 
 
 class _Live(Collector):
