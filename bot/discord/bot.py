@@ -64,6 +64,7 @@ ANSWER_WORKERS = 2
 PROCESS_START_WAIT = 30.0  # seconds setup_hook waits for the first answer process (threads answer meanwhile)
 PROCESS_RESTART = 5.0  # seconds from an answer process's death to the start of the next
 ACK_PRIORITY = 2.0  # seconds an answer waits at most for other readers' acknowledgements to go out first
+DISCONNECTED = "the gateway is disconnected (reconnecting)"
 HTTP_CONNECTIONS = 256  # to Discord's API at once; more requests wait for a free kept-alive connection
 
 
@@ -118,6 +119,7 @@ class StoryBot(commands.AutoShardedBot):
         message_content: bool = True,
         extensions: Iterable[str] = INITIAL_EXTENSIONS,
         auto_sync: bool = True,
+        health: Health | None = None,
     ) -> None:
         # Only the events the bot uses: fewer events per shard is less work at scale.
         intents = discord.Intents(guilds=True, guild_messages=True, dm_messages=True, message_content=message_content)
@@ -145,7 +147,10 @@ class StoryBot(commands.AutoShardedBot):
         self.questions = QuestionCooldown(settings.cooldown_rate, settings.cooldown_seconds)
         # Each reader's recent questions per place (channel, thread or DM), so follow-ups lean on their own.
         self.conversations = ConversationBook()
-        self.health = Health(self)
+        # The runner's, which outlives a failed start; else the bot's own, served from its login.
+        self._own_health = health is None
+        self.health = health or Health()
+        self.health.gateway = self
         self._work: set[asyncio.Task] = set()
         self._answering = ThreadPoolExecutor(ANSWER_WORKERS, thread_name_prefix="answer")
         self._in_flight = 0
@@ -158,7 +163,11 @@ class StoryBot(commands.AutoShardedBot):
         self._acknowledging = 0
         self._shards_up: dict[int, bool] = {}  # for /healthz: kept by the shard events below
         self._acks_sent = asyncio.Event()
-        self.health_port: int | None = None  # where /healthz listens, once started
+
+    @property
+    def health_port(self) -> int | None:
+        """Where /healthz listens, once it does."""
+        return self.health.port
 
     @property
     def engine(self) -> Engine:
@@ -263,6 +272,7 @@ class StoryBot(commands.AutoShardedBot):
 
     async def on_shard_ready(self, shard_id: int) -> None:
         self._shards_up[shard_id] = True
+        self.health.why_not_ready = DISCONNECTED  # from now on, a shard down is the only reason
 
     async def on_shard_resumed(self, shard_id: int) -> None:
         self._shards_up[shard_id] = True
@@ -276,9 +286,13 @@ class StoryBot(commands.AutoShardedBot):
         # discord.py opens a new connection for every concurrent request (limit=0): in a burst, thousands of TCP
         # (and, with Discord, TLS) handshakes. A bounded pool reuses kept-alive connections instead.
         self.http.connector = aiohttp.TCPConnector(limit=HTTP_CONNECTIONS)
+        self.health.why_not_ready = "starting: logging in to Discord"
+        if self._own_health and self.settings.health_port is not None:
+            await self.health.serve(self.settings.health_host, self.settings.health_port)
         await super().login(token)
 
     async def setup_hook(self) -> None:
+        self.health.why_not_ready = "starting: loading the knowledge"
         if not await self.open_store():
             self._store_retry = asyncio.create_task(self._retry_store(), name="store retry")
         engine, problems = await asyncio.to_thread(self.reloader.load)
@@ -314,12 +328,7 @@ class StoryBot(commands.AutoShardedBot):
         # Everything loaded so far (knowledge, indexes, discord.py's state) lives as long as the process: keep it
         # out of the collector's full passes, which otherwise walk it again and again in a burst of questions.
         gc.freeze()
-        if self.settings.health_port is not None:
-            try:
-                self.health_port = await self.health.start(self.settings.health_host, self.settings.health_port)
-            except OSError as exc:  # answer first: readers are still served, the operator reads why in the log
-                log.error("no health and metrics server: cannot listen on %s:%s (%s)", self.settings.health_host,
-                          self.settings.health_port, exc.strerror or exc)
+        self.health.why_not_ready = "starting: connecting to Discord's gateway"
 
     # --- the store and reloads ------------------------------------------------------------
 
@@ -531,7 +540,8 @@ class StoryBot(commands.AutoShardedBot):
         if pending and not self.is_closed():
             log.info("finishing %d answers before closing", len(pending))
             await asyncio.wait(pending, timeout=SHUTDOWN_GRACE)
-        await self.health.stop()
+        if self._own_health:
+            await self.health.stop()
         for task in (self._watcher, self._store_retry):
             if task is not None:
                 task.cancel()

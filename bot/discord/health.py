@@ -1,7 +1,8 @@
 """Health and metrics over HTTP, for load balancers, orchestrators and Prometheus.
 
 With HEALTH_PORT set, the bot serves on HEALTH_HOST (127.0.0.1 by default):
-- `GET /healthz`: 200 when every shard's gateway connection is open and knowledge is loaded, else 503; the JSON body
+- `GET /healthz`: 200 when every shard's gateway connection is open and knowledge is loaded, else 503 with `why`
+  (starting and at which step, Discord unreachable, the token refused, the gateway disconnected); the JSON body
   says which shards are connected, the knowledge version (a hash of what is loaded: two processes with the same
   version answer alike) and the last reload's result.
 - `GET /metrics`: Prometheus text format, written by prometheus_client (the format's reference implementation).
@@ -77,11 +78,27 @@ def knowledge_version(engine: Engine) -> str:
     return hashlib.sha256(repr(engine.kb).encode()).hexdigest()[:12]
 
 
-class Health:
-    """The bot's counters and state, and the HTTP server that shows them."""
+class _NotStarted:
+    """The gateway before a bot exists: no shards, nothing in flight."""
 
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
+    answers_in_flight = 0
+    answering_in_process = False
+
+    def connected_shards(self) -> dict[int, bool]:
+        return {}
+
+
+class Health:
+    """The bot's counters and state, and the HTTP server that shows them.
+
+    The runner makes one for the whole run and serves it before the first login, so /healthz answers (503, with
+    why) from the first second, across retries; each bot it starts reports into it.
+    """
+
+    def __init__(self, gateway: Gateway | None = None) -> None:
+        self.gateway: Gateway = gateway or _NotStarted()
+        # Why /healthz is not 200, whenever it is not: the step of the start, or what went wrong.
+        self.why_not_ready = "starting"
         self.registry = CollectorRegistry()
         self.questions = Counter("story_bot_questions", "Questions by where they came from and what became of them",
                                  ["face", "outcome"], registry=self.registry)
@@ -112,6 +129,7 @@ class Health:
         self._engine: Engine | None = None
         self.last_reload: Reload | None = None
         self._runner: web.AppRunner | None = None
+        self.port: int | None = None  # where it listens, once serving
 
     # --- what the bot reports -----------------------------------------------------------
 
@@ -165,6 +183,7 @@ class Health:
         reload, fault = self.last_reload, self.answer_process_fault
         return healthy, {
             "status": "ok" if healthy else "unavailable",
+            "why": None if healthy else self.why_not_ready,
             "shards": {"connected": connected, "total": len(shards)},
             "knowledge": {"loaded": loaded, "version": self.version},
             "last_reload": None if reload is None else {
@@ -192,23 +211,42 @@ class Health:
 
     # --- serving ----------------------------------------------------------------------------
 
+    @property
+    def serving(self) -> bool:
+        return self._runner is not None
+
+    async def serve(self, host: str, port: int) -> int | None:
+        """start(), unless it is serving already; a port it cannot listen on is logged (readers are answered
+        all the same). The port bound, or None."""
+        if self.serving:
+            return self.port
+        try:
+            self.port = await self.start(host, port)
+        except OSError as exc:
+            log.error("no health and metrics server: cannot listen on %s:%s (%s)", host, port, exc.strerror or exc)
+        return self.port
+
     async def start(self, host: str, port: int) -> int:
         """Serve /healthz and /metrics on host:port (0: any free port); the port actually bound."""
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, keepalive_timeout=IDLE)
-        await self._runner.setup()
-        site = _CappedSite(self._runner, host, port, backlog=BACKLOG)
-        await site.start()
-        bound = site.port
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, keepalive_timeout=IDLE)
+        await runner.setup()
+        site = _CappedSite(runner, host, port, backlog=BACKLOG)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner, bound = runner, site.port
         log.info("health and metrics on http://%s:%d/healthz and /metrics", host, bound)
         return bound
 
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
-            self._runner = None
+            self._runner, self.port = None, None
 
 
 def _iso(at: float) -> str:
