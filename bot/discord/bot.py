@@ -30,7 +30,7 @@ from bot.discord.cooldown import QuestionCooldown
 from bot.discord.health import Health
 from bot.discord.i18n import StoryTranslator
 from bot.discord.render import Reply
-from bot.discord.respond import Asker
+from bot.discord.respond import Asker, LoopLag
 from bot.engine import ConversationBook
 from bot.engine.process import ChildGone, ChildLate, EngineProcess
 from bot.knowledge.watch import KnowledgeReloader, ReloadResult
@@ -163,6 +163,7 @@ class StoryBot(commands.AutoShardedBot):
         self._acknowledging = 0
         self._shards_up: dict[int, bool] = {}  # for /healthz: kept by the shard events below
         self._acks_sent = asyncio.Event()
+        self.loop_lag = LoopLag()  # how late the event loop runs: interactions are deferred at once when it is late
 
     @property
     def health_port(self) -> int | None:
@@ -261,11 +262,6 @@ class StoryBot(commands.AutoShardedBot):
                 while self._acknowledging:
                     await self._acks_sent.wait()
 
-    @property
-    def busy(self) -> int:
-        """Questions and commands being handled now, from the moment their handler starts until it returns."""
-        return len(self._work)
-
     def connected_shards(self) -> dict[int, bool]:
         """Each shard this process runs, and whether it is connected: READY or RESUMED since it last dropped."""
         return {shard_id: self._shards_up.get(shard_id, False) for shard_id in self.shards}
@@ -293,6 +289,7 @@ class StoryBot(commands.AutoShardedBot):
 
     async def setup_hook(self) -> None:
         self.health.why_not_ready = "starting: loading the knowledge"
+        self.loop_lag.start()
         if not await self.open_store():
             self._store_retry = asyncio.create_task(self._retry_store(), name="store retry")
         engine, problems = await asyncio.to_thread(self.reloader.load)
@@ -542,6 +539,7 @@ class StoryBot(commands.AutoShardedBot):
             await asyncio.wait(pending, timeout=SHUTDOWN_GRACE)
         if self._own_health:
             await self.health.stop()
+        await self.loop_lag.stop()
         for task in (self._watcher, self._store_retry):
             if task is not None:
                 task.cancel()
