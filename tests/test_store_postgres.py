@@ -333,6 +333,33 @@ def test_after_a_server_restart_the_listener_hears_an_edit_made_while_it_was_dea
         server.stop()
 
 
+def test_a_server_down_at_start_queues_questions_and_votes_and_is_heard_once_it_is_back(knowledge: Path):
+    """As when it goes down mid-run: nothing a reader did meanwhile is lost, and the shared entries load."""
+    server = PostgresServer().start()
+    try:
+        url = server.database("late")
+        PostgresStore(url, salt="s", knowledge_dir=knowledge).close()  # a deployment that has run before
+        elsewhere = PostgresStore(url, salt="s", knowledge_dir=knowledge)
+        assert elsewhere.add_entry(knowledge, ROOMMATE, moderator_id=1).ok  # an entry kept only in the database
+        elsewhere.close()
+        server.pause()
+        store = PostgresStore(url, salt="s", knowledge_dir=knowledge)  # opens all the same
+        heard = threading.Event()
+        store.listen(heard.set)
+        for i in range(30):
+            store.record_feedback(ask(store, f"question {i}", user=i), helpful=True, user_id=i)
+        with pytest.raises(StoreUnavailable):
+            store.stats()  # a moderator's read says the database is away
+        server.resume()
+        assert heard.wait(10), "the listener did not hear the server come back"
+        assert SHARED_FILE in store.extra_knowledge()  # what the bot reloads then has the entry
+        assert store.flush(15)
+        assert (store.stats().questions, store.stats().votes) == (30, 30)
+        store.close()
+    finally:
+        server.stop()
+
+
 # --- two bots on one database, through Discord ------------------------------------------------------
 
 

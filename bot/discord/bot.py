@@ -25,6 +25,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import backoff
 from bot.discord import access, render, respond, views
 from bot.discord.cooldown import QuestionCooldown
 from bot.discord.health import Health
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WATCHER_TASK = "knowledge watcher"
-STORE_RETRY = 60.0  # seconds between attempts to open a database that was unusable at start
+STORE_RETRY = (1.0, 30.0)  # seconds before attempts to open a database unusable at start: first, doubling to cap
 
 INITIAL_EXTENSIONS = (
     "bot.discord.cogs.ask",
@@ -337,9 +338,10 @@ class StoryBot(commands.AutoShardedBot):
         try:
             store = await asyncio.to_thread(open_store, self.settings)
         except StoreUnavailable as exc:
-            self.store_problem = str(exc)
-            log.error("DATABASE UNAVAILABLE, running without it (questions and votes are not recorded, /kb edits "
-                      "are refused; retrying every %.0f s): %s", STORE_RETRY, exc)
+            again, self.store_problem = self.store_problem == str(exc), str(exc)
+            log.log(logging.DEBUG if again else logging.ERROR,  # one line for each new reason, not one each try
+                    "DATABASE UNAVAILABLE, running without it (questions and votes are not recorded, /kb edits "
+                    "are refused; trying again within %.0f s): %s", STORE_RETRY[1], exc)
             return False
         self.store, self.store_problem = store, None
         loop = asyncio.get_running_loop()
@@ -347,8 +349,8 @@ class StoryBot(commands.AutoShardedBot):
         return True
 
     async def _retry_store(self) -> None:
-        while True:
-            await asyncio.sleep(STORE_RETRY)
+        for delay in backoff.delays(*STORE_RETRY):
+            await asyncio.sleep(delay)
             if await self.open_store():
                 log.info("the database is usable again: recording resumes")
                 self._reload_soon()  # entries kept in the database may be new to us

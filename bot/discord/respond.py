@@ -33,6 +33,7 @@ DEFER_BY = 1.5
 ACK_AT_ONCE = 0.5
 BEHIND = 0.25  # seconds
 LAG_PROBE = 0.05  # seconds between the loop lag probe's wake-ups
+LAG_PROBE_TASK = "loop lag probe"
 UNKNOWN_INTERACTION = 10062  # Discord's code when the 3 s window (or the 15 min token) has passed
 
 
@@ -50,7 +51,7 @@ class LoopLag:
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self._probe(), name="loop lag probe")
+            self._task = asyncio.create_task(self._probe(), name=LAG_PROBE_TASK)
 
     async def stop(self) -> None:
         if self._task is not None:

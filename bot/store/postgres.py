@@ -82,12 +82,19 @@ class PostgresStore(Store):
     def _transaction(self, conn: psycopg.Connection) -> Any:
         return conn.transaction()
 
+    def _unreachable(self, exc: BaseException) -> bool:
+        # libpq gives no SQLSTATE for a failed connection: a server that answered says FATAL. Only one still
+        # starting, stopping or recovering is worth waiting for; a wrong database name or password is not.
+        text = str(exc)
+        return isinstance(exc, psycopg.OperationalError) and ("FATAL:" not in text
+                                                               or "the database system is" in text)
+
     def _revive(self) -> None:
         if self._broken():
-            self._db = self._connect()
+            self._db = self._ready_connection()
 
     def _broken(self) -> bool:
-        return bool(self._db.broken or self._db.closed)
+        return self._db is None or bool(self._db.broken or self._db.closed)
 
     def _schema_version(self, conn: psycopg.Connection) -> int:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
@@ -279,7 +286,7 @@ class PostgresStore(Store):
         """The server process of our editing connection (its NOTIFYs are ours), if it is open."""
         try:
             return self._db.info.backend_pid
-        except psycopg.Error:
+        except (psycopg.Error, AttributeError):  # closed, or not connected yet (the server was down at start)
             return None
 
     def close(self, timeout: float = CLOSE_FLUSH) -> None:
