@@ -7,6 +7,7 @@ which turns that skip into a failure, so these tests run in CI.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import multiprocessing
 import os
@@ -14,6 +15,7 @@ import shutil
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -358,6 +360,38 @@ def test_a_server_down_at_start_queues_questions_and_votes_and_is_heard_once_it_
         store.close()
     finally:
         server.stop()
+
+
+class LostCommitReply(PostgresStore):
+    """The server commits an edit, and the reply is lost: the connection breaks just after COMMIT."""
+
+    lose = 0  # how many of the next edits on the shared connection lose their reply
+
+    @contextlib.contextmanager
+    def _transaction(self, conn: psycopg.Connection) -> Iterator[None]:
+        with conn.transaction():
+            yield
+        if self.lose and conn is self._db:
+            self.lose -= 1
+            conn.close()
+            raise psycopg.OperationalError("consuming input failed: server closed the connection unexpectedly")
+
+
+def test_an_edit_whose_commit_reply_is_lost_is_reported_done_once(pg_url: str, knowledge: Path):
+    store = LostCommitReply(pg_url, salt="s")
+    store.lose = 1
+    added = store.add_entry(knowledge, ROOMMATE, moderator_id=7)
+    assert added.ok and added.entry_id
+    store.lose = 1
+    phrased = store.add_phrasing(knowledge, added.entry_id, "jivani's old roomie", moderator_id=7)
+    assert (phrased.ok, phrased.entry_id) == (True, added.entry_id), phrased.problems  # not "already a phrasing"
+    store.lose = 1
+    removed = store.remove_entry(knowledge, added.entry_id, moderator_id=7, detail="summary")
+    assert (removed.ok, removed.entry_id) == (True, added.entry_id), removed.problems  # not "no Q&A entry with id"
+    assert [(e.action, e.entry_id) for e in reversed(store.edits())] == [
+        ("add", added.entry_id), ("phrasing", added.entry_id), ("remove", added.entry_id)]  # each once
+    assert store.extra_knowledge() == {}
+    store.close()
 
 
 # --- two bots on one database, through Discord ------------------------------------------------------

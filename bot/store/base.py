@@ -226,6 +226,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             *_GAPS_AND_HISTORY,
         ),
     ),
+    # An edit's request key in its audit row: a retry after a lost reply finds its own edit there, landed.
+    Migration(
+        sqlite=("ALTER TABLE edits ADD COLUMN request TEXT", "CREATE UNIQUE INDEX edits_request ON edits (request)"),
+        postgres=("ALTER TABLE edits ADD COLUMN request TEXT", "CREATE UNIQUE INDEX edits_request ON edits (request)"),
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -648,13 +653,20 @@ class Store:
 
     # --- the shared connection ------------------------------------------------------------
 
-    def _use(self, work: Callable[[Any], T], *, transaction: bool = True) -> T:
+    def _use(self, work: Callable[[Any], T], *, transaction: bool = True,
+             landed: Callable[[Any], T | None] | None = None) -> T:
         """`work(db)` on the shared connection, under the lock (in a transaction); once more on a fresh
-        connection if the first attempt found it broken (a server restart). Raises StoreUnavailable."""
+        connection if the first attempt found it broken (a server restart). Raises StoreUnavailable.
+
+        A connection that broke may have broken after the server committed (the reply to COMMIT was lost):
+        before the second attempt, `landed(db)`, when given, says what the first one did if it landed.
+        """
         for attempt in (1, 2):
             try:
                 with self._lock:
                     self._revive()
+                    if attempt == 2 and landed is not None and (done := landed(self._db)) is not None:
+                        return done
                     if not transaction:
                         return work(self._db)
                     with self._transaction(self._db):

@@ -19,10 +19,11 @@ an event loop in each of them. `psycopg[binary]` ships libpq, so nothing else ne
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import yaml
@@ -45,6 +46,7 @@ from bot.store.base import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CHANNEL = "story_bot_kb"  # NOTIFY channel: the shared entries changed
 EDIT_LOCK = 0x53_54_4F_52_59_4B_42  # pg_advisory_xact_lock key for edits of the shared entries ("STORYKB")
@@ -133,7 +135,7 @@ class PostgresStore(Store):
         """Validate against this deployment's files and the shared entries; store the entry and its audit as one."""
         directory = Path(directory)
 
-        def add(db: psycopg.Connection) -> EditResult:
+        def add(db: psycopg.Connection, request: str) -> EditResult:
             db.execute("SELECT pg_advisory_xact_lock(%s)", (EDIT_LOCK,))
             shared = self._shared_text(db)
             current = validate(directory, {SHARED_FILE: shared})
@@ -143,18 +145,18 @@ class PostgresStore(Store):
             problems = validate(directory, {SHARED_FILE: shared + body}).problems
             if not problems:
                 db.execute("INSERT INTO kb_entries (id, body) VALUES (%s, %s)", (entry_id, body))
-                self._audit_in(db, "add", entry_id, moderator_id, entry_detail(entry), after=body)
+                self._audit_in(db, request, "add", entry_id, moderator_id, entry_detail(entry), after=body)
                 db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, entry_id))
             return EditResult(entry_id, self.where, problems)
 
-        return self._use(add)
+        return self._once(add)
 
     def remove_entry(self, directory: Path, entry_id: str, *, moderator_id: int | None, detail: str,
                      before: str | None = None) -> EditResult:
         """A shared entry goes with its audit row (which keeps its YAML) in one transaction; a file entry as usual."""
         directory = Path(directory)
 
-        def remove(db: psycopg.Connection) -> EditResult | None:
+        def remove(db: psycopg.Connection, request: str) -> EditResult | None:
             db.execute("SELECT pg_advisory_xact_lock(%s)", (EDIT_LOCK,))
             row = db.execute("SELECT body FROM kb_entries WHERE id = %s", (entry_id,)).fetchone()
             if row is None:
@@ -163,12 +165,12 @@ class PostgresStore(Store):
             problems = validate(directory, {SHARED_FILE: self._shared_text(db)}).problems
             if problems:
                 raise _Refused(problems)  # rolls the delete back
-            self._audit_in(db, "remove", entry_id, moderator_id, row[0], before=row[0])
+            self._audit_in(db, request, "remove", entry_id, moderator_id, row[0], before=row[0])
             db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, entry_id))
             return EditResult(entry_id, self.where, ())
 
         try:
-            result = self._use(remove)
+            result = self._once(remove)
         except _Refused as refused:
             return EditResult(entry_id, self.where, refused.problems)
         if result is not None:
@@ -182,7 +184,7 @@ class PostgresStore(Store):
         entries. A file entry is edited in its file as usual, audited with `before`/`after`."""
         directory = Path(directory)
 
-        def add(db: psycopg.Connection) -> EditResult | None:
+        def add(db: psycopg.Connection, request: str) -> EditResult | None:
             db.execute("SELECT pg_advisory_xact_lock(%s)", (EDIT_LOCK,))
             rows = db.execute("SELECT id, body FROM kb_entries ORDER BY position").fetchall()
             old = dict(rows).get(entry_id)
@@ -197,12 +199,12 @@ class PostgresStore(Store):
                 problems = validate(directory, {SHARED_FILE: shared}).problems
             if not problems:
                 db.execute("UPDATE kb_entries SET body = %s WHERE id = %s", (body, entry_id))
-                self._audit_in(db, "phrasing", entry_id, moderator_id, phrasing_detail(phrasing), before=old,
-                               after=body)
+                self._audit_in(db, request, "phrasing", entry_id, moderator_id, phrasing_detail(phrasing),
+                               before=old, after=body)
                 db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, entry_id))
             return EditResult(entry_id, self.where, problems)
 
-        result = self._use(add)
+        result = self._once(add)
         if result is not None:
             return result
         return super().add_phrasing(directory, entry_id, phrasing, moderator_id=moderator_id, before=before,
@@ -221,7 +223,7 @@ class PostgresStore(Store):
             why = Problem(self.where, 0, "the audit does not hold this entry's text")
             return EditResult(entry_id, self.where, (why,))
 
-        def restore(db: psycopg.Connection) -> EditResult:
+        def restore(db: psycopg.Connection, request: str) -> EditResult:
             db.execute("SELECT pg_advisory_xact_lock(%s)", (EDIT_LOCK,))
             shared = self._shared_text(db)
             current = validate(directory, {SHARED_FILE: shared})
@@ -233,21 +235,37 @@ class PostgresStore(Store):
             problems = validate(directory, {SHARED_FILE: shared + body}).problems
             if not problems:
                 db.execute("INSERT INTO kb_entries (id, body) VALUES (%s, %s)", (entry_id, body))
-                self._audit_in(db, "restore", entry_id, moderator_id, "restored from the audit", after=body)
+                self._audit_in(db, request, "restore", entry_id, moderator_id, "restored from the audit", after=body)
                 db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, entry_id))
             return EditResult(entry_id, self.where, problems)
 
-        return self._use(restore)
+        return self._once(restore)
 
     def _shared_text(self, db: psycopg.Connection) -> str:
         rows = db.execute("SELECT body FROM kb_entries ORDER BY position").fetchall()
         return SHARED_HEADER + "".join(body for (body,) in rows)
 
-    def _audit_in(self, conn: psycopg.Connection, action: str, entry_id: str, moderator_id: int | None,
-                  detail: str, *, before: str | None = None, after: str | None = None) -> None:
-        conn.execute("INSERT INTO edits (at, action, entry_id, moderator_id, detail, status, before, after)"
-                     " VALUES (%s, %s, %s, %s, %s, 'done', %s, %s)",
-                     (stamp(utc_now()), action, entry_id, moderator_id, detail, before, after))
+    def _once(self, edit: Callable[[psycopg.Connection, str], T]) -> T | EditResult:
+        """Run an edit of the shared entries once, even if the reply to its COMMIT is lost.
+
+        Its audit row carries a new request key; when the connection breaks, the retry first looks for that key:
+        found, the edit landed (with its audit), and the moderator is told it succeeded rather than that it
+        failed ("already a phrasing", "no entry with id") on doing it again.
+        """
+        request = secrets.token_hex(16)
+
+        def landed(db: psycopg.Connection) -> EditResult | None:
+            row = db.execute("SELECT entry_id FROM edits WHERE request = %s", (request,)).fetchone()
+            return None if row is None else EditResult(row[0], self.where, ())
+
+        return self._use(lambda db: edit(db, request), landed=landed)
+
+    def _audit_in(self, conn: psycopg.Connection, request: str, action: str, entry_id: str,
+                  moderator_id: int | None, detail: str, *, before: str | None = None,
+                  after: str | None = None) -> None:
+        conn.execute("INSERT INTO edits (at, action, entry_id, moderator_id, detail, status, before, after, request)"
+                     " VALUES (%s, %s, %s, %s, %s, 'done', %s, %s, %s)",
+                     (stamp(utc_now()), action, entry_id, moderator_id, detail, before, after, request))
 
     # --- hearing of other processes' edits -------------------------------------------------------
 
