@@ -30,6 +30,7 @@ DEFAULT_COOLDOWN = (5, 60.0)  # questions per seconds, per user
 # Messages nobody addressed to the bot (answer channels, forum posts) are answered only above this
 # confidence: stricter than for direct questions, so chatter is left alone.
 DEFAULT_CHANNEL_CONFIDENCE = 0.8
+DEFAULT_ANSWER_DEADLINE = 2.0
 DEFAULT_KEEP_DAYS = 90  # recorded questions older than this are pruned…
 DEFAULT_KEEP_ROWS = 2_000_000  # …and at most this many of the newest are kept
 HOME_VARIABLE = "STORY_BOT_HOME"
@@ -67,6 +68,9 @@ class Settings:
     # Answer in a child process (bot/engine/process.py) rather than in threads beside the event loop. from_env
     # turns it on where there are two cores or more; off here, for bots built in tests and tools.
     answer_process: bool = False
+    # Seconds the answer process may go without answering while it has questions: then it counts as hung, the
+    # questions are answered in threads and it is restarted.
+    answer_deadline: float = DEFAULT_ANSWER_DEADLINE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, env_file: Path | str | None = None) -> Settings:
@@ -170,6 +174,13 @@ class Settings:
             raise SettingsError(f"HEALTH_PORT must be a port number (0-65535), got {health_port}")
 
         answer_process = switch("ANSWER_PROCESS", (os.cpu_count() or 1) >= 2)
+        deadline = text("ANSWER_DEADLINE")
+        try:
+            answer_deadline = DEFAULT_ANSWER_DEADLINE if deadline is None else float(deadline)
+        except ValueError:
+            answer_deadline = math.nan  # fails the range check below, with the same message
+        if not 0 < answer_deadline < math.inf:
+            raise SettingsError(f"ANSWER_DEADLINE must be a positive number of seconds, got {deadline!r}")
 
         knowledge = text("KNOWLEDGE_DIR")
         local = home / "knowledge"
@@ -196,6 +207,7 @@ class Settings:
             health_host=text("HEALTH_HOST") or "127.0.0.1",
             health_port=health_port,
             answer_process=answer_process,
+            answer_deadline=answer_deadline,
         )
 
     def with_salt(self) -> Settings:

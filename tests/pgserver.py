@@ -70,6 +70,14 @@ class PostgresServer:
     def start(self) -> PostgresServer:
         self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
                   "--no-sync", "--no-instructions")
+        return self.resume()
+
+    def pause(self) -> None:
+        """Stop the server, keeping its data: an outage, until resume()."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> PostgresServer:
+        """Start the server on the data it has."""
         options = f"-k {self.root} -c listen_addresses='' -c fsync=off -c max_connections=200"
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "log"),
                   "-w", "-t", "60", "start")

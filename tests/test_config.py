@@ -72,6 +72,9 @@ def test_without_a_local_knowledge_folder_the_packaged_story_is_used(environ: di
     ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
     ({"HEALTH_PORT": "70000"}, "HEALTH_PORT"),
     ({"ANSWER_PROCESS": "maybe"}, "ANSWER_PROCESS"),
+    ({"ANSWER_DEADLINE": "0"}, "ANSWER_DEADLINE"),
+    ({"ANSWER_DEADLINE": "two"}, "ANSWER_DEADLINE must be a positive number of seconds"),
+    ({"ANSWER_DEADLINE": "inf"}, "ANSWER_DEADLINE"),
 ])  # fmt: skip
 def test_values_that_would_fail_forever_are_refused_at_start(variables: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
@@ -80,9 +83,10 @@ def test_values_that_would_fail_forever_are_refused_at_start(variables: dict[str
 
 def test_good_values_parse() -> None:
     s = Settings.from_env(env={"SHARD_COUNT": "4", "SHARD_IDS": "2,3", "COOLDOWN": "3/30", "LOG_FORMAT": "JSON",
-                               "HEALTH_PORT": "9100", "HEALTH_HOST": "0.0.0.0"})
+                               "HEALTH_PORT": "9100", "HEALTH_HOST": "0.0.0.0", "ANSWER_DEADLINE": "1.5"})
     assert (s.shard_count, s.shard_ids, s.cooldown_rate, s.cooldown_seconds) == (4, (2, 3), 3, 30.0)
     assert (s.log_format, s.health_host, s.health_port) == ("json", "0.0.0.0", 9100)
+    assert (s.answer_deadline, Settings.from_env(env={}).answer_deadline) == (1.5, 2.0)
     assert Settings.from_env(env={}).health_port is None  # no health server unless asked for
 
 

@@ -171,6 +171,32 @@ def test_several_processes_write_at_once_and_every_row_lands(tmp_path: Path):
     s.close()
 
 
+def _open_fresh_files(directory: str, start: Any, files: int, failures: Any) -> None:
+    start.wait()  # every process opens each new file at about the same moment as the others
+    for i in range(files):
+        try:
+            Store(Path(directory) / f"fresh-{i}.sqlite3", salt="s").close()
+        except StoreUnavailable as exc:
+            failures.put(f"fresh-{i}: {exc}")
+
+
+def test_processes_opening_fresh_databases_together_all_open_them(tmp_path: Path):
+    """Turning a new file to WAL needs it to itself, and SQLite answers "locked" at once to one of two
+    connections doing so together: the store must wait its turn, not give up (and then run without recording)."""
+    ctx = multiprocessing.get_context("spawn")
+    start, failures = ctx.Barrier(8), ctx.Queue()
+    procs = [ctx.Process(target=_open_fresh_files, args=(str(tmp_path), start, 150, failures)) for _ in range(8)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0] * 8
+    lost = []
+    while not failures.empty():
+        lost.append(failures.get())
+    assert lost == []
+
+
 # --- answer first, record after -------------------------------------------------------------
 
 

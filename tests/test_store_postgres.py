@@ -7,6 +7,7 @@ which turns that skip into a failure, so these tests run in CI.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import multiprocessing
 import os
@@ -14,6 +15,7 @@ import shutil
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -308,6 +310,88 @@ def test_the_listener_comes_back_after_the_server_drops_it(pg_url: str):
     assert len(calls) >= 2
     store.close()
     other.close()
+
+
+def test_after_a_server_restart_the_listener_hears_an_edit_made_while_it_was_deaf_within_seconds(
+        knowledge: Path):
+    """A listener that backed off for long while the server was down stays deaf long after it is back."""
+    server = PostgresServer().start()  # its own server: this test stops it
+    try:
+        url = server.database("restarts")
+        store = PostgresStore(url, salt="s", knowledge_dir=knowledge)
+        heard = threading.Event()
+        store.listen(heard.set)
+        time.sleep(0.3)  # the listener is connected
+        server.pause()
+        time.sleep(14)  # an outage long enough for a doubling backoff to reach several seconds
+        server.resume()
+        other = PostgresStore(url, salt="s", knowledge_dir=knowledge)
+        assert other.add_entry(knowledge, ROOMMATE, moderator_id=1).ok  # made before the listener is back
+        assert heard.wait(2.5), "the listener was still deaf 2.5 s after the server came back"
+        assert SHARED_FILE in store.extra_knowledge()  # what it reloads has the entry
+        other.close()
+        store.close()
+    finally:
+        server.stop()
+
+
+def test_a_server_down_at_start_queues_questions_and_votes_and_is_heard_once_it_is_back(knowledge: Path):
+    """As when it goes down mid-run: nothing a reader did meanwhile is lost, and the shared entries load."""
+    server = PostgresServer().start()
+    try:
+        url = server.database("late")
+        PostgresStore(url, salt="s", knowledge_dir=knowledge).close()  # a deployment that has run before
+        elsewhere = PostgresStore(url, salt="s", knowledge_dir=knowledge)
+        assert elsewhere.add_entry(knowledge, ROOMMATE, moderator_id=1).ok  # an entry kept only in the database
+        elsewhere.close()
+        server.pause()
+        store = PostgresStore(url, salt="s", knowledge_dir=knowledge)  # opens all the same
+        heard = threading.Event()
+        store.listen(heard.set)
+        for i in range(30):
+            store.record_feedback(ask(store, f"question {i}", user=i), helpful=True, user_id=i)
+        with pytest.raises(StoreUnavailable):
+            store.stats()  # a moderator's read says the database is away
+        server.resume()
+        assert heard.wait(10), "the listener did not hear the server come back"
+        assert SHARED_FILE in store.extra_knowledge()  # what the bot reloads then has the entry
+        assert store.flush(15)
+        assert (store.stats().questions, store.stats().votes) == (30, 30)
+        store.close()
+    finally:
+        server.stop()
+
+
+class LostCommitReply(PostgresStore):
+    """The server commits an edit, and the reply is lost: the connection breaks just after COMMIT."""
+
+    lose = 0  # how many of the next edits on the shared connection lose their reply
+
+    @contextlib.contextmanager
+    def _transaction(self, conn: psycopg.Connection) -> Iterator[None]:
+        with conn.transaction():
+            yield
+        if self.lose and conn is self._db:
+            self.lose -= 1
+            conn.close()
+            raise psycopg.OperationalError("consuming input failed: server closed the connection unexpectedly")
+
+
+def test_an_edit_whose_commit_reply_is_lost_is_reported_done_once(pg_url: str, knowledge: Path):
+    store = LostCommitReply(pg_url, salt="s")
+    store.lose = 1
+    added = store.add_entry(knowledge, ROOMMATE, moderator_id=7)
+    assert added.ok and added.entry_id
+    store.lose = 1
+    phrased = store.add_phrasing(knowledge, added.entry_id, "jivani's old roomie", moderator_id=7)
+    assert (phrased.ok, phrased.entry_id) == (True, added.entry_id), phrased.problems  # not "already a phrasing"
+    store.lose = 1
+    removed = store.remove_entry(knowledge, added.entry_id, moderator_id=7, detail="summary")
+    assert (removed.ok, removed.entry_id) == (True, added.entry_id), removed.problems  # not "no Q&A entry with id"
+    assert [(e.action, e.entry_id) for e in reversed(store.edits())] == [
+        ("add", added.entry_id), ("phrasing", added.entry_id), ("remove", added.entry_id)]  # each once
+    assert store.extra_knowledge() == {}
+    store.close()
 
 
 # --- two bots on one database, through Discord ------------------------------------------------------

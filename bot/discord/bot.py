@@ -25,14 +25,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import backoff
 from bot.discord import access, render, respond, views
 from bot.discord.cooldown import QuestionCooldown
 from bot.discord.health import Health
 from bot.discord.i18n import StoryTranslator
 from bot.discord.render import Reply
-from bot.discord.respond import Asker
+from bot.discord.respond import Asker, LoopLag
 from bot.engine import ConversationBook
-from bot.engine.process import ChildGone, EngineProcess
+from bot.engine.process import ChildGone, ChildLate, EngineProcess
 from bot.knowledge.watch import KnowledgeReloader, ReloadResult
 from bot.logs import reader_tag
 from bot.store import StoreUnavailable, open_store
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WATCHER_TASK = "knowledge watcher"
-STORE_RETRY = 60.0  # seconds between attempts to open a database that was unusable at start
+STORE_RETRY = (1.0, 30.0)  # seconds before attempts to open a database unusable at start: first, doubling to cap
 
 INITIAL_EXTENSIONS = (
     "bot.discord.cogs.ask",
@@ -64,6 +65,7 @@ ANSWER_WORKERS = 2
 PROCESS_START_WAIT = 30.0  # seconds setup_hook waits for the first answer process (threads answer meanwhile)
 PROCESS_RESTART = 5.0  # seconds from an answer process's death to the start of the next
 ACK_PRIORITY = 2.0  # seconds an answer waits at most for other readers' acknowledgements to go out first
+DISCONNECTED = "the gateway is disconnected (reconnecting)"
 HTTP_CONNECTIONS = 256  # to Discord's API at once; more requests wait for a free kept-alive connection
 
 
@@ -118,6 +120,7 @@ class StoryBot(commands.AutoShardedBot):
         message_content: bool = True,
         extensions: Iterable[str] = INITIAL_EXTENSIONS,
         auto_sync: bool = True,
+        health: Health | None = None,
     ) -> None:
         # Only the events the bot uses: fewer events per shard is less work at scale.
         intents = discord.Intents(guilds=True, guild_messages=True, dm_messages=True, message_content=message_content)
@@ -145,7 +148,10 @@ class StoryBot(commands.AutoShardedBot):
         self.questions = QuestionCooldown(settings.cooldown_rate, settings.cooldown_seconds)
         # Each reader's recent questions per place (channel, thread or DM), so follow-ups lean on their own.
         self.conversations = ConversationBook()
-        self.health = Health(self)
+        # The runner's, which outlives a failed start; else the bot's own, served from its login.
+        self._own_health = health is None
+        self.health = health or Health()
+        self.health.gateway = self
         self._work: set[asyncio.Task] = set()
         self._answering = ThreadPoolExecutor(ANSWER_WORKERS, thread_name_prefix="answer")
         self._in_flight = 0
@@ -158,7 +164,12 @@ class StoryBot(commands.AutoShardedBot):
         self._acknowledging = 0
         self._shards_up: dict[int, bool] = {}  # for /healthz: kept by the shard events below
         self._acks_sent = asyncio.Event()
-        self.health_port: int | None = None  # where /healthz listens, once started
+        self.loop_lag = LoopLag()  # how late the event loop runs: interactions are deferred at once when it is late
+
+    @property
+    def health_port(self) -> int | None:
+        """Where /healthz listens, once it does."""
+        return self.health.port
 
     @property
     def engine(self) -> Engine:
@@ -252,17 +263,13 @@ class StoryBot(commands.AutoShardedBot):
                 while self._acknowledging:
                     await self._acks_sent.wait()
 
-    @property
-    def busy(self) -> int:
-        """Questions and commands being handled now, from the moment their handler starts until it returns."""
-        return len(self._work)
-
     def connected_shards(self) -> dict[int, bool]:
         """Each shard this process runs, and whether it is connected: READY or RESUMED since it last dropped."""
         return {shard_id: self._shards_up.get(shard_id, False) for shard_id in self.shards}
 
     async def on_shard_ready(self, shard_id: int) -> None:
         self._shards_up[shard_id] = True
+        self.health.why_not_ready = DISCONNECTED  # from now on, a shard down is the only reason
 
     async def on_shard_resumed(self, shard_id: int) -> None:
         self._shards_up[shard_id] = True
@@ -276,9 +283,14 @@ class StoryBot(commands.AutoShardedBot):
         # discord.py opens a new connection for every concurrent request (limit=0): in a burst, thousands of TCP
         # (and, with Discord, TLS) handshakes. A bounded pool reuses kept-alive connections instead.
         self.http.connector = aiohttp.TCPConnector(limit=HTTP_CONNECTIONS)
+        self.health.why_not_ready = "starting: logging in to Discord"
+        if self._own_health and self.settings.health_port is not None:
+            await self.health.serve(self.settings.health_host, self.settings.health_port)
         await super().login(token)
 
     async def setup_hook(self) -> None:
+        self.health.why_not_ready = "starting: loading the knowledge"
+        self.loop_lag.start()
         if not await self.open_store():
             self._store_retry = asyncio.create_task(self._retry_store(), name="store retry")
         engine, problems = await asyncio.to_thread(self.reloader.load)
@@ -314,12 +326,7 @@ class StoryBot(commands.AutoShardedBot):
         # Everything loaded so far (knowledge, indexes, discord.py's state) lives as long as the process: keep it
         # out of the collector's full passes, which otherwise walk it again and again in a burst of questions.
         gc.freeze()
-        if self.settings.health_port is not None:
-            try:
-                self.health_port = await self.health.start(self.settings.health_host, self.settings.health_port)
-            except OSError as exc:  # answer first: readers are still served, the operator reads why in the log
-                log.error("no health and metrics server: cannot listen on %s:%s (%s)", self.settings.health_host,
-                          self.settings.health_port, exc.strerror or exc)
+        self.health.why_not_ready = "starting: connecting to Discord's gateway"
 
     # --- the store and reloads ------------------------------------------------------------
 
@@ -331,9 +338,10 @@ class StoryBot(commands.AutoShardedBot):
         try:
             store = await asyncio.to_thread(open_store, self.settings)
         except StoreUnavailable as exc:
-            self.store_problem = str(exc)
-            log.error("DATABASE UNAVAILABLE, running without it (questions and votes are not recorded, /kb edits "
-                      "are refused; retrying every %.0f s): %s", STORE_RETRY, exc)
+            again, self.store_problem = self.store_problem == str(exc), str(exc)
+            log.log(logging.DEBUG if again else logging.ERROR,  # one line for each new reason, not one each try
+                    "DATABASE UNAVAILABLE, running without it (questions and votes are not recorded, /kb edits "
+                    "are refused; trying again within %.0f s): %s", STORE_RETRY[1], exc)
             return False
         self.store, self.store_problem = store, None
         loop = asyncio.get_running_loop()
@@ -341,8 +349,8 @@ class StoryBot(commands.AutoShardedBot):
         return True
 
     async def _retry_store(self) -> None:
-        while True:
-            await asyncio.sleep(STORE_RETRY)
+        for delay in backoff.delays(*STORE_RETRY):
+            await asyncio.sleep(delay)
             if await self.open_store():
                 log.info("the database is usable again: recording resumes")
                 self._reload_soon()  # entries kept in the database may be new to us
@@ -393,8 +401,12 @@ class StoryBot(commands.AutoShardedBot):
             engine, process = self.engine, self._process
             answer = None
             if process is not None and self.answering_in_process:
-                with contextlib.suppress(ChildGone):  # answer first: a thread answers instead (see _process_died)
-                    answer = await process.ask(question, conversation)
+                try:
+                    answer = await process.ask(question, conversation, self.settings.answer_deadline)
+                except ChildLate:  # hung: it is being stopped, and restarted (see _process_died)
+                    self.health.answer_deadline_misses.inc()
+                except ChildGone:  # answer first: a thread answers instead (see _process_died)
+                    pass
             if answer is None:
                 answer = await asyncio.get_running_loop().run_in_executor(self._answering, engine.ask, question,
                                                                           conversation)
@@ -404,14 +416,20 @@ class StoryBot(commands.AutoShardedBot):
         return answer
 
     def _process_died(self, process: EngineProcess) -> None:
-        """The child exited unasked (killed, out of memory). Answer first: the questions it had are answered in
-        threads, and so is every other until a new child is ready."""
+        """The child exited unasked (killed, out of memory), or was stopped as hung or for a corrupt stream.
+        Answer first: the questions it had are answered in threads, and so is every other until a new child is
+        ready."""
         if self._process is not process:
             return  # one already replaced: its exit is expected
         self._process = None
         self._stop_process(process)  # closes its pipes; it has exited already
-        log.error("the answer process died; answering in threads of this process until a new one is ready "
-                  "(starting in %.0f s)", PROCESS_RESTART)
+        if process.fault is None:
+            reason, why = "exited", "the answer process died"
+        else:
+            reason, why = process.fault[0], f"the answer process {process.fault[1]}, so it was stopped"
+        self.health.answer_process_failed(reason, why)
+        log.error("%s; answering in threads of this process until a new one is ready (starting in %.0f s)", why,
+                  PROCESS_RESTART)
         asyncio.get_running_loop().call_later(PROCESS_RESTART, lambda: self._answer_in_process(self.engine))
 
     async def reply_for(self, answer: Answer, asker: Asker, *, offer_alternatives: bool = True,
@@ -521,7 +539,9 @@ class StoryBot(commands.AutoShardedBot):
         if pending and not self.is_closed():
             log.info("finishing %d answers before closing", len(pending))
             await asyncio.wait(pending, timeout=SHUTDOWN_GRACE)
-        await self.health.stop()
+        if self._own_health:
+            await self.health.stop()
+        await self.loop_lag.stop()
         for task in (self._watcher, self._store_retry):
             if task is not None:
                 task.cancel()

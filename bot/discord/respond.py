@@ -22,16 +22,55 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Discord drops an interaction not answered within 3 s of being sent, whenever our handler happens to start.
-# An answer not ready this long after the interaction was *created* is deferred ("thinking…"); one whose handler
-# starts later than ACK_AT_ONCE (a backlog: 2,000 readers pressing /ask together), or while the bot is already
-# handling more than BUSY questions, is deferred before any work. Otherwise the answer itself is the first
-# response, which saves Discord (and us) a round trip: in a burst of 500, a deferral for each /ask would be a
-# quarter more requests. BUSY: the event loop spends 1–2 ms on a question (benchmarks/load-results.md), so
-# 500 in hand is at most about a second of work, inside DEFER_BY, which still defers whatever is late.
+# An answer not ready this long after the interaction was *created* is deferred ("thinking…"). One whose handler
+# starts later than ACK_AT_ONCE (a backlog: 2,000 readers pressing /ask together), or while the event loop runs
+# more than BEHIND late (a busy machine: other work on the cores, or a burst), is deferred before any work: a
+# late loop also fires the DEFER_BY timer late, past the window. Both are measured, not guessed from how many
+# questions are in hand, which says nothing about how fast the machine gets through them. Otherwise the answer
+# itself is the first response, which saves Discord (and us) a round trip: in a burst of 500, a deferral for
+# each /ask would be a quarter more requests.
 DEFER_BY = 1.5
 ACK_AT_ONCE = 0.5
-BUSY = 500
+BEHIND = 0.25  # seconds
+LAG_PROBE = 0.05  # seconds between the loop lag probe's wake-ups
+LAG_PROBE_TASK = "loop lag probe"
 UNKNOWN_INTERACTION = 10062  # Discord's code when the 3 s window (or the 15 min token) has passed
+
+
+class LoopLag:
+    """How late the event loop runs: a probe asks to wake every LAG_PROBE seconds and notes how late it woke.
+
+    `behind()` is also right while the probe itself is waiting its turn: a wake-up overdue by 0.4 s means the
+    loop is at least 0.4 s behind now, without waiting for the probe to run and say so.
+    """
+
+    def __init__(self) -> None:
+        self._late = 0.0  # how late the last wake-up was
+        self._due = 0.0  # when the probe should wake next (loop time)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._probe(), name=LAG_PROBE_TASK)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    def behind(self) -> float:
+        """Seconds the loop is running late now (0 when the probe is not running)."""
+        if self._task is None:
+            return 0.0
+        return max(self._late, asyncio.get_running_loop().time() - self._due)
+
+    async def _probe(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            self._due = loop.time() + LAG_PROBE
+            await asyncio.sleep(LAG_PROBE)
+            self._late = max(loop.time() - self._due, 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +177,7 @@ async def answer_interaction(interaction: discord.Interaction[StoryBot], questio
         bot.health.question(face(interaction), "cooldown")
         await send(interaction, render.cooldown_reply(wait), ephemeral=True)
         return
-    if bot.busy > BUSY or age(interaction) > ACK_AT_ONCE:
+    if bot.loop_lag.behind() > BEHIND or age(interaction) > ACK_AT_ONCE:
         async with bot.acknowledging():
             await interaction.response.defer(thinking=True)
     reply = await in_time(interaction, bot.answer(question, Asker.of_interaction(interaction), face=face(interaction),

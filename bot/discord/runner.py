@@ -19,6 +19,7 @@ import discord
 
 from bot.config import Settings
 from bot.discord.bot import KnowledgeError, StoryBot
+from bot.discord.health import Health
 from bot.logs import setup_logging
 
 log = logging.getLogger(__name__)
@@ -66,10 +67,21 @@ def _setup_logging(settings: Settings) -> None:
 
 
 async def _run(settings: Settings, token: str) -> int:
+    # One health server for the whole run, up before the first login: /healthz says why it is not ready yet.
+    health = Health()
+    if settings.health_port is not None:
+        await health.serve(settings.health_host, settings.health_port)
+    try:
+        return await _attempts(settings, token, health)
+    finally:
+        await health.stop()
+
+
+async def _attempts(settings: Settings, token: str, health: Health) -> int:
     message_content = True
     delays = iter(RETRY_DELAYS)
     while True:
-        bot = StoryBot(settings, message_content=message_content)
+        bot = StoryBot(settings, message_content=message_content, health=health)
         try:
             return await serve(bot, token)
         except discord.PrivilegedIntentsRequired:
@@ -82,6 +94,7 @@ async def _run(settings: Settings, token: str) -> int:
             if delay is None:
                 return _unreachable(exc, f"after {len(RETRY_DELAYS) + 1} attempts over {sum(RETRY_DELAYS):.0f} s")
             log.warning("cannot reach Discord (%s); trying again in %.0f s", _reason(exc), delay)
+            health.why_not_ready = f"Discord unreachable ({_reason(exc)}); trying again in {delay:.0f} s"
             await asyncio.sleep(delay)
 
 
@@ -106,6 +119,8 @@ async def serve(bot: StoryBot, token: str) -> int:
         async with bot:
             await bot.start(token)
     except (discord.LoginFailure, KnowledgeError) as exc:
+        bot.health.why_not_ready = ("Discord refused the token (DISCORD_TOKEN)" if isinstance(exc, discord.LoginFailure)
+                                    else "the knowledge has problems")
         return _refused(exc, "the bot will not start")
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -25,6 +25,7 @@ import pickle
 import signal
 import struct
 import sys
+import time
 import weakref
 from collections.abc import Callable
 from typing import Any, BinaryIO
@@ -37,10 +38,22 @@ log = logging.getLogger(__name__)
 
 _LENGTH = struct.Struct(">I")
 STOP_WAIT = 10.0  # seconds close() waits for the child to answer what it was sent and exit, before killing it
+START_WAIT = 120.0  # seconds a child may take to build its engine (seconds at 10,000 entries) before it is killed
+# The longest answer the parent reads. An answer is a few kB; a length beyond this is a corrupt stream, and
+# reading it would wait for bytes that never come (or hold gigabytes): the child is stopped instead.
+MAX_FRAME = 16 * 2**20
 
 
 class ChildGone(RuntimeError):
     """The answer process has exited (killed, out of memory, or it could not start): ask elsewhere."""
+
+
+class ChildLate(ChildGone):
+    """The answer process had questions and answered none for the deadline: it is stopped as hung."""
+
+
+class FrameTooLarge(ValueError):
+    """The child announced an answer longer than MAX_FRAME: its stream cannot be trusted."""
 
 
 def _frame(value: Any) -> bytes:
@@ -65,6 +78,9 @@ class EngineProcess:
         self._waiting: dict[int, asyncio.Future[Answer]] = {}
         self._gone = False
         self._closing = False
+        # Why the parent stopped the child, if it did: ("deadline" | "frame", a phrase for the log).
+        self.fault: tuple[str, str] | None = None
+        self._progress = time.monotonic()  # when the child last answered, or was given work while idle
         self._reader = asyncio.create_task(self._read(), name=f"answer process {child.pid}")
 
     def serves(self, engine: Engine) -> bool:
@@ -73,7 +89,7 @@ class EngineProcess:
 
     @property
     def alive(self) -> bool:
-        return not self._gone
+        return not self._gone and self.fault is None
 
     @classmethod
     async def start(cls, engine: Engine, *, log_level: str = "INFO", log_format: str = "text",
@@ -91,9 +107,13 @@ class EngineProcess:
         try:
             child.stdin.write(setup)
             del setup
-            await child.stdin.drain()
-            ready = await _read_frame(child.stdout)
-        except (OSError, asyncio.IncompleteReadError) as exc:
+            async with asyncio.timeout(START_WAIT):
+                await child.stdin.drain()
+                ready = await _read_frame(child.stdout)
+        except TimeoutError as exc:
+            await _end(child)
+            raise ChildGone(f"the answer process was not ready within {START_WAIT:.0f} s") from exc
+        except (OSError, asyncio.IncompleteReadError, FrameTooLarge) as exc:
             await _end(child)
             raise ChildGone(f"the answer process exited while starting (code {child.returncode})") from exc
         if ready != child.pid:
@@ -101,16 +121,38 @@ class EngineProcess:
             raise ChildGone(f"the answer process said {ready!r} instead of its process id")
         return cls(engine, child, on_exit)
 
-    async def ask(self, question: str, conversation: Conversation) -> Answer:
-        """The child's answer. Raises ChildGone when the child has exited (then every later call does)."""
-        if self._gone or self._closing:
+    async def ask(self, question: str, conversation: Conversation, deadline: float) -> Answer:
+        """The child's answer. Raises ChildGone when the child has exited (then every later call does), and
+        ChildLate (stopping the child) when it has answered nothing for `deadline` seconds while this waited.
+
+        The deadline runs from the child's last answer, not from this question: in a burst, the child answers
+        hundreds of questions a second and a question may wait its turn longer than the deadline; a stopped or
+        stuck child answers none.
+        """
+        if not self.alive or self._closing:
             raise ChildGone("the answer process has exited or is stopping")
         n = next(self._ids)
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        if not self._waiting:
+            self._progress = time.monotonic()  # idle until now: the clock starts with this question
         self._waiting[n] = future
         assert self._child.stdin is not None
         self._child.stdin.write(_frame((n, question, conversation)))
-        return await future
+        while not future.done():
+            idle = time.monotonic() - self._progress
+            if idle >= deadline:
+                self._waiting.pop(n, None)
+                self.stop("deadline", f"answered nothing for {deadline:g} s (hung or stopped)")
+                raise ChildLate(f"the answer process {self.pid} answered nothing for {deadline:g} s")
+            await asyncio.wait((future,), timeout=deadline - idle)
+        return future.result()
+
+    def stop(self, kind: str, why: str) -> None:
+        """Kill a child that cannot be trusted to answer; its questions and owner hear of it as of an exit."""
+        if self.fault is None and not self._gone:
+            self.fault = kind, why
+            with contextlib.suppress(ProcessLookupError):
+                self._child.kill()
 
     async def _read(self) -> None:
         """Hand each answer to the question waiting for it; when the child is gone, tell every question left."""
@@ -118,11 +160,14 @@ class EngineProcess:
         try:
             while True:
                 n, answer = await _read_frame(self._child.stdout)
+                self._progress = time.monotonic()
                 future = self._waiting.pop(n, None)
                 if future is not None and not future.done():  # a question whose reader left is dropped
                     future.set_result(answer)
         except (asyncio.IncompleteReadError, OSError):
             pass  # the child exited: its end of the pipe closed
+        except FrameTooLarge as exc:
+            self.stop("frame", str(exc))
         except Exception:  # an answer that cannot be read: stop trusting this child
             log.exception("unreadable answer from the answer process %d; stopping it", self.pid)
             with contextlib.suppress(ProcessLookupError):
@@ -158,6 +203,8 @@ async def _end(child: asyncio.subprocess.Process) -> None:
 
 async def _read_frame(stream: asyncio.StreamReader) -> Any:
     (length,) = _LENGTH.unpack(await stream.readexactly(_LENGTH.size))
+    if length > MAX_FRAME:
+        raise FrameTooLarge(f"sent a frame announcing {length:,} bytes (at most {MAX_FRAME:,} are read)")
     return pickle.loads(await stream.readexactly(length))
 
 

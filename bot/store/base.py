@@ -226,6 +226,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             *_GAPS_AND_HISTORY,
         ),
     ),
+    # An edit's request key in its audit row: a retry after a lost reply finds its own edit there, landed.
+    Migration(
+        sqlite=("ALTER TABLE edits ADD COLUMN request TEXT", "CREATE UNIQUE INDEX edits_request ON edits (request)"),
+        postgres=("ALTER TABLE edits ADD COLUMN request TEXT", "CREATE UNIQUE INDEX edits_request ON edits (request)"),
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -323,20 +328,31 @@ class Store:
         self.max_rows = max_rows
         self.knowledge_dir = knowledge_dir
         self._lock = threading.Lock()
+        self._migrated = False
+        self._db: Any = None  # None only while a server down at start has not been reached yet
         try:
-            self._db = self._connect()
+            self._db = self._ready_connection()
         except self.errors as exc:
-            raise StoreUnavailable(self._describe(exc)) from exc
-        try:
-            self._migrate(self._db)
-        except BaseException as exc:
-            self._db.close()
-            if isinstance(exc, self.errors):
+            if not self._unreachable(exc):
                 raise StoreUnavailable(self._describe(exc)) from exc
-            raise
-        self._queue = WriteQueue(connect=self._connect, transaction=self._transaction, transient=self.transient,
-                                 periodic=self._maintain, period=prune_every)
+            log.error("DATABASE UNREACHABLE at start (%s): answering as usual; questions and votes are queued and "
+                      "written once it is back, /kb edits are refused until then; connecting again in the "
+                      "background", self._describe(exc))
+        self._queue = WriteQueue(connect=self._ready_connection, transaction=self._transaction,
+                                 transient=self.transient, periodic=self._maintain, period=prune_every)
         self.reconcile()
+
+    def _ready_connection(self) -> Any:
+        """A new connection, the schema migrated first if this store has not done so yet."""
+        conn = self._connect()
+        if not self._migrated:
+            try:
+                self._migrate(conn)
+            except BaseException:
+                conn.close()
+                raise
+            self._migrated = True
+        return conn
 
     # --- what a backend supplies -------------------------------------------------------
 
@@ -355,6 +371,12 @@ class Store:
     def _statements(self, migration: Migration) -> tuple[str, ...]:
         raise NotImplementedError
 
+    def _unreachable(self, exc: BaseException) -> bool:
+        """Whether a failure to open is a server that cannot be reached (yet): then the store opens all the same,
+        as when the server goes away mid-run, queuing writes and connecting when it can. Never for a file, where a
+        failure at start is a corrupt, unwritable or locked file to report."""
+        return False
+
     def _revive(self) -> None:
         """Replace `_db` if it broke (a server restart); called under `_lock` before each use."""
 
@@ -372,6 +394,7 @@ class Store:
     # --- schema -----------------------------------------------------------------------
 
     def _migrate(self, conn: Any) -> None:
+        """Raises StoreUnavailable for a schema newer than this bot's, else the driver's errors."""
         with self._transaction(conn):
             # Read inside the write transaction: two processes starting together migrate once.
             version = self._schema_version(conn)
@@ -630,13 +653,20 @@ class Store:
 
     # --- the shared connection ------------------------------------------------------------
 
-    def _use(self, work: Callable[[Any], T], *, transaction: bool = True) -> T:
+    def _use(self, work: Callable[[Any], T], *, transaction: bool = True,
+             landed: Callable[[Any], T | None] | None = None) -> T:
         """`work(db)` on the shared connection, under the lock (in a transaction); once more on a fresh
-        connection if the first attempt found it broken (a server restart). Raises StoreUnavailable."""
+        connection if the first attempt found it broken (a server restart). Raises StoreUnavailable.
+
+        A connection that broke may have broken after the server committed (the reply to COMMIT was lost):
+        before the second attempt, `landed(db)`, when given, says what the first one did if it landed.
+        """
         for attempt in (1, 2):
             try:
                 with self._lock:
                     self._revive()
+                    if attempt == 2 and landed is not None and (done := landed(self._db)) is not None:
+                        return done
                     if not transaction:
                         return work(self._db)
                     with self._transaction(self._db):
@@ -755,7 +785,8 @@ class Store:
         self._queue.close(timeout)
         with self._lock:
             try:
-                self._db.close()
+                if self._db is not None:
+                    self._db.close()
             except self.errors:
                 log.warning("store: closing the database connection failed", exc_info=True)
 

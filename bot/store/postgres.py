@@ -19,14 +19,16 @@ an event loop in each of them. `psycopg[binary]` ships libpq, so nothing else ne
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import yaml
 
+from bot import backoff
 from bot.knowledge.editor import EditResult, NewEntry, _entry_yaml, make_id, validate, with_phrasing
 from bot.knowledge.loader import Problem
 from bot.store.base import (
@@ -44,6 +46,7 @@ from bot.store.base import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CHANNEL = "story_bot_kb"  # NOTIFY channel: the shared entries changed
 EDIT_LOCK = 0x53_54_4F_52_59_4B_42  # pg_advisory_xact_lock key for edits of the shared entries ("STORYKB")
@@ -52,7 +55,9 @@ SHARED_FILE = "qa-database.yaml"  # the name the shared entries load under (matc
 SHARED_HEADER = "# Q&A entries added from Discord, kept in PostgreSQL (kb_entries) and shared by every bot process.\n"
 CONNECT_TIMEOUT = 5  # seconds
 LISTEN_POLL = 1.0  # seconds between checks that the listener should stop
-LISTEN_RETRY_MAX = 30.0
+# Seconds between attempts to listen again: from the first, doubling up to the cap. The cap is low because a
+# deaf listener means readers get "doesn't say" about entries other processes added; an attempt costs one connect.
+LISTEN_RETRY = (0.1, 1.0)
 
 
 class PostgresStore(Store):
@@ -79,12 +84,19 @@ class PostgresStore(Store):
     def _transaction(self, conn: psycopg.Connection) -> Any:
         return conn.transaction()
 
+    def _unreachable(self, exc: BaseException) -> bool:
+        # libpq gives no SQLSTATE for a failed connection: a server that answered says FATAL. Only one still
+        # starting, stopping or recovering is worth waiting for; a wrong database name or password is not.
+        text = str(exc)
+        return isinstance(exc, psycopg.OperationalError) and ("FATAL:" not in text
+                                                               or "the database system is" in text)
+
     def _revive(self) -> None:
         if self._broken():
-            self._db = self._connect()
+            self._db = self._ready_connection()
 
     def _broken(self) -> bool:
-        return bool(self._db.broken or self._db.closed)
+        return self._db is None or bool(self._db.broken or self._db.closed)
 
     def _schema_version(self, conn: psycopg.Connection) -> int:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
@@ -123,7 +135,7 @@ class PostgresStore(Store):
         """Validate against this deployment's files and the shared entries; store the entry and its audit as one."""
         directory = Path(directory)
 
-        def add(db: psycopg.Connection) -> EditResult:
+        def add(db: psycopg.Connection, request: str) -> EditResult:
             db.execute("SELECT pg_advisory_xact_lock(%s)", (EDIT_LOCK,))
             shared = self._shared_text(db)
             current = validate(directory, {SHARED_FILE: shared})
@@ -133,18 +145,18 @@ class PostgresStore(Store):
             problems = validate(directory, {SHARED_FILE: shared + body}).problems
             if not problems:
                 db.execute("INSERT INTO kb_entries (id, body) VALUES (%s, %s)", (entry_id, body))
-                self._audit_in(db, "add", entry_id, moderator_id, entry_detail(entry), after=body)
+                self._audit_in(db, request, "add", entry_id, moderator_id, entry_detail(entry), after=body)
                 db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, entry_id))
             return EditResult(entry_id, self.where, problems)
 
-        return self._use(add)
+        return self._once(add)
 
     def remove_entry(self, directory: Path, entry_id: str, *, moderator_id: int | None, detail: str,
                      before: str | None = None) -> EditResult:
         """A shared entry goes with its audit row (which keeps its YAML) in one transaction; a file entry as usual."""
         directory = Path(directory)
 
-        def remove(db: psycopg.Connection) -> EditResult | None:
+        def remove(db: psycopg.Connection, request: str) -> EditResult | None:
             db.execute("SELECT pg_advisory_xact_lock(%s)", (EDIT_LOCK,))
             row = db.execute("SELECT body FROM kb_entries WHERE id = %s", (entry_id,)).fetchone()
             if row is None:
@@ -153,12 +165,12 @@ class PostgresStore(Store):
             problems = validate(directory, {SHARED_FILE: self._shared_text(db)}).problems
             if problems:
                 raise _Refused(problems)  # rolls the delete back
-            self._audit_in(db, "remove", entry_id, moderator_id, row[0], before=row[0])
+            self._audit_in(db, request, "remove", entry_id, moderator_id, row[0], before=row[0])
             db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, entry_id))
             return EditResult(entry_id, self.where, ())
 
         try:
-            result = self._use(remove)
+            result = self._once(remove)
         except _Refused as refused:
             return EditResult(entry_id, self.where, refused.problems)
         if result is not None:
@@ -172,7 +184,7 @@ class PostgresStore(Store):
         entries. A file entry is edited in its file as usual, audited with `before`/`after`."""
         directory = Path(directory)
 
-        def add(db: psycopg.Connection) -> EditResult | None:
+        def add(db: psycopg.Connection, request: str) -> EditResult | None:
             db.execute("SELECT pg_advisory_xact_lock(%s)", (EDIT_LOCK,))
             rows = db.execute("SELECT id, body FROM kb_entries ORDER BY position").fetchall()
             old = dict(rows).get(entry_id)
@@ -187,12 +199,12 @@ class PostgresStore(Store):
                 problems = validate(directory, {SHARED_FILE: shared}).problems
             if not problems:
                 db.execute("UPDATE kb_entries SET body = %s WHERE id = %s", (body, entry_id))
-                self._audit_in(db, "phrasing", entry_id, moderator_id, phrasing_detail(phrasing), before=old,
-                               after=body)
+                self._audit_in(db, request, "phrasing", entry_id, moderator_id, phrasing_detail(phrasing),
+                               before=old, after=body)
                 db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, entry_id))
             return EditResult(entry_id, self.where, problems)
 
-        result = self._use(add)
+        result = self._once(add)
         if result is not None:
             return result
         return super().add_phrasing(directory, entry_id, phrasing, moderator_id=moderator_id, before=before,
@@ -211,7 +223,7 @@ class PostgresStore(Store):
             why = Problem(self.where, 0, "the audit does not hold this entry's text")
             return EditResult(entry_id, self.where, (why,))
 
-        def restore(db: psycopg.Connection) -> EditResult:
+        def restore(db: psycopg.Connection, request: str) -> EditResult:
             db.execute("SELECT pg_advisory_xact_lock(%s)", (EDIT_LOCK,))
             shared = self._shared_text(db)
             current = validate(directory, {SHARED_FILE: shared})
@@ -223,21 +235,37 @@ class PostgresStore(Store):
             problems = validate(directory, {SHARED_FILE: shared + body}).problems
             if not problems:
                 db.execute("INSERT INTO kb_entries (id, body) VALUES (%s, %s)", (entry_id, body))
-                self._audit_in(db, "restore", entry_id, moderator_id, "restored from the audit", after=body)
+                self._audit_in(db, request, "restore", entry_id, moderator_id, "restored from the audit", after=body)
                 db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, entry_id))
             return EditResult(entry_id, self.where, problems)
 
-        return self._use(restore)
+        return self._once(restore)
 
     def _shared_text(self, db: psycopg.Connection) -> str:
         rows = db.execute("SELECT body FROM kb_entries ORDER BY position").fetchall()
         return SHARED_HEADER + "".join(body for (body,) in rows)
 
-    def _audit_in(self, conn: psycopg.Connection, action: str, entry_id: str, moderator_id: int | None,
-                  detail: str, *, before: str | None = None, after: str | None = None) -> None:
-        conn.execute("INSERT INTO edits (at, action, entry_id, moderator_id, detail, status, before, after)"
-                     " VALUES (%s, %s, %s, %s, %s, 'done', %s, %s)",
-                     (stamp(utc_now()), action, entry_id, moderator_id, detail, before, after))
+    def _once(self, edit: Callable[[psycopg.Connection, str], T]) -> T | EditResult:
+        """Run an edit of the shared entries once, even if the reply to its COMMIT is lost.
+
+        Its audit row carries a new request key; when the connection breaks, the retry first looks for that key:
+        found, the edit landed (with its audit), and the moderator is told it succeeded rather than that it
+        failed ("already a phrasing", "no entry with id") on doing it again.
+        """
+        request = secrets.token_hex(16)
+
+        def landed(db: psycopg.Connection) -> EditResult | None:
+            row = db.execute("SELECT entry_id FROM edits WHERE request = %s", (request,)).fetchone()
+            return None if row is None else EditResult(row[0], self.where, ())
+
+        return self._use(lambda db: edit(db, request), landed=landed)
+
+    def _audit_in(self, conn: psycopg.Connection, request: str, action: str, entry_id: str,
+                  moderator_id: int | None, detail: str, *, before: str | None = None,
+                  after: str | None = None) -> None:
+        conn.execute("INSERT INTO edits (at, action, entry_id, moderator_id, detail, status, before, after, request)"
+                     " VALUES (%s, %s, %s, %s, %s, 'done', %s, %s, %s)",
+                     (stamp(utc_now()), action, entry_id, moderator_id, detail, before, after, request))
 
     # --- hearing of other processes' edits -------------------------------------------------------
 
@@ -249,24 +277,26 @@ class PostgresStore(Store):
             self._listener.start()
 
     def _listen(self, on_change: Callable[[], None]) -> None:
-        delay, reconnecting = 0.1, False
+        delays, reconnecting = backoff.delays(*LISTEN_RETRY), False
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     if reconnecting:
                         log.info("listening for shared entry changes again")
-                        on_change()  # whatever was missed while away
-                    delay, reconnecting = 0.1, True
+                        on_change()  # reconcile: reload whatever changed while the listener was deaf
+                    delays, reconnecting = backoff.delays(*LISTEN_RETRY), True
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=LISTEN_POLL):
                             if note.pid != self._own_pid():  # our own edits are reloaded by the editor
                                 on_change()
             except psycopg.Error as exc:
-                log.warning("store listener: %s; reconnecting in %.1f s", self._describe(exc), delay)
+                delay = next(delays)
+                # One warning an outage, not one a second: later attempts are at DEBUG.
+                log.log(logging.WARNING if delay == LISTEN_RETRY[0] else logging.DEBUG,
+                        "store listener: %s; reconnecting every %.1f s at most", self._describe(exc), LISTEN_RETRY[1])
                 reconnecting = True
                 self._stop.wait(delay)
-                delay = min(delay * 2, LISTEN_RETRY_MAX)
             except Exception:
                 log.exception("store listener: on_change failed; still listening")
 
@@ -274,7 +304,7 @@ class PostgresStore(Store):
         """The server process of our editing connection (its NOTIFYs are ours), if it is open."""
         try:
             return self._db.info.backend_pid
-        except psycopg.Error:
+        except (psycopg.Error, AttributeError):  # closed, or not connected yet (the server was down at start)
             return None
 
     def close(self, timeout: float = CLOSE_FLUSH) -> None:

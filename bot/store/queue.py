@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot import backoff
+
 log = logging.getLogger(__name__)
 
 MAX_WAITING = 50_000  # writes held while the database is away; a few MB at most
@@ -130,7 +132,7 @@ class WriteQueue:
 
     def _drain(self) -> None:
         conn: Any = None
-        delay = FIRST_RETRY
+        delays = backoff.delays(FIRST_RETRY, MAX_RETRY)
         next_periodic = time.monotonic() + min(60.0, self._period)
         write: Write | None = None
         while not self._stopping.is_set():
@@ -147,11 +149,11 @@ class WriteQueue:
                     self._periodic(conn)
             except self._transient as exc:
                 self.failures += 1
+                delay = next(delays)
                 log.warning("store: could not write %s, retrying in %.2f s: %s",
                             write.what if write else "maintenance", delay, _one_line(exc))
                 conn = _reset(conn)
                 self._stopping.wait(delay)
-                delay = min(delay * 2, MAX_RETRY)
                 continue
             except Exception as exc:
                 self.failures += 1
@@ -159,7 +161,7 @@ class WriteQueue:
                 log.error("store: dropped %s, it cannot be written: %s",
                           write.what if write else "maintenance", _one_line(exc))
                 conn = _reset(conn)
-            delay = FIRST_RETRY
+            delays = backoff.delays(FIRST_RETRY, MAX_RETRY)
             if write is not None:
                 write = None
                 self._done()

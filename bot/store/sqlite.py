@@ -9,11 +9,15 @@ of the bot is refused rather than damaged.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from bot import backoff
 from bot.store.base import BUSY_TIMEOUT, KEEP_DAYS, MAX_ROWS, PRUNE_EVERY, Migration, Store, StoreUnavailable
+
+WAL_RETRY = (0.005, 0.1)  # seconds between attempts to turn on WAL mode while another connection does: first, cap
 
 
 class SQLiteStore(Store):
@@ -36,13 +40,31 @@ class SQLiteStore(Store):
         # isolation_level=None: we open transactions ourselves, so each one is as short as we write it.
         db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")  # before anything that may wait
+            self._wal(db)
             db.execute("PRAGMA synchronous=NORMAL")  # durable enough in WAL mode, and much faster
             db.execute("PRAGMA foreign_keys=ON")
         except BaseException:
             db.close()
             raise
         return db
+
+    def _wal(self, db: sqlite3.Connection) -> None:
+        """Turn on WAL mode, waiting up to the busy timeout for it.
+
+        Turning a new file to WAL needs it to itself; when two connections try together, SQLite answers
+        "database is locked" at once to one of them (waiting would deadlock), busy timeout or not. So that
+        answer is retried here, within the busy timeout, rather than failing the whole store's opening.
+        """
+        deadline = time.monotonic() + self.busy_timeout
+        for delay in backoff.delays(*WAL_RETRY):
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)
 
     @contextmanager
     def _transaction(self, conn: sqlite3.Connection) -> Iterator[None]:

@@ -3,6 +3,7 @@ when that child is starting, out of date after a reload, or dead."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import os
@@ -15,7 +16,7 @@ import pytest
 from bot.config import Settings
 from bot.discord import bot as bot_module
 from bot.engine import Answer, Engine
-from tests.discord.conftest import Harness, InProcessDiscord, guild_create, slash, start_bot
+from tests.discord.conftest import Harness, InProcessDiscord, guild_create, settle, slash, start_bot
 from tests.waiting import wait_for
 
 QUESTION = "Who is Jamil Jivani?"
@@ -87,6 +88,34 @@ async def test_a_dead_child_is_replaced_and_nobody_is_left_unanswered(
     assert "the answer process died" in caplog.text
     await wait_for(lambda: harness.bot._process not in (None, old), CHILD_START)
     await answered(harness)
+
+
+async def test_a_hung_child_misses_its_deadline_every_reader_is_answered_and_it_is_replaced(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(bot_module, "PROCESS_RESTART", 0.0)
+    bot = harness.bot
+    bot.settings = dataclasses.replace(bot.settings, answer_deadline=0.5)
+    hung = bot._process
+    assert hung is not None
+    os.kill(hung.pid, signal.SIGSTOP)  # alive, answering nothing
+    before, sent = asyncio.all_tasks(), len(harness.fake.sent())
+    with caplog.at_level(logging.ERROR):
+        for _ in range(5):
+            harness.fake.deliver(bot, "INTERACTION_CREATE", slash("ask", question=QUESTION))
+        await settle(before, timeout=15.0)  # without a deadline, every one of them waits for ever
+    replies = harness.fake.sent()[sent:]
+    assert len(replies) == 5 and all("Jivani" in call.embeds[0]["title"] for call in replies)
+    assert caplog.text.count("answered nothing for 0.5 s") == 1
+    _, body = bot.health.status()
+    assert body["answer_process"]["deadline_misses"] >= 1 and body["answer_process"]["restarts"] == 1
+    assert "answered nothing" in body["answer_process"]["last_fault"]["why"]
+    registry = bot.health.registry
+    assert registry.get_sample_value("story_bot_answer_process_restarts_total", {"reason": "deadline"}) == 1
+    assert (registry.get_sample_value("story_bot_answer_deadline_misses_total") or 0) >= 1
+    await wait_for(lambda: bot._process not in (None, hung) and bot.answering_in_process, CHILD_START)
+    await answered(harness)
+    with pytest.raises(ProcessLookupError):
+        os.kill(hung.pid, 0)
 
 
 async def test_the_child_stops_with_the_bot(settings: Settings, fake: InProcessDiscord) -> None:

@@ -314,3 +314,17 @@ async def test_a_failing_command_apologises_and_logs_the_traceback(harness: Harn
     # …and the bot keeps answering.
     harness.bot.engine = Engine(harness.bot.engine.kb)
     assert (await harness.interact(slash("when"))).embeds
+
+
+async def test_lookups_are_counted_as_questions_answered_or_declined(harness: Harness) -> None:
+    def count(outcome: str) -> float:
+        sample = harness.bot.health.registry.get_sample_value("story_bot_questions_total",
+                                                              {"face": "slash", "outcome": outcome})
+        return sample or 0.0
+
+    for payload in (slash("who", name="jivani"), slash("what", term="tariff"), slash("when"),
+                    slash("source", paragraph=1)):
+        await harness.interact(payload)
+    await harness.interact(slash("who", name="Justin Bieber"))
+    await harness.interact(autocomplete("who", "name", "jiv"))  # typing is not a question
+    assert (count("answered"), count("declined")) == (4.0, 1.0)

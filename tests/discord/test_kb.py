@@ -14,6 +14,7 @@ import pytest
 from bot.config import Settings
 from bot.discord.bot import WATCHER_TASK
 from bot.discord.cogs.kb import REFUSAL, code_block
+from bot.discord.respond import LAG_PROBE_TASK
 from bot.knowledge.editor import DISCORD_FILE
 from tests.discord.conftest import (
     ANSWER_CHANNEL,
@@ -107,13 +108,14 @@ def submit(modal: dict[str, Any], values: dict[str, str], who: str = "manager") 
 
 
 async def quiet(timeout: float = 10.0) -> None:
-    """conftest.settle, except for what lives on purpose: a form's or view's timeout, the knowledge watcher."""
+    """conftest.settle, except for what lives on purpose: a form's or view's timeout, the knowledge watcher, the
+    loop lag probe."""
     me = asyncio.current_task()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
 
     def busy(t: asyncio.Task) -> bool:
-        lives = t.get_name() == WATCHER_TASK or "timeout_task_impl" in t.get_coro().__qualname__
+        lives = t.get_name() in (WATCHER_TASK, LAG_PROBE_TASK) or "timeout_task_impl" in t.get_coro().__qualname__
         return t is not me and not t.done() and not lives
 
     while pending := [t for t in asyncio.all_tasks() if busy(t)]:

@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 import discord
 import pytest
 
@@ -92,6 +98,83 @@ def test_a_signal_stops_it_cleanly_with_exit_0(settings: Settings, fake: InProce
     assert "Traceback" not in capsys.readouterr().err
     assert any(f"{signal.Signals(sig).name} received" in r.getMessage() for r in caplog.records)
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers are removed again
+
+
+class HealthWatcher:
+    """Polls /healthz from a thread while the runner owns the main one; remembers each distinct answer."""
+
+    def __init__(self, port: int) -> None:
+        self.url = f"http://127.0.0.1:{port}/healthz"
+        self.seen: list[tuple[int, str | None]] = []
+        self.changed = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with urllib.request.urlopen(self.url, timeout=2) as response:
+                    status, body = response.status, json.load(response)
+            except urllib.error.HTTPError as error:
+                status, body = error.code, json.load(error)
+            except OSError:
+                status, body = 0, {"why": "no answer"}
+            with self.changed:
+                if not self.seen or self.seen[-1] != (status, body.get("why")):
+                    self.seen.append((status, body.get("why")))
+                    self.changed.notify_all()
+            self._stop.wait(0.02)
+
+    def wait_for(self, words: str) -> None:
+        """Until /healthz has answered with `words` in its why (at most 20 s)."""
+        with self.changed:
+            assert self.changed.wait_for(lambda: any(words in (why or "") for _, why in self.seen), 20), self.seen
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_healthz_answers_503_with_why_from_before_the_first_login_until_the_gateway(
+        settings: Settings, fake: InProcessDiscord, gateway: FakeGateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    port = free_port()
+    watcher = HealthWatcher(port)
+    monkeypatch.setattr(runner, "RETRY_DELAYS", (0.5,))
+    login, attempts = discord.Client.login, []
+
+    async def unreachable_once(self: discord.Client, token: str) -> None:
+        attempts.append(self)
+        if len(attempts) == 1:
+            await asyncio.to_thread(watcher.wait_for, "logging in")  # it answers before any login is done
+            raise aiohttp.ClientConnectionError("Cannot connect to host discord.com:443")
+        await login(self, token)
+
+    monkeypatch.setattr(discord.Client, "login", unreachable_once)  # Discord's side of the bot's login
+    connect = FakeGateway.connect
+
+    async def connect_once_seen(self: FakeGateway, bot: StoryBot) -> None:
+        await asyncio.to_thread(watcher.wait_for, "connecting to Discord's gateway")
+        await connect(self, bot)
+
+    monkeypatch.setattr(FakeGateway, "connect", connect_once_seen)
+    try:
+        assert runner.run(dataclasses.replace(settings, health_port=port)) == EXIT_OK
+        watcher.wait_for("Discord unreachable (ClientConnectionError")
+    finally:
+        watcher.stop()
+    answered = [(status, why) for status, why in watcher.seen if status]
+    assert answered and all(status == 503 for status, _ in answered)
+    whys = [why for _, why in answered]
+    assert whys.index("starting: logging in to Discord") < next(
+        i for i, why in enumerate(whys) if why.startswith("Discord unreachable")) < whys.index(
+        "starting: connecting to Discord's gateway")
 
 
 def test_refused_message_content_reconnects_without_it(settings: Settings, fake: InProcessDiscord,

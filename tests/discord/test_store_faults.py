@@ -169,7 +169,7 @@ def discord_guild() -> Any:
 
 async def test_the_bot_opens_the_database_once_it_is_usable_again(settings: Settings, fake: InProcessDiscord,
                                                                    monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(bot_module, "STORE_RETRY", 0.1)
+    monkeypatch.setattr(bot_module, "STORE_RETRY", (0.1, 0.1))
     corrupt(settings.database_path)
     bot = await start_bot(settings, fake)
     assert bot.store is None

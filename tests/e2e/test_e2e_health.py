@@ -46,7 +46,7 @@ async def test_healthz_is_200_when_connected_with_knowledge(bot: StoryBot) -> No
     _, body = await until_status(bot, 200, FLIP_WITHIN)  # READY (every guild received) just after connecting
     assert body["shards"] == {"connected": [0], "total": 1}
     assert body["knowledge"]["loaded"] and len(body["knowledge"]["version"]) == 12
-    assert body["last_reload"] is None
+    assert body["last_reload"] is None and body["why"] is None
 
 
 async def test_healthz_flips_to_503_when_the_gateway_drops_and_back_after_it_resumes(
@@ -65,6 +65,7 @@ async def test_healthz_flips_to_503_when_the_gateway_drops_and_back_after_it_res
     await gateway.drop()
     took, body = await until_status(bot, 503, FLIP_WITHIN)
     assert body["shards"]["connected"] == [] and body["status"] == "unavailable"
+    assert body["why"] == "the gateway is disconnected (reconnecting)"
     released.set()
     await standin.wait_connected(10.0, resumes=1)
     took_back, _ = await until_status(bot, 200, FLIP_WITHIN)

@@ -1,4 +1,8 @@
-"""Reference lookups: /who, /what, /when and /source. Fast dictionary work, so no deferral is needed."""
+"""Reference lookups: /who, /what, /when and /source. Fast dictionary work, so no deferral is needed.
+
+Each is a reader's question like /ask: counted in the questions metric, `answered` when it found what was
+asked for, `declined` when it did not.
+"""
 
 from __future__ import annotations
 
@@ -29,9 +33,13 @@ class Lookup(commands.Cog):
         self.bot = bot
 
     @staticmethod
-    async def _found(interaction: discord.Interaction[StoryBot], reply: Reply | None, nothing: str, asked: str,
+    def _count(interaction: discord.Interaction[StoryBot], found: bool) -> None:
+        interaction.client.health.question(respond.face(interaction), "answered" if found else "declined")
+
+    async def _found(self, interaction: discord.Interaction[StoryBot], reply: Reply | None, nothing: str, asked: str,
                      complete: Callable[[str, int], list[tuple[str, str]]]) -> None:
         """The reply about what /who or /what found; else, privately, the closest names to try instead."""
+        self._count(interaction, reply is not None)
         if reply is None:
             reply = render.not_found_reply(nothing, asked, [n for n, _ in complete(asked, SUGGESTIONS)])
             await respond.send(interaction, reply, ephemeral=True)
@@ -85,7 +93,9 @@ class Lookup(commands.Cog):
     async def when(self, interaction: discord.Interaction[StoryBot],
                    query: app_commands.Range[str, 1, 100] | None = None) -> None:
         engine = self.bot.engine
-        await respond.send(interaction, render.timeline_reply(engine.events(query), query, engine.kb.story.title))
+        events = engine.events(query)
+        self._count(interaction, bool(events))
+        await respond.send(interaction, render.timeline_reply(events, query, engine.kb.story.title))
 
     @app_commands.command(name=fr("source", "source"),
                           description=fr("Read one paragraph of the story, with its section",
@@ -98,6 +108,7 @@ class Lookup(commands.Cog):
                      paragraph: app_commands.Range[int, 1, ARTICLE_PARAGRAPHS]) -> None:
         kb = self.bot.engine.kb
         found = kb.article.paragraph(paragraph)
+        self._count(interaction, found is not None)
         if found is None:  # only if the article has shrunk since the commands were synced
             await respond.send(interaction, render.missing_paragraph_reply(paragraph, len(kb.article)), ephemeral=True)
             return
