@@ -48,6 +48,27 @@ def test_address_and_filler_do_not_stop_an_answer(engine: Engine) -> None:
     assert engine.ask("who is jivani bro").source == "person:jivani"
 
 
+def test_splitting_initials_is_linear(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A message of initials ("u. s. a. …") is hundreds of pieces that each end in an abbreviation."""
+    from bot.engine import understand
+
+    real = understand._ABBREVIATION
+    scanned = [0]
+
+    class Counting:
+        def search(self, text: str) -> object:
+            scanned[0] += len(text)
+            return real.search(text)
+
+    monkeypatch.setattr(understand, "_ABBREVIATION", Counting())
+    work = []
+    for size in (2000, 4000):
+        scanned[0] = 0
+        split_questions("u. s. a. " * (size // 9))
+        work.append(scanned[0])
+    assert 0 < work[1] < 3 * work[0]  # quadratic would be 4x
+
+
 def test_several_questions_are_split_where_the_next_starts() -> None:
     assert split_questions("who is jivani and what did trump tell him?") == (
         "who is jivani", "what did trump tell him?")
