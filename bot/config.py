@@ -12,6 +12,7 @@ anything), and a library setting in `.env` (WATCHFILES_FORCE_POLLING) works exac
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import secrets
@@ -20,6 +21,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dotenv import dotenv_values
+
+from bot.safefile import read_regular
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 # bot/story is package data in a wheel; in the repository it is a symlink to knowledge/, resolved here so that
@@ -33,6 +36,7 @@ DEFAULT_CHANNEL_CONFIDENCE = 0.8
 DEFAULT_KEEP_DAYS = 90  # recorded questions older than this are pruned…
 DEFAULT_KEEP_ROWS = 2_000_000  # …and at most this many of the newest are kept
 HOME_VARIABLE = "STORY_BOT_HOME"
+MAX_ENV_BYTES = 1024 * 1024  # a .env or salt file is a few lines; anything larger is not one
 LOG_FORMATS = ("text", "json")
 _SWITCH = {"on": True, "off": False, "true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
 
@@ -212,7 +216,7 @@ class Settings:
             try:
                 fd = os.open(salt_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:
-                salt = salt_file.read_text(encoding="ascii").strip()
+                salt = read_regular(salt_file, MAX_ENV_BYTES).decode("ascii").strip()
             else:
                 salt = secrets.token_hex(32)
                 with os.fdopen(fd, "w", encoding="ascii") as f:
@@ -232,13 +236,13 @@ def home_dir(env: Mapping[str, str]) -> Path:
 
 def load_env_file(path: Path, into: MutableMapping[str, str]) -> None:
     """Add the variables of the `.env` file at `path` (if there is one) to `into`, never overriding a value there."""
-    if not path.exists():
-        return
     try:
-        with path.open(encoding="utf-8") as stream:
-            values = dotenv_values(stream=stream)
+        text = read_regular(path, MAX_ENV_BYTES).decode("utf-8")
+    except FileNotFoundError:
+        return
     except (OSError, UnicodeDecodeError) as exc:
         raise SettingsError(f"cannot read {path}: {exc.strerror if isinstance(exc, OSError) else exc}") from None
+    values = dotenv_values(stream=io.StringIO(text))
     for key, value in values.items():
         if value is not None:
             into.setdefault(key, value)
