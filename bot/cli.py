@@ -17,16 +17,33 @@ from typing import TextIO
 
 from bot.config import Settings, SettingsError
 from bot.engine import Answer, Conversation, Engine, load_engine
+from bot.engine.semantic import ModelError, shared_embedder
 from bot.knowledge import load_knowledge
 from bot.knowledge.article import paragraph_number
 from bot.knowledge.loader import Problem, load_article
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG = 0, 1, 2
+# 3 is `run`'s: Discord unreachable at start (bot/discord/runner.py).
+EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG, EXIT_MODEL = 0, 1, 2, 4
+EXIT_CODES = """exit codes:
+  0  done (or a clean stop of `run`)
+  1  the knowledge has problems (`check` lists them as path:line lines)
+  2  configuration: a setting the bot cannot use, an unreadable .env, or no token and no terminal
+  3  `run`: Discord could not be reached at start
+  4  the meaning model (bot/engine/model) is missing, damaged or not the one shipped: reinstall the bot
+  141  the output pipe closed early (`... | head -1`)"""
 NO_TOKEN_NO_TERMINAL = ("DISCORD_TOKEN is not set and there is no terminal for the console chat: "
                         "set DISCORD_TOKEN (in the environment or .env) to run the bot.")
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except ModelError as exc:  # from whichever command first loads the model: one line, its own exit code
+        print(f"model error: {exc}", file=sys.stderr)
+        return EXIT_MODEL
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env()
@@ -76,7 +93,8 @@ def _config_error(exc: SettingsError) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bot", description="Answers questions about the story, cited.")
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Answers questions about the story, cited.",
+                                     epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command")
     p_ask = sub.add_parser("ask", help="answer a question (or '-' to read one per line from stdin)")
     p_ask.add_argument("question", nargs="+", help="the question, or '-' for stdin")
@@ -143,6 +161,8 @@ def check(knowledge: Path, out: TextIO, *, fix: bool = False, lint: bool = False
         print(line, file=out)
     if result.kb is None:
         print("paragraphs covered: 0/0", file=out)
+        if (broken := _model_problem()) is not None:
+            print(broken, file=out)
         return EXIT_PROBLEMS
     kb = result.kb
     if lint:
@@ -155,7 +175,19 @@ def check(knowledge: Path, out: TextIO, *, fix: bool = False, lint: bool = False
     if missing:
         print("not cited by any entry: " + ", ".join(f"¶{n}" for n in missing), file=out)
     print(f"paragraphs covered: {total - len(missing)}/{total}", file=out)
+    if (broken := _model_problem()) is not None:
+        print(broken, file=out)
+        return EXIT_MODEL
     return EXIT_PROBLEMS if result.problems else EXIT_OK
+
+
+def _model_problem() -> str | None:
+    """What is wrong with the meaning model, in one line, or None: `check` vouches for all the bot loads."""
+    try:
+        shared_embedder()
+    except ModelError as exc:
+        return f"model error: {exc}"
+    return None
 
 
 MOVED_IN_FULL = 10  # more moved quotes than this are summarised: one inserted paragraph moves hundreds
