@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import logging
 import os
@@ -36,7 +37,7 @@ MAX_TOKENS = 256  # a question is short; a 4,000-character message is cut here, 
 BATCH = 256  # texts encoded per tokenizer call
 CACHE_VARIABLE = "STORY_BOT_CACHE"  # the folder for cached vectors; "off" turns the cache off
 CACHE_KEEP = 8  # cached vector files kept: the current knowledge and a few recent versions of it
-_CACHE_FORMAT = "1"
+_CACHE_FORMAT = "2"
 MODEL_FILES = ("config.json", "tokenizer.json", "model.safetensors")
 MANIFEST_FILE = "manifest.json"  # each model file's size and SHA-256, and the table's shape
 MAX_MODEL_BYTES = 512 * 1024 * 1024  # the shipped table is 15 MB
@@ -143,8 +144,11 @@ class VectorCache:
     """Vectors of many texts kept in a folder between starts: encoding the knowledge is most of start-up.
 
     A file's name is a hash of the model's identity and the texts themselves, so a reload after an edit
-    looks for a new name and never reads stale vectors. Anything wrong with the folder (unwritable, full,
-    a damaged file) costs only the time to encode again: the cache never stops the engine answering.
+    looks for a new name and never reads stale vectors. The file holds that key again and a checksum of the
+    key and the vectors, and is read only if both match, every value is finite and it is a regular file:
+    shuffled or NaN rows changed answers without a word, and a FIFO at the path hung start-up. Anything
+    wrong (unwritable, full, damaged) costs one log line and the time to encode again: the cache never stops
+    the engine answering.
     """
 
     def __init__(self, folder: Path | None) -> None:
@@ -170,30 +174,47 @@ class VectorCache:
         digest = hashlib.sha256(f"{_CACHE_FORMAT}\0{embedder.identity}\0{MAX_TOKENS}\0{len(texts)}".encode())
         for text in texts:
             digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
-        path = self.folder / f"vectors-{digest.hexdigest()[:32]}.npy"
+        key = digest.hexdigest()
+        path = self.folder / f"vectors-{key[:32]}.npz"
         try:
-            vectors = np.load(path, allow_pickle=False)
-            if vectors.shape == (len(texts), embedder.dim) and vectors.dtype == np.float32:
-                with contextlib.suppress(OSError):  # recently used: kept when old files are cleared away
-                    os.utime(path)
-                return vectors
-            log.warning("cached vectors %s have the wrong shape; encoding again", path)
+            vectors = self._read(path, key, (len(texts), embedder.dim))
+            with contextlib.suppress(OSError):  # recently used: kept when old files are cleared away
+                os.utime(path)
+            return vectors
         except FileNotFoundError:
             pass
-        except Exception as exc:  # a damaged or unreadable file: encode again
-            log.warning("cannot read cached vectors %s (%s); encoding again", path, exc)
+        except Exception as exc:  # damaged, tampered with, or not a file: encode again, and say so once
+            log.warning("cached vectors %s are unusable (%s); encoding again", path, getattr(exc, "strerror", exc))
         vectors = embedder.encode(texts)
-        self._save(path, vectors)
+        self._save(path, key, vectors)
         return vectors
 
-    def _save(self, path: Path, vectors: np.ndarray) -> None:
+    @staticmethod
+    def _read(path: Path, key: str, shape: tuple[int, int]) -> np.ndarray:
+        """The vectors stored at `path` for `key`; raises unless they are exactly what was saved for it."""
+        data = read_regular(path, shape[0] * shape[1] * 4 + 64 * 1024)
+        with np.load(io.BytesIO(data), allow_pickle=False) as stored:
+            if set(stored.files) != {"vectors", "key", "checksum"}:
+                raise ValueError(f"holds {sorted(stored.files)}")
+            vectors, stored_key, checksum = stored["vectors"], str(stored["key"]), str(stored["checksum"])
+        if stored_key != key:
+            raise ValueError("it was saved for other texts or another model")
+        if vectors.shape != shape or vectors.dtype != np.float32:
+            raise ValueError(f"shape {vectors.shape} {vectors.dtype}, not {shape} float32")
+        if checksum != _vectors_checksum(key, vectors):
+            raise ValueError("its checksum does not match its vectors")
+        if not np.isfinite(vectors).all():
+            raise ValueError("it holds values that are not finite")
+        return vectors
+
+    def _save(self, path: Path, key: str, vectors: np.ndarray) -> None:
         """Write whole or not at all (a temporary file renamed into place), then clear old files away."""
         temporary: str | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".vectors-", suffix=".tmp", delete=False) as f:
                 temporary = f.name
-                np.save(f, vectors, allow_pickle=False)
+                np.savez(f, vectors=vectors, key=np.array(key), checksum=np.array(_vectors_checksum(key, vectors)))
             os.replace(temporary, path)
         except Exception as exc:  # read-only, full or vanished folder: the vectors are in memory all the same
             log.warning("cannot cache vectors in %s (%s)", path.parent, exc)
@@ -202,9 +223,14 @@ class VectorCache:
                     os.unlink(temporary)
             return
         with contextlib.suppress(OSError):  # another process may be clearing the same files
-            kept = sorted(path.parent.glob("vectors-*.npy"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+            kept = sorted(path.parent.glob("vectors-*.np[yz]"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
             for stale in kept[CACHE_KEEP:]:
                 stale.unlink(missing_ok=True)
+
+
+def _vectors_checksum(key: str, vectors: np.ndarray) -> str:
+    """SHA-256 of the cache key and the vectors' bytes, row by row: any moved, changed or lost value shows."""
+    return hashlib.sha256(key.encode() + np.ascontiguousarray(vectors).tobytes()).hexdigest()
 
 
 _SHARED: Embedder | None = None
