@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import sys
 import time
@@ -36,6 +37,13 @@ NO_TOKEN_NO_TERMINAL = ("DISCORD_TOKEN is not set and there is no terminal for t
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Under LC_ALL=C without UTF-8 mode the streams are ASCII: an answer's "—" (or a reader's lone surrogate)
+    # ended `ask` with a UnicodeEncodeError, and a question's "é" with a UnicodeDecodeError. Written escaped, the
+    # output is still valid JSON ("\u2014"); read as lone surrogates, the engine makes the input well-formed.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="backslashreplace")
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(errors="surrogateescape")
     try:
         return _main(argv)
     except ModelError as exc:  # from whichever command first loads the model: one line, its own exit code

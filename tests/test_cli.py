@@ -146,3 +146,16 @@ def test_cli_paths_never_import_discord() -> None:
             "print('discord' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert proc.stdout.strip() == "False", proc.stderr
+
+
+def test_ask_json_is_written_whatever_the_locale() -> None:
+    """With an ASCII stdout (LC_ALL=C without UTF-8 mode) an answer's "—" ended `ask` with UnicodeEncodeError."""
+    ascii_env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0",
+                 "PYTHONIOENCODING": "ascii", "DISCORD_TOKEN": ""}
+    questions = "who is jivani\nwho is \ud800 jivani\n".encode("utf-8", "surrogatepass")  # the bytes of a lone one
+    proc = subprocess.run([sys.executable, "-m", "bot", "ask", "--json", "-"], input=questions, capture_output=True,
+                          cwd=ROOT, env=ascii_env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    answers = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [a["source"] for a in answers] == ["person:jivani", "person:jivani"]
+    assert "—" in answers[0]["answer"]

@@ -80,6 +80,21 @@ class QuestionType(Enum):
 _YESNO_START = frozenset("did does do is are was were has have had can could will would should".split())
 
 
+def well_formed(text: str) -> str:
+    """`text` as valid Unicode: a surrogate pair written as two characters becomes its character, and a lone
+    surrogate ("\\ud800", which no UTF-8 encoder, tokenizer or terminal accepts) becomes U+FFFD.
+
+    Readers' text reaches the engine through `understand` alone, which applies this first.
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
 def plain(text: str) -> str:
     """Fold the text and drop Discord markup, control and zero-width characters."""
     text = text[:4000]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.engine.text import plain
+from bot.engine.text import plain, well_formed
 
 MAX_QUESTIONS = 3  # questions answered from one message
 
@@ -129,7 +129,11 @@ def split_questions(text: str) -> tuple[str, ...]:
 
 
 def understand(text: str) -> Message:
-    """Read a message: an intent when it is said to the bot, else the questions it asks."""
+    """Read a message: an intent when it is said to the bot, else the questions it asks.
+
+    The one entry of readers' text into the engine: made well-formed here, so no later stage meets a lone surrogate.
+    """
+    text = well_formed(text)
     intent = intent_of(text)
     if intent is not None:
         return Message(intent, ())
