@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 from bot.config import Settings, SettingsError
+from bot.engine import load_engine
+from bot.knowledge.loader import LOGGED_PROBLEMS
+from bot.knowledge.watch import KnowledgeReloader
 from bot.safefile import NotRegularFile, TooLarge, read_regular
+from tests.knowledge_dirs import FIXTURE
 from tests.test_editor_files import run_with_timeout
 
 
@@ -42,3 +48,21 @@ def test_a_fifo_named_env_is_a_one_line_configuration_error(tmp_path: Path) -> N
         return "accepted"
 
     assert run_with_timeout(settings) == f"cannot read {tmp_path / '.env'}: is a FIFO, not a regular file"
+
+
+async def test_a_refused_reload_logs_a_bounded_record(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A file with thousands of problems was logged whole, in one record per reload (46 MB for 1.6 MB)."""
+    directory = tmp_path / "knowledge"
+    shutil.copytree(FIXTURE, directory)
+    broken = "".join(f"- id: broken-{n}\n  question: {'x' * 200}?\n  answer: no citations\n" for n in range(3000))
+    (directory / "qa-broken.yaml").write_text(broken, encoding="utf-8")
+    engine, _ = load_engine(FIXTURE)
+    reloader = KnowledgeReloader(directory, lambda new: None, engine=engine)
+    with caplog.at_level(logging.WARNING, logger="bot.knowledge.watch"):
+        result = await reloader.reload()
+    assert result.engine is None and len(result.problems) >= 3000
+    [record] = [r for r in caplog.records if "reload refused" in r.getMessage()]
+    message = record.getMessage()
+    assert len(message.splitlines()) == 1 + LOGGED_PROBLEMS + 1 and len(message) < 20_000
+    more = len(result.problems) - LOGGED_PROBLEMS
+    assert message.endswith(f"… and {more} more (`python -m bot check` lists them all)")

@@ -91,6 +91,28 @@ class Problem:
         return f"{self.path}:{self.line}: {self.message}"
 
 
+LOGGED_PROBLEMS = 20  # problems written into one log record; `python -m bot check` lists them all
+LOGGED_PROBLEM_CHARS = 500  # of each: a message quotes what was written only shortened, but never trust that
+
+
+def problem_lines(problems: Iterable[Problem], limit: int = LOGGED_PROBLEMS) -> str:
+    """The first `limit` problems, a line each, then "… and K more": one bounded log record per reload.
+
+    A refused reload of a 1.6 MB file logged all of its problems in one 46 MB record, at every reload.
+    """
+    lines: list[str] = []
+    more = 0
+    for problem in problems:
+        if len(lines) < limit:
+            line = str(problem)
+            lines.append(line if len(line) <= LOGGED_PROBLEM_CHARS else line[:LOGGED_PROBLEM_CHARS] + "…")
+        else:
+            more += 1
+    if more:
+        lines.append(f"… and {more} more (`python -m bot check` lists them all)")
+    return "\n".join(lines)
+
+
 @dataclass(frozen=True, slots=True)
 class LoadResult:
     kb: KnowledgeBase | None  # everything valid; None only when the story or the article is unusable
