@@ -11,6 +11,9 @@ import pytest
 
 from bot.config import Settings, SettingsError
 from bot.engine import load_engine
+from bot.knowledge import load_knowledge
+from bot.knowledge.editor import NewEntry, add_entry
+from bot.knowledge.files import is_knowledge_file
 from bot.knowledge.loader import LOGGED_PROBLEMS
 from bot.knowledge.watch import KnowledgeReloader
 from bot.safefile import NotRegularFile, TooLarge, read_regular
@@ -66,3 +69,23 @@ async def test_a_refused_reload_logs_a_bounded_record(tmp_path: Path, caplog: py
     assert len(message.splitlines()) == 1 + LOGGED_PROBLEMS + 1 and len(message) < 20_000
     more = len(result.problems) - LOGGED_PROBLEMS
     assert message.endswith(f"… and {more} more (`python -m bot check` lists them all)")
+
+
+EDITOR_LEFTOVERS = (".#qa.yaml", "qa.yaml~", "#qa.yaml#", ".qa.yaml.swp", "qa/.#topic.yaml", "qa/topic.yaml~")
+
+
+async def test_editor_lock_and_backup_files_are_not_knowledge(tmp_path: Path) -> None:
+    """An Emacs lock file beside the knowledge made /kb add say ok while every reload was refused."""
+    directory = tmp_path / "knowledge"
+    shutil.copytree(FIXTURE, directory)
+    (directory / "qa").mkdir(exist_ok=True)
+    for name in EDITOR_LEFTOVERS:
+        (directory / name).write_text("- id: [not, knowledge\n", encoding="utf-8")
+    (directory / ".#qa-trip.yaml").symlink_to("moderator@host.4242:1700000000")  # what Emacs makes: a dangling link
+    assert load_knowledge(directory).ok
+    assert not [name for name in EDITOR_LEFTOVERS if is_knowledge_file(name)]
+    added = add_entry(directory, NewEntry("Who leaves lock files?", (), "Editors do.", 1, "Jamil Jivani"))
+    assert added.ok, added.problems
+    engine, _ = load_engine(FIXTURE)
+    result = await KnowledgeReloader(directory, lambda new: None, engine=engine).reload()
+    assert result.engine is not None and not result.problems

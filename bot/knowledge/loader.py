@@ -344,7 +344,7 @@ def load_knowledge(directory: Path | str) -> LoadResult:
         return LoadResult(None, tuple(problems))
 
     known = {STORY_FILE, PEOPLE_FILE, TERMS_FILE, TIMELINE_FILE, SYNONYMS_FILE}
-    for path in sorted(root.glob("*.y*ml")):
+    for path in sorted(filter(is_knowledge_file, root.glob("*.y*ml"))):
         if path.name not in known and not path.match(QA_GLOB):
             problems.append(Problem(display_path(path), 1, "unknown knowledge file (expected story, people, "
                                     "terms, timeline, synonyms, qa*.yaml or qa/*.yaml)"))
@@ -384,7 +384,20 @@ def load_article(directory: Path | str) -> tuple[Article | None, tuple[Problem, 
 def qa_files(root: Path) -> list[Path]:
     """qa*.yaml at the top, then knowledge/qa/*.yaml (one file per topic), each group sorted."""
     folder = root / QA_DIR
-    return sorted(root.glob(QA_GLOB)) + (sorted(folder.glob("*.yaml")) if folder.is_dir() else [])
+    found = sorted(root.glob(QA_GLOB)) + (sorted(folder.glob("*.yaml")) if folder.is_dir() else [])
+    return [path for path in found if is_knowledge_file(path)]
+
+
+def is_knowledge_file(path: str | Path) -> bool:
+    """Files the loader reads; not editors' lock, backup or swap files, our edit lock, or temporaries.
+
+    An Emacs lock file `.#qa-trip.yaml` beside the knowledge was read as an unknown knowledge file: the
+    reload was refused while /kb add said ok. The watcher and the editor use this same rule.
+    """
+    name = Path(path).name
+    if name.startswith((".", "#")) or name.endswith(("~", "#")):  # .#x .x.swp, #x#, x~
+        return False
+    return name == ARTICLE_FILE or name.endswith((".yaml", ".yml"))
 
 
 def display_path(path: Path) -> str:
