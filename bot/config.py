@@ -36,6 +36,9 @@ DEFAULT_CHANNEL_CONFIDENCE = 0.8
 DEFAULT_KEEP_DAYS = 90  # recorded questions older than this are pruned…
 DEFAULT_KEEP_ROWS = 2_000_000  # …and at most this many of the newest are kept
 HOME_VARIABLE = "STORY_BOT_HOME"
+MAX_SNOWFLAKE = 2**64 - 1  # Discord ids are unsigned 64-bit numbers
+# Discord asks for one shard per 1,000-2,500 servers; more than this is a typo that would never become ready.
+MAX_SHARDS = 16_384
 MAX_ENV_BYTES = 1024 * 1024  # a .env or salt file is a few lines; anything larger is not one
 LOG_FORMATS = ("text", "json")
 _SWITCH = {"on": True, "off": False, "true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
@@ -103,12 +106,26 @@ class Settings:
             except ValueError:
                 raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
 
-        def ids(name: str) -> tuple[int, ...]:
+        def numbers(name: str) -> tuple[int, ...]:
             raw = text(name) or ""
             try:
                 return tuple(int(part) for part in raw.replace(" ", ",").split(",") if part)
             except ValueError:
                 raise SettingsError(f"{name} must be a comma-separated list of ids, got {raw!r}") from None
+
+        def ids(name: str) -> tuple[int, ...]:
+            return tuple(discord_id(name, one) for one in numbers(name))
+
+        def discord_id(name: str, value: int) -> int:
+            # An id Discord cannot have (-5, 10^26) was accepted, and the bot never became ready.
+            if not 0 < value <= MAX_SNOWFLAKE:
+                raise SettingsError(f"{name} must be a Discord id (a positive 64-bit number; copy it with "
+                                    f"developer mode on), got {value}")
+            return value
+
+        def snowflake(name: str) -> int | None:
+            value = integer(name)
+            return None if value is None else discord_id(name, value)
 
         def fraction(name: str, default: float) -> float:
             raw = text(name)
@@ -144,9 +161,9 @@ class Settings:
                                     f"got {cooldown!r}")
 
         shard_count = integer("SHARD_COUNT")
-        shard_ids = ids("SHARD_IDS") or None
-        if shard_count is not None and shard_count < 1:
-            raise SettingsError(f"SHARD_COUNT must be 1 or more, got {shard_count}")
+        shard_ids = numbers("SHARD_IDS") or None
+        if shard_count is not None and not 1 <= shard_count <= MAX_SHARDS:
+            raise SettingsError(f"SHARD_COUNT must be from 1 to {MAX_SHARDS:,}, got {shard_count}")
         if shard_ids is not None and shard_count is None:
             raise SettingsError("SHARD_IDS needs SHARD_COUNT as well")
         if shard_ids is not None and shard_count is not None:
@@ -180,9 +197,9 @@ class Settings:
         return cls(
             token=text("DISCORD_TOKEN"),
             answer_channels=frozenset(ids("ANSWER_CHANNELS")),
-            dev_guild_id=integer("DEV_GUILD_ID"),
-            moderator_role_id=integer("MODERATOR_ROLE_ID"),
-            mod_log_channel_id=integer("MOD_LOG_CHANNEL_ID"),
+            dev_guild_id=snowflake("DEV_GUILD_ID"),
+            moderator_role_id=snowflake("MODERATOR_ROLE_ID"),
+            mod_log_channel_id=snowflake("MOD_LOG_CHANNEL_ID"),
             knowledge_dir=home / knowledge if knowledge else local if local.is_dir() else DEFAULT_KNOWLEDGE_DIR,
             database_path=path("DATABASE_PATH", DEFAULT_DATABASE),
             cooldown_rate=rate,
