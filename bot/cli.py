@@ -9,6 +9,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import sys
 import time
 from collections import defaultdict
@@ -16,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
-from bot.config import Settings, SettingsError
+from bot.config import Settings, SettingsError, home_dir, missing_token
 from bot.engine import Answer, Conversation, Engine, load_engine
 from bot.engine.semantic import ModelError, shared_embedder
 from bot.knowledge import load_knowledge
@@ -32,8 +33,6 @@ EXIT_CODES = """exit codes:
   3  `run`: Discord could not be reached at start
   4  the meaning model (bot/engine/model) is missing, damaged or not the one shipped: reinstall the bot
   141  the output pipe closed early (`... | head -1`)"""
-NO_TOKEN_NO_TERMINAL = ("DISCORD_TOKEN is not set and there is no terminal for the console chat: "
-                        "set DISCORD_TOKEN (in the environment or .env) to run the bot.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,8 +67,8 @@ def _main(argv: list[str] | None) -> int:
             print("DISCORD_TOKEN is not set, so here is the console chat instead of Discord "
                   "(set it in .env to run the bot).", file=sys.stderr)
             command = "chat"
-        else:
-            print(NO_TOKEN_NO_TERMINAL, file=sys.stderr)
+        else:  # nobody to chat with either (systemd, a container)
+            print(missing_token(home_dir(os.environ)), file=sys.stderr)
             return EXIT_CONFIG
     if command == "check":
         return check(knowledge, sys.stdout, fix=args.fix, lint=args.lint)
@@ -80,16 +79,18 @@ def _main(argv: list[str] | None) -> int:
                    conversation=args.conversation, out=sys.stdout)
     if command == "chat":
         return chat(knowledge)
-    if command in {"gaps", "run", "sync"}:  # the commands that hash reader ids
-        try:
-            settings = settings.with_salt()
-        except SettingsError as exc:
-            return _config_error(exc)
     if command == "gaps":
         from bot.gaps import print_gaps
 
         engine, _problems = load_engine(knowledge)  # None: the gaps are listed without being asked again
-        return print_gaps(settings, sys.stdout, engine)
+        try:
+            return print_gaps(settings, sys.stdout, engine)  # takes the salt only if there is a database
+        except SettingsError as exc:
+            return _config_error(exc)
+    try:  # run and sync hash reader ids
+        settings = settings.with_salt()
+    except SettingsError as exc:
+        return _config_error(exc)
     from bot.discord import runner  # only now: discord.py is heavy and the other commands never need it
 
     return runner.sync(settings) if command == "sync" else runner.run(settings)
@@ -129,7 +130,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _engine_or_report(knowledge: Path) -> Engine | None:
-    """The engine over everything valid; problems go to stderr, and the answers go on without the bad entries."""
+    """The engine over everything valid; problems go to stderr, and the answers go on without the bad entries.
+
+    The folder read is said first, on stderr (never in the JSON stream): run outside the deploy directory,
+    the bot quietly answers from the copy inside the package.
+    """
+    print(f"knowledge: {knowledge.resolve()}", file=sys.stderr)
     engine, problems = load_engine(knowledge)
     for problem in problems:
         print(problem, file=sys.stderr)
@@ -143,7 +149,7 @@ def _engine_or_report(knowledge: Path) -> Engine | None:
 
 
 def check(knowledge: Path, out: TextIO, *, fix: bool = False, lint: bool = False) -> int:
-    """Validate every knowledge file; print each problem and the coverage line last.
+    """Validate every knowledge file; print the folder first, each problem, and the coverage line last.
 
     With `fix`, citations whose quote is verbatim in another paragraph are renumbered first (the diff is printed);
     with `lint`, warnings follow the problems (they never change the exit code).
@@ -151,6 +157,7 @@ def check(knowledge: Path, out: TextIO, *, fix: bool = False, lint: bool = False
     from bot.knowledge.renumber import fixable, renumber  # check's own tools: `ask` starts without them
     from bot.lint import lint as lint_warnings
 
+    print(f"knowledge: {knowledge.resolve()}", file=out)  # outside the deploy directory, the package's own copy
     result = load_knowledge(knowledge)
     if fix and (fixes := fixable(result.problems)):
         done = renumber(knowledge, fixes)

@@ -251,6 +251,21 @@ def home_dir(env: Mapping[str, str]) -> Path:
     return Path(env.get(HOME_VARIABLE, "").strip() or os.getcwd())
 
 
+def missing_token(home: Path) -> str:
+    """One line on what to do about an unset DISCORD_TOKEN, right for where the bot runs.
+
+    "Copy .env.example to .env" was said when `.env` existed with an empty token, and in the container,
+    which has no `.env.example`.
+    """
+    env, example = home / ".env", home / ".env.example"
+    if env.is_file():
+        return f"DISCORD_TOKEN is not set: {env} has no token (or an empty one); put the bot's token there."
+    if example.is_file():
+        return f"DISCORD_TOKEN is not set: copy {example} to {env} and put the bot's token there."
+    return (f"DISCORD_TOKEN is not set: set it in the environment (with compose, in the .env beside compose.yaml; "
+            f"with docker run, -e DISCORD_TOKEN=…) or in {env}.")
+
+
 def load_env_file(path: Path, into: MutableMapping[str, str]) -> None:
     """Add the variables of the `.env` file at `path` (if there is one) to `into`, never overriding a value there."""
     try:

@@ -252,6 +252,7 @@ def print_gaps(settings: Settings, out: TextIO, engine: Engine | None = None, li
         out.write(f"No questions recorded yet: there is no database at {settings.database_path} "
                   "(set DATABASE_PATH to the bot's database).\n")
         return 0
+    settings = settings.with_salt()  # only now: with no database, `gaps` must create nothing (not even data/)
     try:
         store = open_store(settings)
     except StoreUnavailable as exc:

@@ -28,7 +28,9 @@ def kdir(tmp_path: Path) -> Path:
 def run_check(kdir: Path, **kwargs: bool) -> tuple[int, list[str]]:
     out = io.StringIO()
     code = check(kdir, out, **kwargs)
-    return code, out.getvalue().replace(f"{kdir}/", "").splitlines()
+    first, *lines = out.getvalue().splitlines()
+    assert first == f"knowledge: {kdir.resolve()}"  # which folder was checked, always first
+    return code, "\n".join(lines).replace(f"{kdir}/", "").splitlines()
 
 
 def test_paragraph_shows_one_paragraph_with_its_number(capsys: pytest.CaptureFixture[str]) -> None:
