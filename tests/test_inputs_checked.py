@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from bot.knowledge.files import is_knowledge_file
 from bot.knowledge.loader import LOGGED_PROBLEMS
 from bot.knowledge.watch import KnowledgeReloader
 from bot.safefile import NotRegularFile, TooLarge, read_regular
+from bot.store import SQLiteStore
 from tests.knowledge_dirs import FIXTURE
 from tests.test_editor_files import run_with_timeout
 
@@ -89,3 +91,16 @@ async def test_editor_lock_and_backup_files_are_not_knowledge(tmp_path: Path) ->
     engine, _ = load_engine(FIXTURE)
     result = await KnowledgeReloader(directory, lambda new: None, engine=engine).reload()
     assert result.engine is not None and not result.problems
+
+
+def test_the_sqlite_database_is_created_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """Readers' questions are in it: 0644 in the container, beside a salt file kept 0600."""
+    path = tmp_path / "data" / "bot.sqlite3"
+    store = SQLiteStore(path, salt="s")
+    try:
+        store.record_question(question="who is jivani", answered=True, source="person:jivani", confidence=0.9,
+                              guild_id=1, channel_id=2, user_id=3)
+        made = [p for p in path.parent.iterdir() if p.name.startswith(path.name)]
+        assert path in made and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in made), made
+    finally:
+        store.close()

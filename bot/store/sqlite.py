@@ -8,6 +8,7 @@ of the bot is refused rather than damaged.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +30,10 @@ class SQLiteStore(Store):
             self.path.parent.mkdir(parents=True, exist_ok=True)  # a missing directory is simply created
         except OSError as exc:
             raise StoreUnavailable(f"cannot create the directory {self.path.parent}: {exc.strerror or exc}") from exc
+        try:  # created readable by its owner only, as the salt is (SQLite gives its -wal and -shm the same mode)
+            os.close(os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC, 0o600))
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot create the database {self.path}: {exc.strerror or exc}") from exc
         super().__init__(salt=salt, keep_days=keep_days, max_rows=max_rows, prune_every=prune_every,
                          knowledge_dir=knowledge_dir)
 
