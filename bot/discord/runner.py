@@ -1,7 +1,8 @@
 """`python -m bot run` and `python -m bot sync`: start, stop and sync the bot, with exit codes instead of tracebacks.
 
-Exit codes (bot/cli.py uses the same): 0 clean stop, 1 the knowledge has problems, 2 configuration (no token or a
-refused one), 3 Discord could not be reached at start, after retries. Each is one line on stderr, not a traceback,
+Exit codes (bot/cli.py uses the same, and adds 4: the meaning model is missing or damaged): 0 clean stop, 1 the
+knowledge has problems, 2 configuration (no token or a refused one), 3 Discord could not be reached at start,
+after retries. Each is one line on stderr, not a traceback,
 so systemd (RestartPreventExitStatus) and operators can tell them apart.
 """
 
