@@ -93,7 +93,10 @@ def _main(argv: list[str] | None) -> int:
         return _config_error(exc)
     from bot.discord import runner  # only now: discord.py is heavy and the other commands never need it
 
-    return runner.sync(settings) if command == "sync" else runner.run(settings)
+    if command == "sync":
+        return runner.sync(settings)
+    shared_embedder()  # a damaged model is exit 4 before Discord is contacted, not after a login
+    return runner.run(settings)
 
 
 def _config_error(exc: SettingsError) -> int:

@@ -70,3 +70,18 @@ def test_the_cli_says_so_in_one_line_with_exit_code_4(model: Path, monkeypatch: 
     out, err = capsys.readouterr()
     said = [line for line in (out + err).splitlines() if line.startswith("model error:")]
     assert len(said) == 1 and "tokenizer.json" in said[0] and "Traceback" not in err
+
+
+def test_run_checks_the_model_before_contacting_discord(model: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from bot.discord import runner
+
+    monkeypatch.setenv("STORY_BOT_HOME", str(tmp_path))  # run keeps a salt file beside the database
+
+    (model / "model.safetensors").unlink()
+    monkeypatch.setattr(semantic, "MODEL_DIR", model)
+    monkeypatch.setattr(semantic, "_SHARED", None)
+    monkeypatch.setenv("DISCORD_TOKEN", "a-token")
+    monkeypatch.setattr(runner, "run", lambda settings: pytest.fail("Discord was contacted"))
+    assert cli.main(["run"]) == cli.EXIT_MODEL
+    assert capsys.readouterr().err.startswith("model error: cannot read the model file")
