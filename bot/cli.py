@@ -330,9 +330,13 @@ def chat(knowledge: Path) -> int:
     try:
         import readline
 
+        if history.exists() and not history.is_file():  # a FIFO there would block reading and writing it
+            print(f"{history} is not a regular file: the console keeps no history", file=sys.stderr)
+            raise ImportError(history)
+
         with contextlib.suppress(OSError):
             readline.read_history_file(history)
-    except ImportError:  # readline is missing on some platforms; the console still works
+    except ImportError:  # readline is missing on some platforms, or the history cannot be kept; the console works
         readline = None  # type: ignore[assignment]
     talk = Conversation()
     print(f"Ask me about: {engine.kb.story.title}\nEmpty line or Ctrl-D to quit.")

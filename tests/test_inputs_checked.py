@@ -6,6 +6,8 @@ import logging
 import os
 import shutil
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -104,3 +106,13 @@ def test_the_sqlite_database_is_created_readable_by_its_owner_only(tmp_path: Pat
         assert path in made and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in made), made
     finally:
         store.close()
+
+
+def test_a_fifo_as_the_console_history_is_not_opened(tmp_path: Path) -> None:
+    """readline opens the history holding the GIL: a FIFO there froze the whole console, so a child process."""
+    os.mkfifo(tmp_path / ".story_bot_history")
+    code = f"import sys; from bot import cli; sys.exit(cli.chat(__import__('pathlib').Path({str(FIXTURE)!r})))"
+    done = subprocess.run([sys.executable, "-c", code], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          env={**os.environ, "HOME": str(tmp_path)}, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "is not a regular file: the console keeps no history" in done.stderr

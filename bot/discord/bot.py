@@ -36,6 +36,7 @@ from bot.engine.process import ChildGone, EngineProcess
 from bot.knowledge.loader import problem_lines
 from bot.knowledge.watch import KnowledgeReloader, ReloadResult
 from bot.logs import reader_tag
+from bot.safefile import read_regular
 from bot.store import StoreUnavailable, open_store
 
 if TYPE_CHECKING:
@@ -487,7 +488,7 @@ class StoryBot(commands.AutoShardedBot):
 
     def stored_command_hash(self) -> str | None:
         try:
-            return self.command_hash_path.read_text().strip()
+            return read_regular(self.command_hash_path, 4096).decode("ascii", "replace").strip()
         except OSError:
             return None
 
