@@ -16,7 +16,8 @@ RUN useradd --system --uid 10001 --user-group --home-dir /srv/story-bot --shell 
  && mkdir -p /srv/story-bot/data \
  && chown -R story-bot:story-bot /srv/story-bot
 COPY --from=build /opt/story-bot /opt/story-bot
-# A writable copy of the knowledge (for /kb add and hand edits); a new named volume starts with these files.
+# The story's knowledge, for `docker run` without a mount. compose.yaml binds the checkout's knowledge/ over it
+# instead of a named volume, which would keep the first image's files for ever.
 COPY --chown=story-bot:story-bot knowledge /srv/story-bot/knowledge
 ENV PATH=/opt/story-bot/bin:$PATH \
     PYTHONUNBUFFERED=1 \

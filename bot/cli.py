@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
+import os
 import sys
 import time
 from collections import defaultdict
@@ -15,18 +17,40 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
-from bot.config import Settings, SettingsError
+from bot.config import Settings, SettingsError, home_dir, missing_token
 from bot.engine import Answer, Conversation, Engine, load_engine
+from bot.engine.semantic import ModelError, shared_embedder
 from bot.knowledge import load_knowledge
 from bot.knowledge.article import paragraph_number
 from bot.knowledge.loader import Problem, load_article
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG = 0, 1, 2
-NO_TOKEN_NO_TERMINAL = ("DISCORD_TOKEN is not set and there is no terminal for the console chat: "
-                        "set DISCORD_TOKEN (in the environment or .env) to run the bot.")
+# 3 is `run`'s: Discord unreachable at start (bot/discord/runner.py).
+EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG, EXIT_MODEL = 0, 1, 2, 4
+EXIT_CODES = """exit codes:
+  0  done (or a clean stop of `run`)
+  1  the knowledge has problems (`check` lists them as path:line lines)
+  2  configuration: a setting the bot cannot use, an unreadable .env, or no token and no terminal
+  3  `run`: Discord could not be reached at start
+  4  the meaning model (bot/engine/model) is missing, damaged or not the one shipped: reinstall the bot
+  141  the output pipe closed early (`... | head -1`)"""
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Under LC_ALL=C without UTF-8 mode the streams are ASCII: an answer's "—" (or a reader's lone surrogate)
+    # ended `ask` with a UnicodeEncodeError, and a question's "é" with a UnicodeDecodeError. Written escaped, the
+    # output is still valid JSON ("\u2014"); read as lone surrogates, the engine makes the input well-formed.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="backslashreplace")
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(errors="surrogateescape")
+    try:
+        return _main(argv)
+    except ModelError as exc:  # from whichever command first loads the model: one line, its own exit code
+        print(f"model error: {exc}", file=sys.stderr)
+        return EXIT_MODEL
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env()
@@ -43,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             print("DISCORD_TOKEN is not set, so here is the console chat instead of Discord "
                   "(set it in .env to run the bot).", file=sys.stderr)
             command = "chat"
-        else:
-            print(NO_TOKEN_NO_TERMINAL, file=sys.stderr)
+        else:  # nobody to chat with either (systemd, a container)
+            print(missing_token(home_dir(os.environ)), file=sys.stderr)
             return EXIT_CONFIG
     if command == "check":
         return check(knowledge, sys.stdout, fix=args.fix, lint=args.lint)
@@ -55,19 +79,24 @@ def main(argv: list[str] | None = None) -> int:
                    conversation=args.conversation, out=sys.stdout)
     if command == "chat":
         return chat(knowledge)
-    if command in {"gaps", "run", "sync"}:  # the commands that hash reader ids
-        try:
-            settings = settings.with_salt()
-        except SettingsError as exc:
-            return _config_error(exc)
     if command == "gaps":
         from bot.gaps import print_gaps
 
         engine, _problems = load_engine(knowledge)  # None: the gaps are listed without being asked again
-        return print_gaps(settings, sys.stdout, engine)
+        try:
+            return print_gaps(settings, sys.stdout, engine)  # takes the salt only if there is a database
+        except SettingsError as exc:
+            return _config_error(exc)
+    try:  # run and sync hash reader ids
+        settings = settings.with_salt()
+    except SettingsError as exc:
+        return _config_error(exc)
     from bot.discord import runner  # only now: discord.py is heavy and the other commands never need it
 
-    return runner.sync(settings) if command == "sync" else runner.run(settings)
+    if command == "sync":
+        return runner.sync(settings)
+    shared_embedder()  # a damaged model is exit 4 before Discord is contacted, not after a login
+    return runner.run(settings)
 
 
 def _config_error(exc: SettingsError) -> int:
@@ -76,7 +105,8 @@ def _config_error(exc: SettingsError) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bot", description="Answers questions about the story, cited.")
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Answers questions about the story, cited.",
+                                     epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command")
     p_ask = sub.add_parser("ask", help="answer a question (or '-' to read one per line from stdin)")
     p_ask.add_argument("question", nargs="+", help="the question, or '-' for stdin")
@@ -103,7 +133,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _engine_or_report(knowledge: Path) -> Engine | None:
-    """The engine over everything valid; problems go to stderr, and the answers go on without the bad entries."""
+    """The engine over everything valid; problems go to stderr, and the answers go on without the bad entries.
+
+    The folder read is said first, on stderr (never in the JSON stream): run outside the deploy directory,
+    the bot quietly answers from the copy inside the package.
+    """
+    print(f"knowledge: {knowledge.resolve()}", file=sys.stderr)
     engine, problems = load_engine(knowledge)
     for problem in problems:
         print(problem, file=sys.stderr)
@@ -117,7 +152,7 @@ def _engine_or_report(knowledge: Path) -> Engine | None:
 
 
 def check(knowledge: Path, out: TextIO, *, fix: bool = False, lint: bool = False) -> int:
-    """Validate every knowledge file; print each problem and the coverage line last.
+    """Validate every knowledge file; print the folder first, each problem, and the coverage line last.
 
     With `fix`, citations whose quote is verbatim in another paragraph are renumbered first (the diff is printed);
     with `lint`, warnings follow the problems (they never change the exit code).
@@ -125,6 +160,7 @@ def check(knowledge: Path, out: TextIO, *, fix: bool = False, lint: bool = False
     from bot.knowledge.renumber import fixable, renumber  # check's own tools: `ask` starts without them
     from bot.lint import lint as lint_warnings
 
+    print(f"knowledge: {knowledge.resolve()}", file=out)  # outside the deploy directory, the package's own copy
     result = load_knowledge(knowledge)
     if fix and (fixes := fixable(result.problems)):
         done = renumber(knowledge, fixes)
@@ -143,6 +179,8 @@ def check(knowledge: Path, out: TextIO, *, fix: bool = False, lint: bool = False
         print(line, file=out)
     if result.kb is None:
         print("paragraphs covered: 0/0", file=out)
+        if (broken := _model_problem()) is not None:
+            print(broken, file=out)
         return EXIT_PROBLEMS
     kb = result.kb
     if lint:
@@ -155,7 +193,19 @@ def check(knowledge: Path, out: TextIO, *, fix: bool = False, lint: bool = False
     if missing:
         print("not cited by any entry: " + ", ".join(f"¶{n}" for n in missing), file=out)
     print(f"paragraphs covered: {total - len(missing)}/{total}", file=out)
+    if (broken := _model_problem()) is not None:
+        print(broken, file=out)
+        return EXIT_MODEL
     return EXIT_PROBLEMS if result.problems else EXIT_OK
+
+
+def _model_problem() -> str | None:
+    """What is wrong with the meaning model, in one line, or None: `check` vouches for all the bot loads."""
+    try:
+        shared_embedder()
+    except ModelError as exc:
+        return f"model error: {exc}"
+    return None
 
 
 MOVED_IN_FULL = 10  # more moved quotes than this are summarised: one inserted paragraph moves hundreds
@@ -280,9 +330,13 @@ def chat(knowledge: Path) -> int:
     try:
         import readline
 
+        if history.exists() and not history.is_file():  # a FIFO there would block reading and writing it
+            print(f"{history} is not a regular file: the console keeps no history", file=sys.stderr)
+            raise ImportError(history)
+
         with contextlib.suppress(OSError):
             readline.read_history_file(history)
-    except ImportError:  # readline is missing on some platforms; the console still works
+    except ImportError:  # readline is missing on some platforms, or the history cannot be kept; the console works
         readline = None  # type: ignore[assignment]
     talk = Conversation()
     print(f"Ask me about: {engine.kb.story.title}\nEmpty line or Ctrl-D to quit.")

@@ -12,6 +12,7 @@ anything), and a library setting in `.env` (WATCHFILES_FORCE_POLLING) works exac
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import secrets
@@ -20,6 +21,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dotenv import dotenv_values
+
+from bot.safefile import read_regular
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 # bot/story is package data in a wheel; in the repository it is a symlink to knowledge/, resolved here so that
@@ -34,6 +37,10 @@ DEFAULT_ANSWER_DEADLINE = 2.0
 DEFAULT_KEEP_DAYS = 90  # recorded questions older than this are pruned…
 DEFAULT_KEEP_ROWS = 2_000_000  # …and at most this many of the newest are kept
 HOME_VARIABLE = "STORY_BOT_HOME"
+MAX_SNOWFLAKE = 2**64 - 1  # Discord ids are unsigned 64-bit numbers
+# Discord asks for one shard per 1,000-2,500 servers; more than this is a typo that would never become ready.
+MAX_SHARDS = 16_384
+MAX_ENV_BYTES = 1024 * 1024  # a .env or salt file is a few lines; anything larger is not one
 LOG_FORMATS = ("text", "json")
 _SWITCH = {"on": True, "off": False, "true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
 
@@ -103,12 +110,26 @@ class Settings:
             except ValueError:
                 raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
 
-        def ids(name: str) -> tuple[int, ...]:
+        def numbers(name: str) -> tuple[int, ...]:
             raw = text(name) or ""
             try:
                 return tuple(int(part) for part in raw.replace(" ", ",").split(",") if part)
             except ValueError:
                 raise SettingsError(f"{name} must be a comma-separated list of ids, got {raw!r}") from None
+
+        def ids(name: str) -> tuple[int, ...]:
+            return tuple(discord_id(name, one) for one in numbers(name))
+
+        def discord_id(name: str, value: int) -> int:
+            # An id Discord cannot have (-5, 10^26) was accepted, and the bot never became ready.
+            if not 0 < value <= MAX_SNOWFLAKE:
+                raise SettingsError(f"{name} must be a Discord id (a positive 64-bit number; copy it with "
+                                    f"developer mode on), got {value}")
+            return value
+
+        def snowflake(name: str) -> int | None:
+            value = integer(name)
+            return None if value is None else discord_id(name, value)
 
         def fraction(name: str, default: float) -> float:
             raw = text(name)
@@ -144,9 +165,9 @@ class Settings:
                                     f"got {cooldown!r}")
 
         shard_count = integer("SHARD_COUNT")
-        shard_ids = ids("SHARD_IDS") or None
-        if shard_count is not None and shard_count < 1:
-            raise SettingsError(f"SHARD_COUNT must be 1 or more, got {shard_count}")
+        shard_ids = numbers("SHARD_IDS") or None
+        if shard_count is not None and not 1 <= shard_count <= MAX_SHARDS:
+            raise SettingsError(f"SHARD_COUNT must be from 1 to {MAX_SHARDS:,}, got {shard_count}")
         if shard_ids is not None and shard_count is None:
             raise SettingsError("SHARD_IDS needs SHARD_COUNT as well")
         if shard_ids is not None and shard_count is not None:
@@ -187,9 +208,9 @@ class Settings:
         return cls(
             token=text("DISCORD_TOKEN"),
             answer_channels=frozenset(ids("ANSWER_CHANNELS")),
-            dev_guild_id=integer("DEV_GUILD_ID"),
-            moderator_role_id=integer("MODERATOR_ROLE_ID"),
-            mod_log_channel_id=integer("MOD_LOG_CHANNEL_ID"),
+            dev_guild_id=snowflake("DEV_GUILD_ID"),
+            moderator_role_id=snowflake("MODERATOR_ROLE_ID"),
+            mod_log_channel_id=snowflake("MOD_LOG_CHANNEL_ID"),
             knowledge_dir=home / knowledge if knowledge else local if local.is_dir() else DEFAULT_KNOWLEDGE_DIR,
             database_path=path("DATABASE_PATH", DEFAULT_DATABASE),
             cooldown_rate=rate,
@@ -224,7 +245,7 @@ class Settings:
             try:
                 fd = os.open(salt_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:
-                salt = salt_file.read_text(encoding="ascii").strip()
+                salt = read_regular(salt_file, MAX_ENV_BYTES).decode("ascii").strip()
             else:
                 salt = secrets.token_hex(32)
                 with os.fdopen(fd, "w", encoding="ascii") as f:
@@ -242,15 +263,30 @@ def home_dir(env: Mapping[str, str]) -> Path:
     return Path(env.get(HOME_VARIABLE, "").strip() or os.getcwd())
 
 
+def missing_token(home: Path) -> str:
+    """One line on what to do about an unset DISCORD_TOKEN, right for where the bot runs.
+
+    "Copy .env.example to .env" was said when `.env` existed with an empty token, and in the container,
+    which has no `.env.example`.
+    """
+    env, example = home / ".env", home / ".env.example"
+    if env.is_file():
+        return f"DISCORD_TOKEN is not set: {env} has no token (or an empty one); put the bot's token there."
+    if example.is_file():
+        return f"DISCORD_TOKEN is not set: copy {example} to {env} and put the bot's token there."
+    return (f"DISCORD_TOKEN is not set: set it in the environment (with compose, in the .env beside compose.yaml; "
+            f"with docker run, -e DISCORD_TOKEN=…) or in {env}.")
+
+
 def load_env_file(path: Path, into: MutableMapping[str, str]) -> None:
     """Add the variables of the `.env` file at `path` (if there is one) to `into`, never overriding a value there."""
-    if not path.exists():
-        return
     try:
-        with path.open(encoding="utf-8") as stream:
-            values = dotenv_values(stream=stream)
+        text = read_regular(path, MAX_ENV_BYTES).decode("utf-8")
+    except FileNotFoundError:
+        return
     except (OSError, UnicodeDecodeError) as exc:
         raise SettingsError(f"cannot read {path}: {exc.strerror if isinstance(exc, OSError) else exc}") from None
+    values = dotenv_values(stream=io.StringIO(text))
     for key, value in values.items():
         if value is not None:
             into.setdefault(key, value)

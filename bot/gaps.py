@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import re
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,7 +24,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from rapidfuzz import fuzz, process
 
-from bot.engine.text import STOPWORDS, stem
+from bot.engine.text import STOPWORDS, stem, terminal_safe
 from bot.store import GAP_WINDOW, MissedWording, Stats, Store, StoreUnavailable, open_store
 
 if TYPE_CHECKING:
@@ -42,9 +40,6 @@ CLOSEST_FLOOR = 0.2  # a candidate the engine gives a lower probability has too 
 WEEK = timedelta(days=7)
 QA_PREFIX = "qa:"
 
-# Terminal control: CSI (colours, cursor moves), OSC (titles, hyperlinks), 7- and 8-bit, and other escapes.
-_ESCAPES = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
-                      r"|\x1b[@-Z\\-_]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,19 +246,13 @@ def stats_lines(stats: Stats, closed_week: int) -> list[str]:
     return lines
 
 
-def terminal_safe(text: str) -> str:
-    """Readers' text made harmless for a terminal: escape sequences and control characters removed
-    (they could recolour, retitle or rewrite the moderator's screen), line breaks kept."""
-    text = _ESCAPES.sub("", text)
-    return "".join(c for c in text if c == "\n" or unicodedata.category(c) not in {"Cc", "Cf"} or c == "\u200d")
-
-
 def print_gaps(settings: Settings, out: TextIO, engine: Engine | None = None, limit: int = 20) -> int:
     """`python -m bot gaps`: totals, then the gaps still open against `engine`. Exit status."""
     if not settings.database_url and not settings.database_path.exists():
         out.write(f"No questions recorded yet: there is no database at {settings.database_path} "
                   "(set DATABASE_PATH to the bot's database).\n")
         return 0
+    settings = settings.with_salt()  # only now: with no database, `gaps` must create nothing (not even data/)
     try:
         store = open_store(settings)
     except StoreUnavailable as exc:

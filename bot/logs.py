@@ -5,7 +5,9 @@
   fields and escaping the way log shippers expect).
 - Every line is redacted on its way out: interaction and webhook tokens (in discord.py's DEBUG request and event
   lines; they let anyone post as the bot for 15 minutes) and the bot token itself.
-- discord.py's two "voice will NOT be supported" warnings are dropped: the bot never uses voice.
+- discord.py's two "voice will NOT be supported" warnings are dropped: the bot never uses voice. Its reconnect
+  attempts and aiohttp's malformed health requests are one WARNING line each instead of a traceback, and
+  asyncio's warning at every write to a peer that is gone is dropped.
 - Reader ids go into failure logs only as `reader_tag(id)`: a keyed hash that is the same within one run (so
   lines about one reader can be followed) and cannot be turned back into an id afterwards.
 """
@@ -70,6 +72,39 @@ class _NoVoiceWarnings(logging.Filter):
         return not (record.name == "discord.client" and "voice will NOT be supported" in str(record.msg))
 
 
+# asyncio's warning at every write to a peer that is gone (the answer process, once dead, is said so in one line
+# of its own, and every question sent to it afterwards repeated this).
+_LOST_WRITES = ("socket.send() raised exception.", "pipe closed by peer or os.write(pipe, data) raised exception.")
+
+
+class _OneLine(logging.Filter):
+    """Expected failures of libraries as one line each, not a traceback: discord.py's reconnect attempts (an
+    ERROR and ~20 lines of traceback each) and aiohttp's malformed requests to the health server; asyncio's
+    lost-write warnings are dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "asyncio" and record.msg in _LOST_WRITES:
+            return False
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None:
+            return True
+        reconnect = record.name in {"discord.client", "discord.shard"} and \
+            str(record.msg).startswith("Attempting a reconnect")
+        if reconnect or (record.name == "aiohttp.server" and _malformed_request(exc)):
+            why = " ".join(str(exc).split())  # aiohttp's messages span lines
+            kind = f"{type(exc).__name__}: {why}" if why else type(exc).__name__
+            record.msg, record.args = f"{record.getMessage()} ({kind})", ()
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def _malformed_request(exc: BaseException) -> bool:
+    from aiohttp.http_exceptions import HttpProcessingError  # here: only a running bot has aiohttp loaded
+
+    return isinstance(exc, HttpProcessingError)
+
+
 def setup_logging(level: str, log_format: str, *, token: str | None = None, stream: TextIO | None = None) -> None:
     """One handler on the root logger, at `level`, in `log_format` ("text" or "json"), to stderr by default.
 
@@ -81,6 +116,7 @@ def setup_logging(level: str, log_format: str, *, token: str | None = None, stre
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter)
     handler.addFilter(_NoVoiceWarnings())
+    handler.addFilter(_OneLine())
     handler.set_name("story-bot")
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == "story-bot"]:

@@ -9,6 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from bot.config import DEFAULT_KNOWLEDGE_DIR, missing_token
 from bot.knowledge import load_knowledge
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,7 +76,7 @@ def test_a_reader_that_stops_reading_gets_no_traceback() -> None:
     proc.stdin.write("What is CUSMA?\n")
     proc.stdin.close()
     assert proc.wait(timeout=30) == 141
-    assert proc.stderr.read() == ""
+    assert proc.stderr.read() == f"knowledge: {(ROOT / 'knowledge').resolve()}\n"  # which folder, and nothing else
 
 
 def test_text_answer_and_explain() -> None:
@@ -146,3 +149,51 @@ def test_cli_paths_never_import_discord() -> None:
             "print('discord' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert proc.stdout.strip() == "False", proc.stderr
+
+
+def test_ask_json_is_written_whatever_the_locale() -> None:
+    """With an ASCII stdout (LC_ALL=C without UTF-8 mode) an answer's "—" ended `ask` with UnicodeEncodeError."""
+    ascii_env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0",
+                 "PYTHONIOENCODING": "ascii", "DISCORD_TOKEN": ""}
+    questions = "who is jivani\nwho is \ud800 jivani\n".encode("utf-8", "surrogatepass")  # the bytes of a lone one
+    proc = subprocess.run([sys.executable, "-m", "bot", "ask", "--json", "-"], input=questions, capture_output=True,
+                          cwd=ROOT, env=ascii_env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    answers = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [a["source"] for a in answers] == ["person:jivani", "person:jivani"]
+    assert "—" in answers[0]["answer"]
+
+
+def test_check_and_ask_say_which_knowledge_folder_they_read(tmp_path: Path) -> None:
+    """Outside the deploy directory `check` quietly validated the copy inside the package."""
+    env = {**os.environ, "DISCORD_TOKEN": ""}
+    env.pop("KNOWLEDGE_DIR", None)
+    env.pop("STORY_BOT_HOME", None)
+    checked = subprocess.run([sys.executable, "-m", "bot", "check"], capture_output=True, text=True, cwd=tmp_path,
+                             env=env, timeout=60)
+    assert checked.stdout.splitlines()[0] == f"knowledge: {DEFAULT_KNOWLEDGE_DIR}"
+    asked = subprocess.run([sys.executable, "-m", "bot", "ask", "--json", "who is jivani"], capture_output=True,
+                           text=True, cwd=tmp_path, env=env, timeout=60)
+    assert asked.stderr == f"knowledge: {DEFAULT_KNOWLEDGE_DIR}\n"
+    assert json.loads(asked.stdout)["answered"]  # the JSON stream is only JSON
+
+
+def test_gaps_without_a_database_creates_nothing(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_PATH", "DATABASE_URL", "STATS_SALT"}}
+    done = subprocess.run([sys.executable, "-m", "bot", "gaps"], capture_output=True, text=True, cwd=tmp_path,
+                          env={**env, "STORY_BOT_HOME": str(tmp_path)}, timeout=60)
+    assert done.returncode == 0 and "No questions recorded yet" in done.stdout
+    assert list(tmp_path.iterdir()) == []  # no data/, no salt file
+
+
+@pytest.mark.parametrize(("files", "says"), [
+    ({".env": "DISCORD_TOKEN=\n"}, "has no token (or an empty one); put the bot's token there"),
+    ({".env.example": "DISCORD_TOKEN=\n"}, "copy {home}/.env.example to {home}/.env"),
+    ({}, "set it in the environment"),  # the container: no .env.example there
+])
+def test_a_missing_token_is_explained_for_where_the_bot_runs(tmp_path: Path, files: dict[str, str],
+                                                             says: str) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert says.format(home=tmp_path) in missing_token(tmp_path)
+    assert ("copy" in missing_token(tmp_path)) == (".env.example" in files)

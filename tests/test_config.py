@@ -75,10 +75,17 @@ def test_without_a_local_knowledge_folder_the_packaged_story_is_used(environ: di
     ({"ANSWER_DEADLINE": "0"}, "ANSWER_DEADLINE"),
     ({"ANSWER_DEADLINE": "two"}, "ANSWER_DEADLINE must be a positive number of seconds"),
     ({"ANSWER_DEADLINE": "inf"}, "ANSWER_DEADLINE"),
+    ({"SHARD_COUNT": str(10**26)}, "SHARD_COUNT must be from 1 to 16,384"),
+    ({"DEV_GUILD_ID": "-5"}, "DEV_GUILD_ID must be a Discord id"),
+    ({"MODERATOR_ROLE_ID": "0"}, "MODERATOR_ROLE_ID"),
+    ({"MOD_LOG_CHANNEL_ID": str(2**64)}, "MOD_LOG_CHANNEL_ID"),
+    ({"ANSWER_CHANNELS": "123,-4"}, "ANSWER_CHANNELS must be a Discord id"),
+    ({"FORUM_CHANNELS": str(10**26)}, "FORUM_CHANNELS"),
 ])  # fmt: skip
 def test_values_that_would_fail_forever_are_refused_at_start(variables: dict[str, str], named: str) -> None:
-    with pytest.raises(SettingsError, match=named):
+    with pytest.raises(SettingsError, match=named) as refused:
         Settings.from_env(env=variables)
+    assert "\n" not in str(refused.value)
 
 
 def test_good_values_parse() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -152,3 +154,19 @@ def test_any_string_gets_an_answer(engine: Engine, text: str) -> None:
 def test_non_string_input_is_declined(engine: Engine) -> None:
     answer = engine.ask(None)  # type: ignore[arg-type]
     assert not answer.answered
+
+
+# Any text with lone surrogates ("\ud800") in it: what a Discord client or a pipe can hand over.
+ANY_TEXT = st.builds(lambda a, s, b: a + s + b, st.text(max_size=100),
+                     st.text(alphabet=st.characters(categories=["Cs"]), min_size=1, max_size=3), st.text(max_size=100))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.one_of(ANY_TEXT, st.builds(lambda s: f"who is {s} jivani", ANY_TEXT)))
+def test_any_text_with_surrogates_reaches_every_stage(engine: Engine, text: str,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="bot.engine"):
+        answer = engine.ask(text)
+        engine.explain(text)  # raises on a stage that cannot take the text
+    assert answer.question == text and not caplog.records

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from bot.engine import DOESNT_SAY, Answer, Conversation, Engine, load_engine
-from bot.engine.conversation import Entities, Entity, resolve
+from bot.engine.conversation import MAX_TURN_CHARS, MAX_TURNS, ConversationBook, Entities, Entity, resolve
 from bot.engine.decide import Candidate, change_unsaid, detail_missing, future_unsaid, unasked, unsaid
 from bot.engine.index import Doc, Match
 from bot.engine.params import DEFAULT
@@ -46,6 +46,27 @@ def test_address_and_filler_do_not_stop_an_answer(engine: Engine) -> None:
     assert strip_address("@StoryBot who is jivani") == "who is jivani"
     assert engine.ask("@bot who is jivani").source == "person:jivani"
     assert engine.ask("who is jivani bro").source == "person:jivani"
+
+
+def test_splitting_initials_is_linear(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A message of initials ("u. s. a. …") is hundreds of pieces that each end in an abbreviation."""
+    from bot.engine import understand
+
+    real = understand._ABBREVIATION
+    scanned = [0]
+
+    class Counting:
+        def search(self, text: str) -> object:
+            scanned[0] += len(text)
+            return real.search(text)
+
+    monkeypatch.setattr(understand, "_ABBREVIATION", Counting())
+    work = []
+    for size in (2000, 4000):
+        scanned[0] = 0
+        split_questions("u. s. a. " * (size // 9))
+        work.append(scanned[0])
+    assert 0 < work[1] < 3 * work[0]  # quadratic would be 4x
 
 
 def test_several_questions_are_split_where_the_next_starts() -> None:
@@ -168,6 +189,28 @@ def test_the_engine_answers_a_follow_up_and_says_what_it_understood(engine: Engi
 def test_conversations_forget_after_their_time() -> None:
     talk = Conversation().add(Answer("who is trump", True, "Donald Trump", 1.0), 0.0)
     assert talk.current(60.0).turns and not talk.current(10_000.0).turns
+
+
+def test_the_conversation_book_frees_expired_conversations() -> None:
+    """2,000 readers who went quiet were still held 6,000 s later: nothing but the count ever freed them."""
+    book = ConversationBook()
+    for reader in range(2000):
+        book.record(reader, Answer("who is trump", True, "Donald Trump", 1.0), float(reader) / 10)
+    assert len(book) == 2000
+    assert not book.get("someone new", 6000.0).turns
+    assert len(book) == 0 and book.size == 0
+
+
+def test_the_conversation_book_is_bounded_in_bytes() -> None:
+    """At the old 50,000 conversations, 4,000-character emoji messages held 4 GB."""
+    book = ConversationBook(max_bytes=2_000_000)
+    emoji = "🤔" * 4000
+    for reader in range(2000):
+        for turn in range(MAX_TURNS + 2):
+            book.record(reader, Answer(emoji, False, emoji, 0.0), float(turn))
+    assert 0 < book.size <= 2_000_000 and 0 < len(book) < 2000
+    turns = book.get(1999, float(MAX_TURNS + 2)).turns  # the most recent reader is kept
+    assert len(turns) == MAX_TURNS and all(len(t.question) == len(t.text or "") == MAX_TURN_CHARS for t in turns)
 
 
 # --- answerability -----------------------------------------------------------------------

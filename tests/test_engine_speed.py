@@ -6,7 +6,9 @@ only time. (How fast is measured by benchmarks/bench.py, never asserted here.)
 from __future__ import annotations
 
 import logging
+import os
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from bot.engine.index import SPECIFIC, Index, Query
 from bot.engine.semantic import CACHE_KEEP, CACHE_VARIABLE, Embedder, VectorCache, shared_embedder
 from bot.engine.text import QuestionType, question_type, words
 from tests.question_set import load_items
+from tests.test_editor_files import run_with_timeout
 
 TEXTS = ["who is jivani's old roommate", "tariffs on chinese electric vehicles", "🤔", "Tell the Canadians I love them"]
 
@@ -72,21 +75,49 @@ def test_a_damaged_file_is_encoded_again_and_replaced(tmp_path: Path, damage: by
                                                       caplog: pytest.LogCaptureFixture) -> None:
     embedder, cache = Counting(), VectorCache(tmp_path)
     cache.encode(embedder, TEXTS)  # type: ignore[arg-type]
-    [stored] = tmp_path.glob("vectors-*.npy")
+    [stored] = tmp_path.glob("vectors-*.npz")
     stored.write_bytes(damage)
     with caplog.at_level(logging.WARNING):
         vectors = cache.encode(embedder, TEXTS)  # type: ignore[arg-type]
     assert np.array_equal(vectors, shared_embedder().encode(TEXTS)) and embedder.calls == 2
-    assert "cannot read cached vectors" in caplog.text
-    assert np.array_equal(np.load(stored), vectors)  # written anew
+    assert caplog.text.count("are unusable") == 1
+    assert np.array_equal(np.load(stored)["vectors"], vectors)  # written anew
 
 
-def test_vectors_of_the_wrong_shape_are_not_used(tmp_path: Path) -> None:
+def rewrite(stored: Path, change: Callable[[np.ndarray], np.ndarray]) -> None:
+    """Change the stored vectors, keeping the file's key and checksum: what a damaged or tampered cache looks like."""
+    with np.load(stored) as held:
+        kept = {name: held[name] for name in held.files}
+    np.savez(stored, **{**kept, "vectors": change(kept["vectors"])})
+
+
+@pytest.mark.parametrize("change", [
+    lambda v: np.zeros((2, 3), dtype=np.float32),  # the wrong shape
+    lambda v: v[::-1].copy(),  # shuffled rows: every row a real vector, for the wrong text
+    lambda v: np.where(np.arange(len(v))[:, None] == 1, np.nan, v).astype(np.float32),  # a NaN row
+])
+def test_cached_vectors_other_than_those_saved_are_not_used(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                            change: Callable[[np.ndarray], np.ndarray]) -> None:
     embedder, cache = Counting(), VectorCache(tmp_path)
     cache.encode(embedder, TEXTS)  # type: ignore[arg-type]
-    [stored] = tmp_path.glob("vectors-*.npy")
-    np.save(stored, np.zeros((2, 3), dtype=np.float32))
-    assert np.array_equal(cache.encode(embedder, TEXTS), shared_embedder().encode(TEXTS))  # type: ignore[arg-type]
+    [stored] = tmp_path.glob("vectors-*.npz")
+    rewrite(stored, change)
+    with caplog.at_level(logging.WARNING):
+        vectors = cache.encode(embedder, TEXTS)  # type: ignore[arg-type]
+    assert np.array_equal(vectors, shared_embedder().encode(TEXTS)) and embedder.calls == 2
+    assert caplog.text.count("are unusable") == 1
+
+
+def test_a_fifo_at_the_cache_path_is_refused_not_opened(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    embedder, cache = Counting(), VectorCache(tmp_path)
+    cache.encode(embedder, TEXTS)  # type: ignore[arg-type]
+    [stored] = tmp_path.glob("vectors-*.npz")
+    stored.unlink()
+    os.mkfifo(stored)
+    with caplog.at_level(logging.WARNING):
+        vectors = run_with_timeout(cache.encode, embedder, TEXTS)
+    assert np.array_equal(vectors, shared_embedder().encode(TEXTS))
+    assert "is a FIFO" in caplog.text and stored.is_file()  # replaced by a real cache file
 
 
 def test_an_unwritable_folder_never_stops_the_vectors(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -102,7 +133,7 @@ def test_old_files_are_cleared_away(tmp_path: Path) -> None:
     cache = VectorCache(tmp_path)
     for n in range(CACHE_KEEP + 3):
         cache.encode(shared_embedder(), [f"text number {n}"])
-    assert len(list(tmp_path.glob("vectors-*.npy"))) == CACHE_KEEP
+    assert len(list(tmp_path.glob("vectors-*.npz"))) == CACHE_KEEP
     assert not list(tmp_path.glob(".vectors-*"))  # no temporary file left behind
 
 
@@ -121,7 +152,7 @@ def test_an_engine_from_a_warm_cache_answers_alike(monkeypatch: pytest.MonkeyPat
                                                    story: Engine) -> None:
     monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path))
     cold, warm = Engine(story.kb), Engine(story.kb)
-    assert list(tmp_path.glob("vectors-*.npy"))
+    assert list(tmp_path.glob("vectors-*.npz"))
     assert np.array_equal(cold.meaning.vectors, warm.meaning.vectors)
     assert np.array_equal(cold.word_meaning.vectors, warm.word_meaning.vectors)
     assert np.array_equal(warm.meaning.vectors, shared_embedder().encode(warm.index.key_text))

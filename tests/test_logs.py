@@ -84,3 +84,32 @@ def test_reader_tags_follow_one_reader_without_showing_the_id() -> None:
     tag = reader_tag(1600000000000100017)
     assert tag == reader_tag(1600000000000100017) != reader_tag(1600000000000100018)
     assert "1600000000000100017" not in tag and reader_tag(None) == "-"
+
+
+def test_expected_library_failures_are_one_line_each(stream: io.StringIO) -> None:
+    """As the libraries log them: discord.py's reconnect attempts, aiohttp's malformed requests, asyncio's
+    writes to a peer that is gone. A failure of our own keeps its traceback."""
+    from aiohttp.http_exceptions import BadStatusLine
+
+    setup_logging("INFO", "text", stream=stream)
+    try:
+        raise OSError(101, "Network is unreachable")
+    except OSError:
+        logging.getLogger("discord.client").exception("Attempting a reconnect in %.2fs", 1.5)
+    logging.getLogger("discord.shard").error("Attempting a reconnect for shard ID %s in %.2fs", 3, 2.0,
+                                             exc_info=TimeoutError())
+    logging.getLogger("aiohttp.server").exception("Error handling request from %s", "203.0.113.9",
+                                                  exc_info=BadStatusLine("\\x16\\x03\\x01"))
+    for _ in range(3):
+        logging.getLogger("asyncio").warning("pipe closed by peer or os.write(pipe, data) raised exception.")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3 and all(" WARNING " in line for line in lines), lines
+    assert lines[0].endswith("Attempting a reconnect in 1.50s (OSError: [Errno 101] Network is unreachable)")
+    assert lines[1].endswith("Attempting a reconnect for shard ID 3 in 2.00s (TimeoutError)")
+    assert "Error handling request from 203.0.113.9 (BadStatusLine:" in lines[2]
+
+    try:
+        raise ValueError("ours")
+    except ValueError:
+        logging.getLogger("bot.discord.bot").exception("a failure of our own")
+    assert "Traceback" in stream.getvalue()

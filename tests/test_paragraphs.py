@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import fcntl
 import io
 import re
 from pathlib import Path
@@ -11,7 +13,8 @@ import pytest
 from bot.cli import check, paragraph
 from bot.config import DEFAULT_KNOWLEDGE_DIR
 from bot.knowledge import load_knowledge
-from bot.knowledge.renumber import fixable, renumber
+from bot.knowledge.editor import LOCK_FILE
+from bot.knowledge.renumber import fixable, line_diff, renumber
 from tests.knowledge_dirs import copy_knowledge
 
 P15 = "“He’s going to fight for those autoworkers, as all of our MPs have been doing,” Poilievre said."
@@ -25,7 +28,9 @@ def kdir(tmp_path: Path) -> Path:
 def run_check(kdir: Path, **kwargs: bool) -> tuple[int, list[str]]:
     out = io.StringIO()
     code = check(kdir, out, **kwargs)
-    return code, out.getvalue().replace(f"{kdir}/", "").splitlines()
+    first, *lines = out.getvalue().splitlines()
+    assert first == f"knowledge: {kdir.resolve()}"  # which folder was checked, always first
+    return code, "\n".join(lines).replace(f"{kdir}/", "").splitlines()
 
 
 def test_paragraph_shows_one_paragraph_with_its_number(capsys: pytest.CaptureFixture[str]) -> None:
@@ -130,3 +135,43 @@ def test_check_fix_leaves_a_number_edited_since_the_check(kdir: Path) -> None:
     assert result.fixed == 0 and result.diff == ""
     assert result.skipped == (f"{fix.path}:{fix.mark.line}: changed since it was checked; run check again",)
     assert fix.path.read_text(encoding="utf-8") == edited
+
+
+def test_check_fix_diff_is_difflibs_diff_made_in_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thousands of renumbered citations made difflib's quadratic matching take minutes."""
+    old = "".join(f"- {{paragraph: {n}, quote: q{n}}}\n" for n in range(1, 400)) + "last: 7"
+    new = re.sub(r"paragraph: (\d+)", lambda m: f"paragraph: {int(m[1]) + (int(m[1]) % 9 < 2)}", old)
+    new = new.replace("last: 7", "last: 8")
+    expected = "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), "qa.yaml", "qa.yaml"))
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("difflib's matcher is quadratic")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(difflib, "SequenceMatcher", refuse)
+        made, unchanged = line_diff(old, new, "qa.yaml"), line_diff(old, old, "qa.yaml")
+    assert made == expected and unchanged == ""
+
+
+def test_check_fix_holds_the_edit_lock_only_to_write(kdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A /kb add must not wait while the new texts and their diffs are made."""
+    from bot.knowledge import renumber as module
+
+    insert_paragraph(kdir, "Jivani had said on Feb. 3")
+    made, writes = [], []
+
+    def lock_is_free() -> bool:
+        with (kdir / LOCK_FILE).open("a") as other:  # another open file: flock conflicts within one process too
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            fcntl.flock(other, fcntl.LOCK_UN)
+            return True
+
+    real_diff, real_write = module.line_diff, module.write_atomic
+    monkeypatch.setattr(module, "line_diff", lambda *a: made.append(lock_is_free()) or real_diff(*a))
+    monkeypatch.setattr(module, "write_atomic", lambda *a: writes.append(lock_is_free()) or real_write(*a))
+    result = renumber(kdir, fixable(load_knowledge(kdir).problems))
+    assert result.fixed > 200 and made and writes
+    assert all(made) and not any(writes)

@@ -33,11 +33,14 @@ def main() -> None:
     import numpy as np
     from model2vec.distill import distill
 
+    from bot.engine.semantic import write_manifest
+
     with tempfile.TemporaryDirectory() as tmp:
         teacher = all_minilm_l6_v2.extract_model(tmp)
         model = distill(model_name=str(teacher), pca_dims=args.dims)
     model.embedding = model.embedding.astype(np.float16)  # half the size; cosine ranks are unchanged
     model.save_pretrained(str(args.out))
+    write_manifest(args.out)  # the bot refuses model files its manifest does not list
     print(f"saved {args.out} ({model.embedding.shape[0]} tokens x {model.embedding.shape[1]} dims)")
 
 

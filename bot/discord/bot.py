@@ -34,8 +34,10 @@ from bot.discord.render import Reply
 from bot.discord.respond import Asker, LoopLag
 from bot.engine import ConversationBook
 from bot.engine.process import ChildGone, ChildLate, EngineProcess
+from bot.knowledge.loader import problem_lines
 from bot.knowledge.watch import KnowledgeReloader, ReloadResult
 from bot.logs import reader_tag
+from bot.safefile import read_regular
 from bot.store import StoreUnavailable, open_store
 
 if TYPE_CHECKING:
@@ -298,7 +300,7 @@ class StoryBot(commands.AutoShardedBot):
             raise KnowledgeError(problems)
         if problems:  # a broken entry disables itself only: answer from everything else, and say what is off
             log.warning("knowledge has %d problem(s); answering from everything else until they are fixed:\n%s",
-                        len(problems), "\n".join(map(str, problems)))
+                        len(problems), problem_lines(problems))
         self.engine = engine
         self._watcher = asyncio.create_task(self.reloader.watch(self._reloaded), name=WATCHER_TASK)
         self.add_dynamic_items(*views.DYNAMIC_ITEMS)
@@ -504,7 +506,7 @@ class StoryBot(commands.AutoShardedBot):
 
     def stored_command_hash(self) -> str | None:
         try:
-            return self.command_hash_path.read_text().strip()
+            return read_regular(self.command_hash_path, 4096).decode("ascii", "replace").strip()
         except OSError:
             return None
 

@@ -15,6 +15,7 @@ import discord
 from discord import app_commands
 
 from bot.engine.answer import DOESNT_SAY
+from bot.engine.text import terminal_safe
 
 if TYPE_CHECKING:
     from bot.engine import Answer
@@ -86,6 +87,14 @@ def truncate(text: str, limit: int) -> str:
 def escape(text: str) -> str:
     """Markdown-escape text we did not write ourselves, so it shows exactly as written."""
     return discord.utils.escape_markdown(text)
+
+
+def echo(text: str) -> str:
+    """Readers' text shown back to moderators: without terminal escapes (ESC, OSC-8 links) or control
+    characters, with `<@id>`, `@everyone` and `@here` broken so they never render as mentions (no ping is
+    sent either way), and markdown-escaped. Every place that echoes what a reader wrote goes through here.
+    """
+    return escape(discord.utils.escape_mentions(terminal_safe(text)))
 
 
 def fit_lines(lines: Sequence[str], limit: int) -> str:

@@ -1,7 +1,8 @@
 """`python -m bot run` and `python -m bot sync`: start, stop and sync the bot, with exit codes instead of tracebacks.
 
-Exit codes (bot/cli.py uses the same): 0 clean stop, 1 the knowledge has problems, 2 configuration (no token or a
-refused one), 3 Discord could not be reached at start, after retries. Each is one line on stderr, not a traceback,
+Exit codes (bot/cli.py uses the same, and adds 4: the meaning model is missing or damaged): 0 clean stop, 1 the
+knowledge has problems, 2 configuration (no token or a refused one), 3 Discord could not be reached at start,
+after retries. Each is one line on stderr, not a traceback,
 so systemd (RestartPreventExitStatus) and operators can tell them apart.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -17,7 +19,7 @@ from typing import Any
 import aiohttp
 import discord
 
-from bot.config import Settings
+from bot.config import Settings, home_dir, missing_token
 from bot.discord.bot import KnowledgeError, StoryBot
 from bot.discord.health import Health
 from bot.logs import setup_logging
@@ -30,7 +32,6 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 1, 2, 3
 RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0)
 # What "cannot reach Discord" looks like: DNS, refused or reset connections, timeouts, Discord's own 5xx.
 UNREACHABLE = (aiohttp.ClientConnectionError, TimeoutError, discord.GatewayNotFound, discord.DiscordServerError)
-NO_TOKEN = "DISCORD_TOKEN is not set: copy .env.example to .env and put the bot's token there."
 BAD_TOKEN = ("Discord refused DISCORD_TOKEN: copy the token again from the developer portal "
              "(your application → Bot → Reset Token) into .env.")
 UNREACHABLE_LINE = "cannot reach Discord"
@@ -54,7 +55,7 @@ def sync(settings: Settings) -> int:
 def _main(settings: Settings, job: Callable[[Settings, str], Coroutine[Any, Any, int]]) -> int:
     """The shared start of run and sync: a token or exit code 2, logging, then the job's exit code."""
     if not settings.token:
-        print(NO_TOKEN, file=sys.stderr)
+        print(missing_token(home_dir(os.environ)), file=sys.stderr)
         return EXIT_CONFIG
     _setup_logging(settings)
     return asyncio.run(job(settings, settings.token))

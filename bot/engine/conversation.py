@@ -8,10 +8,12 @@ the engine does the resolving.
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
+import sys
 from collections.abc import Hashable
 from dataclasses import dataclass
 from functools import lru_cache
+
+from cachetools import TTLCache
 
 from bot.engine.answer import Answer
 from bot.engine.lexicon import WH
@@ -19,7 +21,8 @@ from bot.knowledge.article import fold
 
 TTL = 600.0  # seconds a conversation is remembered after its last question
 MAX_TURNS = 5  # turns kept: follow-ups lean on the last few, not on the whole history
-MAX_CONVERSATIONS = 50_000  # readers remembered at once by one face; the oldest are forgotten first
+MAX_TURN_CHARS = 1000  # of each question and answer kept: enough to resolve "he"; bounds a 4,000-character message
+MAX_BOOK_BYTES = 64 * 1024 * 1024  # text of all conversations of one face; least recently used forgotten first
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,21 +47,32 @@ class Conversation:
 
     def add(self, answer: Answer, now: float) -> Conversation:
         """The conversation after `answer`, keeping the last MAX_TURNS turns."""
-        turn = Turn(answer.question, answer.resolved or answer.question, answer.answered, answer.source,
-                    answer.text, now)
+        turn = Turn(answer.question[:MAX_TURN_CHARS], (answer.resolved or answer.question)[:MAX_TURN_CHARS],
+                    answer.answered, answer.source, answer.text[:MAX_TURN_CHARS] if answer.text else answer.text, now)
         return Conversation((*self.turns, turn)[-MAX_TURNS:])
 
 
 class ConversationBook:
-    """Conversations by key (reader and place), least recently used forgotten first. Not thread-safe:
-    a face uses it from one thread (Discord: the event loop)."""
+    """Conversations by key (reader and place), bounded in age and in bytes. Not thread-safe: a face uses it
+    from one thread (Discord: the event loop).
 
-    def __init__(self, ttl: float = TTL, limit: int = MAX_CONVERSATIONS) -> None:
+    A cachetools.TTLCache: a conversation is forgotten TTL seconds after its last question, and the least
+    recently used go first once the conversations' text passes MAX_BOOK_BYTES. Expired ones are freed at the
+    next question, whoever asks it, rather than waiting to be pushed out by the count.
+    """
+
+    def __init__(self, ttl: float = TTL, max_bytes: int = MAX_BOOK_BYTES) -> None:
         self.ttl = ttl
-        self.limit = limit
-        self._items: OrderedDict[Hashable, Conversation] = OrderedDict()
+        self._now = 0.0  # the latest `now` seen: the cache's clock never runs backwards
+        self._items: TTLCache[Hashable, Conversation] = TTLCache(max_bytes, ttl, timer=lambda: self._now,
+                                                                 getsizeof=conversation_bytes)
+
+    def _tick(self, now: float) -> None:
+        self._now = max(self._now, now)
+        self._items.expire()
 
     def get(self, key: Hashable, now: float) -> Conversation:
+        self._tick(now)
         conversation = self._items.get(key)
         return conversation.current(now, self.ttl) if conversation is not None else Conversation()
 
@@ -66,13 +80,21 @@ class ConversationBook:
         """Add `answer` to the conversation at `key` and remember it."""
         conversation = self.get(key, now).add(answer, now)
         self._items[key] = conversation
-        self._items.move_to_end(key)
-        while len(self._items) > self.limit:
-            self._items.popitem(last=False)
         return conversation
 
     def __len__(self) -> int:
         return len(self._items)
+
+    @property
+    def size(self) -> int:
+        """Bytes of text held, as counted against MAX_BOOK_BYTES."""
+        return int(self._items.currsize)
+
+
+def conversation_bytes(conversation: Conversation) -> int:
+    """What a conversation holds in memory: its strings and a fixed cost per turn and per entry."""
+    return 256 + sum(200 + sum(sys.getsizeof(t) for t in (turn.question, turn.resolved, turn.text) if t)
+                     for turn in conversation.turns)
 
 
 # --- resolving follow-ups ---------------------------------------------------------------

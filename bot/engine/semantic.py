@@ -14,16 +14,21 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import logging
 import os
 import tempfile
 from itertools import accumulate
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from safetensors.numpy import load_file
+from safetensors.numpy import load as safetensors_load
 from tokenizers import Tokenizer
+
+from bot.knowledge.loader import display_path
+from bot.safefile import read_regular
 
 log = logging.getLogger(__name__)
 
@@ -32,25 +37,85 @@ MAX_TOKENS = 256  # a question is short; a 4,000-character message is cut here, 
 BATCH = 256  # texts encoded per tokenizer call
 CACHE_VARIABLE = "STORY_BOT_CACHE"  # the folder for cached vectors; "off" turns the cache off
 CACHE_KEEP = 8  # cached vector files kept: the current knowledge and a few recent versions of it
-_CACHE_FORMAT = "1"  # part of every cache name: a change to how vectors are computed bumps it
+_CACHE_FORMAT = "2"
+MODEL_FILES = ("config.json", "tokenizer.json", "model.safetensors")
+MANIFEST_FILE = "manifest.json"  # each model file's size and SHA-256, and the table's shape
+MAX_MODEL_BYTES = 512 * 1024 * 1024  # the shipped table is 15 MB
+MAX_MANIFEST_BYTES = 64 * 1024  # part of every cache name: a change to how vectors are computed bumps it
+
+
+class ModelError(RuntimeError):
+    """The shipped model files are missing, damaged or not the ones in the manifest; the message is one line."""
+
+
+def _file_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_manifest(folder: Path = MODEL_DIR) -> None:
+    """Record the size and SHA-256 of each model file, and the table's shape: run after (re)building the model."""
+    files = {name: read_regular(folder / name, MAX_MODEL_BYTES) for name in MODEL_FILES}
+    table = safetensors_load(files["model.safetensors"])["embeddings"]
+    manifest = {"files": {name: {"bytes": len(data), "sha256": _file_hash(data)} for name, data in files.items()},
+                "shape": list(table.shape)}
+    (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+
+def read_model(folder: Path = MODEL_DIR) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """The model files' bytes, each checked against the manifest, and the manifest; else ModelError.
+
+    A missing, truncated or replaced file would otherwise be a traceback, or worse, be loaded and answer
+    differently without a word.
+    """
+    shown = display_path(folder)
+    try:
+        manifest = json.loads(read_regular(folder / MANIFEST_FILE, MAX_MANIFEST_BYTES))
+        expected = {name: manifest["files"][name]["sha256"] for name in MODEL_FILES}
+        shape = tuple(int(n) for n in manifest["shape"])
+    except OSError as exc:
+        raise ModelError(f"cannot read the model's manifest {shown}/{MANIFEST_FILE}: {exc.strerror or exc}") from None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ModelError(f"the model's manifest {shown}/{MANIFEST_FILE} is damaged ({exc!r})") from None
+    files: dict[str, bytes] = {}
+    for name in MODEL_FILES:
+        try:
+            files[name] = read_regular(folder / name, MAX_MODEL_BYTES)
+        except OSError as exc:
+            raise ModelError(f"cannot read the model file {shown}/{name}: {exc.strerror or exc}") from None
+        if _file_hash(files[name]) != expected[name]:
+            raise ModelError(f"the model file {shown}/{name} is not the one shipped (its checksum differs from "
+                             f"{MANIFEST_FILE}): reinstall the bot") from None
+    return files, {**manifest, "shape": shape}
 
 
 class Embedder:
-    """Texts to unit vectors with a model2vec static model folder (config.json, tokenizer.json, model.safetensors)."""
+    """Texts to unit vectors with a model2vec static model folder (config.json, tokenizer.json, model.safetensors).
+
+    Raises ModelError when the folder's files are not the ones its manifest lists, or do not fit together.
+    """
 
     def __init__(self, folder: Path = MODEL_DIR) -> None:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        files, manifest = read_model(folder)
+        try:
+            config = json.loads(files["config.json"])
+            self.tokenizer = Tokenizer.from_str(files["tokenizer.json"].decode("utf-8"))
+            # Kept as stored (float16: half the memory, no start-up conversion); rows become float32 when read.
+            self.table = safetensors_load(files["model.safetensors"])["embeddings"]
+        except Exception as exc:  # checksums matched, so a manifest written for broken files: say so, in one line
+            raise ModelError(f"the model in {display_path(folder)} cannot be loaded ({exc!r})") from None
+        expected = (self.tokenizer.get_vocab_size(), int(config.get("hidden_dim", manifest["shape"][1])))
+        if self.table.shape != expected or self.table.shape != manifest["shape"]:
+            raise ModelError(f"the model in {display_path(folder)} has a table of shape {self.table.shape}, "
+                             f"not {expected} ({expected[0]} tokens of config.json's hidden_dim)")
+        if not np.isfinite(self.table).all():
+            raise ModelError(f"the model in {display_path(folder)} has values that are not finite (NaN or inf)")
         self.tokenizer.no_truncation()
-        # Kept as stored (float16: half the memory, no start-up conversion); rows become float32 when read.
-        self.table = load_file(str(folder / "model.safetensors"))["embeddings"]
         self.normalize = bool(config.get("normalize", True))
         unk = self.tokenizer.token_to_id("[UNK]")
         self.unknown = -1 if unk is None else unk
         self.dim = self.table.shape[1]
-        # What the vectors depend on besides the texts: the model's files, by size and modification time.
-        files = {name: (folder / name).stat() for name in ("config.json", "tokenizer.json", "model.safetensors")}
-        self.identity = ";".join(f"{name}:{st.st_size}:{st.st_mtime_ns}" for name, st in files.items())
+        # What the vectors depend on besides the texts: the model files' contents, as the manifest checked them.
+        self.identity = hashlib.sha256(json.dumps(manifest["files"], sort_keys=True).encode()).hexdigest()
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """One row per text; a text with no known token gets a zero row (similar to nothing).
@@ -79,8 +144,11 @@ class VectorCache:
     """Vectors of many texts kept in a folder between starts: encoding the knowledge is most of start-up.
 
     A file's name is a hash of the model's identity and the texts themselves, so a reload after an edit
-    looks for a new name and never reads stale vectors. Anything wrong with the folder (unwritable, full,
-    a damaged file) costs only the time to encode again: the cache never stops the engine answering.
+    looks for a new name and never reads stale vectors. The file holds that key again and a checksum of the
+    key and the vectors, and is read only if both match, every value is finite and it is a regular file:
+    shuffled or NaN rows changed answers without a word, and a FIFO at the path hung start-up. Anything
+    wrong (unwritable, full, damaged) costs one log line and the time to encode again: the cache never stops
+    the engine answering.
     """
 
     def __init__(self, folder: Path | None) -> None:
@@ -106,30 +174,47 @@ class VectorCache:
         digest = hashlib.sha256(f"{_CACHE_FORMAT}\0{embedder.identity}\0{MAX_TOKENS}\0{len(texts)}".encode())
         for text in texts:
             digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
-        path = self.folder / f"vectors-{digest.hexdigest()[:32]}.npy"
+        key = digest.hexdigest()
+        path = self.folder / f"vectors-{key[:32]}.npz"
         try:
-            vectors = np.load(path, allow_pickle=False)
-            if vectors.shape == (len(texts), embedder.dim) and vectors.dtype == np.float32:
-                with contextlib.suppress(OSError):  # recently used: kept when old files are cleared away
-                    os.utime(path)
-                return vectors
-            log.warning("cached vectors %s have the wrong shape; encoding again", path)
+            vectors = self._read(path, key, (len(texts), embedder.dim))
+            with contextlib.suppress(OSError):  # recently used: kept when old files are cleared away
+                os.utime(path)
+            return vectors
         except FileNotFoundError:
             pass
-        except Exception as exc:  # a damaged or unreadable file: encode again
-            log.warning("cannot read cached vectors %s (%s); encoding again", path, exc)
+        except Exception as exc:  # damaged, tampered with, or not a file: encode again, and say so once
+            log.warning("cached vectors %s are unusable (%s); encoding again", path, getattr(exc, "strerror", exc))
         vectors = embedder.encode(texts)
-        self._save(path, vectors)
+        self._save(path, key, vectors)
         return vectors
 
-    def _save(self, path: Path, vectors: np.ndarray) -> None:
+    @staticmethod
+    def _read(path: Path, key: str, shape: tuple[int, int]) -> np.ndarray:
+        """The vectors stored at `path` for `key`; raises unless they are exactly what was saved for it."""
+        data = read_regular(path, shape[0] * shape[1] * 4 + 64 * 1024)
+        with np.load(io.BytesIO(data), allow_pickle=False) as stored:
+            if set(stored.files) != {"vectors", "key", "checksum"}:
+                raise ValueError(f"holds {sorted(stored.files)}")
+            vectors, stored_key, checksum = stored["vectors"], str(stored["key"]), str(stored["checksum"])
+        if stored_key != key:
+            raise ValueError("it was saved for other texts or another model")
+        if vectors.shape != shape or vectors.dtype != np.float32:
+            raise ValueError(f"shape {vectors.shape} {vectors.dtype}, not {shape} float32")
+        if checksum != _vectors_checksum(key, vectors):
+            raise ValueError("its checksum does not match its vectors")
+        if not np.isfinite(vectors).all():
+            raise ValueError("it holds values that are not finite")
+        return vectors
+
+    def _save(self, path: Path, key: str, vectors: np.ndarray) -> None:
         """Write whole or not at all (a temporary file renamed into place), then clear old files away."""
         temporary: str | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".vectors-", suffix=".tmp", delete=False) as f:
                 temporary = f.name
-                np.save(f, vectors, allow_pickle=False)
+                np.savez(f, vectors=vectors, key=np.array(key), checksum=np.array(_vectors_checksum(key, vectors)))
             os.replace(temporary, path)
         except Exception as exc:  # read-only, full or vanished folder: the vectors are in memory all the same
             log.warning("cannot cache vectors in %s (%s)", path.parent, exc)
@@ -138,9 +223,14 @@ class VectorCache:
                     os.unlink(temporary)
             return
         with contextlib.suppress(OSError):  # another process may be clearing the same files
-            kept = sorted(path.parent.glob("vectors-*.npy"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+            kept = sorted(path.parent.glob("vectors-*.np[yz]"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
             for stale in kept[CACHE_KEEP:]:
                 stale.unlink(missing_ok=True)
+
+
+def _vectors_checksum(key: str, vectors: np.ndarray) -> str:
+    """SHA-256 of the cache key and the vectors' bytes, row by row: any moved, changed or lost value shows."""
+    return hashlib.sha256(key.encode() + np.ascontiguousarray(vectors).tobytes()).hexdigest()
 
 
 _SHARED: Embedder | None = None
@@ -150,7 +240,7 @@ def shared_embedder() -> Embedder:
     """The shipped model, loaded once per process: every Engine (and every reload) reuses it."""
     global _SHARED
     if _SHARED is None:
-        _SHARED = Embedder()
+        _SHARED = Embedder(MODEL_DIR)  # read at call time: tests point MODEL_DIR at a damaged copy
     return _SHARED
 
 

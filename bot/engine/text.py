@@ -81,6 +81,33 @@ class QuestionType(Enum):
 _YESNO_START = frozenset("did does do is are was were has have had can could will would should".split())
 
 
+# Terminal control: CSI (colours, cursor moves), OSC (titles, hyperlinks), 7- and 8-bit, and other escapes.
+_ESCAPES = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+                      r"|\x1b[@-Z\\-_]")
+
+
+def terminal_safe(text: str) -> str:
+    """Readers' text made harmless for a terminal: escape sequences and control characters removed
+    (they could recolour, retitle or rewrite the moderator's screen), line breaks kept."""
+    text = _ESCAPES.sub("", text)
+    return "".join(c for c in text if c == "\n" or unicodedata.category(c) not in {"Cc", "Cf"} or c == "\u200d")
+
+
+def well_formed(text: str) -> str:
+    """`text` as valid Unicode: a surrogate pair written as two characters becomes its character, and a lone
+    surrogate ("\\ud800", which no UTF-8 encoder, tokenizer or terminal accepts) becomes U+FFFD.
+
+    Readers' text reaches the engine through `understand` alone, which applies this first.
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
 def plain(text: str) -> str:
     """Fold the text and drop Discord markup, control and zero-width characters."""
     text = text[:4000]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.engine.text import plain
+from bot.engine.text import plain, well_formed
 
 MAX_QUESTIONS = 3  # questions answered from one message
 
@@ -106,13 +106,16 @@ def split_questions(text: str) -> tuple[str, ...]:
     A message with no clear question is returned whole, so the engine still tries it.
     """
     text = strip_address(text).strip()
-    sentences: list[str] = []
+    # Pieces are gathered per sentence and joined once, and only the last piece is tested for an
+    # abbreviation: re-joining and re-scanning the growing sentence made "u. s. a. …" quadratic.
+    sentences: list[list[str]] = []
     for piece in (p.strip() for p in _SENTENCE.split(text)):
-        if sentences and _ABBREVIATION.search(sentences[-1]):
-            sentences[-1] = f"{sentences[-1]} {piece}".strip()
+        if sentences and _ABBREVIATION.search(sentences[-1][-1]):
+            if piece:
+                sentences[-1].append(piece)
         elif piece:
-            sentences.append(piece)
-    asked = [s for s in sentences if s.endswith("?") or _STARTS_QUESTION.match(s)]
+            sentences.append([piece])
+    asked = [s for s in map(" ".join, sentences) if s.endswith("?") or _STARTS_QUESTION.match(s)]
     parts: list[str] = []
     for sentence in asked or [text]:
         sentence = _LEAD.sub("", sentence, count=1) or sentence
@@ -126,7 +129,11 @@ def split_questions(text: str) -> tuple[str, ...]:
 
 
 def understand(text: str) -> Message:
-    """Read a message: an intent when it is said to the bot, else the questions it asks."""
+    """Read a message: an intent when it is said to the bot, else the questions it asks.
+
+    The one entry of readers' text into the engine: made well-formed here, so no later stage meets a lone surrogate.
+    """
+    text = well_formed(text)
     intent = intent_of(text)
     if intent is not None:
         return Message(intent, ())

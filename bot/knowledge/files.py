@@ -1,8 +1,8 @@
 """Which entries of the knowledge directory are knowledge files, and whether they are safe to open.
 
-One rule for the editor (which files it copies to validate an edit) and the watcher (which changes
-mean a reload). Editors' lock, backup and swap files (`.#qa.yaml`, `qa.yaml~`, `.qa.yaml.swp`, vim's
-`4913`), our edit lock and our temporaries are never knowledge: they are dot-files or lack the suffix.
+One rule, the loader's `is_knowledge_file`, for the loader, the editor (which files it copies to validate
+an edit) and the watcher (which changes mean a reload). Editors' lock, backup and swap files (`.#qa.yaml`,
+`qa.yaml~`, `#qa.yaml#`, `.qa.yaml.swp`, vim's `4913`), our edit lock and our temporaries are never knowledge.
 
 Opening a FIFO for reading blocks until something writes to it, so a FIFO named `qa.yaml` would hang
 whoever opens it: the editor while it holds the edit lock, or a reload thread that shutdown then waits
@@ -16,16 +16,12 @@ import os
 import stat
 from pathlib import Path
 
-from bot.knowledge.loader import ARTICLE_FILE, Problem, display_path
+from bot.knowledge.loader import Problem, display_path, is_knowledge_file
+
+__all__ = ["is_knowledge_file", "unreadable_files"]  # the loader's rule, here for the editor and the watcher
 
 _KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
           stat.S_IFBLK: "a block device", stat.S_IFDIR: "a directory"}
-
-
-def is_knowledge_file(path: str | Path) -> bool:
-    """Files the loader reads; not editors' lock or swap files, our lock, or temporaries."""
-    name = Path(path).name
-    return not name.startswith(".") and (name == ARTICLE_FILE or name.endswith((".yaml", ".yml")))
 
 
 def unreadable_files(directory: Path | str) -> tuple[Problem, ...]:

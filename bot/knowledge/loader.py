@@ -91,6 +91,28 @@ class Problem:
         return f"{self.path}:{self.line}: {self.message}"
 
 
+LOGGED_PROBLEMS = 20  # problems written into one log record; `python -m bot check` lists them all
+LOGGED_PROBLEM_CHARS = 500  # of each: a message quotes what was written only shortened, but never trust that
+
+
+def problem_lines(problems: Iterable[Problem], limit: int = LOGGED_PROBLEMS) -> str:
+    """The first `limit` problems, a line each, then "… and K more": one bounded log record per reload.
+
+    A refused reload of a 1.6 MB file logged all of its problems in one 46 MB record, at every reload.
+    """
+    lines: list[str] = []
+    more = 0
+    for problem in problems:
+        if len(lines) < limit:
+            line = str(problem)
+            lines.append(line if len(line) <= LOGGED_PROBLEM_CHARS else line[:LOGGED_PROBLEM_CHARS] + "…")
+        else:
+            more += 1
+    if more:
+        lines.append(f"… and {more} more (`python -m bot check` lists them all)")
+    return "\n".join(lines)
+
+
 @dataclass(frozen=True, slots=True)
 class LoadResult:
     kb: KnowledgeBase | None  # everything valid; None only when the story or the article is unusable
@@ -322,7 +344,7 @@ def load_knowledge(directory: Path | str) -> LoadResult:
         return LoadResult(None, tuple(problems))
 
     known = {STORY_FILE, PEOPLE_FILE, TERMS_FILE, TIMELINE_FILE, SYNONYMS_FILE}
-    for path in sorted(root.glob("*.y*ml")):
+    for path in sorted(filter(is_knowledge_file, root.glob("*.y*ml"))):
         if path.name not in known and not path.match(QA_GLOB):
             problems.append(Problem(display_path(path), 1, "unknown knowledge file (expected story, people, "
                                     "terms, timeline, synonyms, qa*.yaml or qa/*.yaml)"))
@@ -362,7 +384,20 @@ def load_article(directory: Path | str) -> tuple[Article | None, tuple[Problem, 
 def qa_files(root: Path) -> list[Path]:
     """qa*.yaml at the top, then knowledge/qa/*.yaml (one file per topic), each group sorted."""
     folder = root / QA_DIR
-    return sorted(root.glob(QA_GLOB)) + (sorted(folder.glob("*.yaml")) if folder.is_dir() else [])
+    found = sorted(root.glob(QA_GLOB)) + (sorted(folder.glob("*.yaml")) if folder.is_dir() else [])
+    return [path for path in found if is_knowledge_file(path)]
+
+
+def is_knowledge_file(path: str | Path) -> bool:
+    """Files the loader reads; not editors' lock, backup or swap files, our edit lock, or temporaries.
+
+    An Emacs lock file `.#qa-trip.yaml` beside the knowledge was read as an unknown knowledge file: the
+    reload was refused while /kb add said ok. The watcher and the editor use this same rule.
+    """
+    name = Path(path).name
+    if name.startswith((".", "#")) or name.endswith(("~", "#")):  # .#x .x.swp, #x#, x~
+        return False
+    return name == ARTICLE_FILE or name.endswith((".yaml", ".yml"))
 
 
 def display_path(path: Path) -> str:

@@ -40,7 +40,7 @@ import watchfiles
 from bot.engine import Engine, load_engine
 from bot.knowledge.editor import validate
 from bot.knowledge.files import is_knowledge_file, unreadable_files
-from bot.knowledge.loader import Problem
+from bot.knowledge.loader import Problem, problem_lines
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ class KnowledgeReloader:
                 engine, problems = None, (Problem(str(self.directory), 0, f"loading the knowledge failed: {exc!r}"),)
             if engine is None or problems:  # a reload serves complete knowledge or none
                 log.warning("knowledge reload refused, still answering from the last good knowledge:\n%s",
-                            "\n".join(map(str, problems)))
+                            problem_lines(problems))
                 return ReloadResult(None, problems)
             if self._prepare is not None:
                 try:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 import yaml
 
 from bot.knowledge.article import shorten
+from bot.safefile import NotRegularFile, TooLarge, read_regular
 
 MAX_FILE_BYTES = 16 * 1024 * 1024  # the real knowledge is 150 kB in all; 10,000 entries in one file are 5 MB
 MAX_DEPTH = 12  # knowledge nests 5 levels at most (list > entry > facts > fact > citations > citation)
@@ -80,20 +80,16 @@ class YamlFile:
 
 def read_text(path: Path) -> tuple[str | None, tuple[int, str] | None]:
     """A file's text, or why it can't be read: not a regular file (a FIFO would block), too large, not UTF-8."""
-    too_big = f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB"
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            return None, (0, "not a regular file (a pipe, device or directory?); knowledge files are text files")
-        if info.st_size > MAX_FILE_BYTES:
-            return None, (0, f"{too_big} ({info.st_size:,} bytes); knowledge files are small text files: "
-                             "is this the right file?")
-        with path.open("rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)  # the file may have grown since stat
+        raw = read_regular(path, MAX_FILE_BYTES)
+    except NotRegularFile:
+        return None, (0, "not a regular file (a pipe, device or directory?); knowledge files are text files")
+    except TooLarge as exc:
+        size = f" ({exc.size:,} bytes)" if exc.size is not None else ""
+        return None, (0, f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB{size}; knowledge files are "
+                         "small text files: is this the right file?")
     except OSError as exc:
         return None, (0, f"cannot read file: {exc.strerror or exc}")
-    if len(raw) > MAX_FILE_BYTES:
-        return None, (0, f"{too_big}; knowledge files are small text files: is this the right file?")
     try:
         return raw.decode("utf-8"), None
     except UnicodeDecodeError as exc:

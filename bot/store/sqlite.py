@@ -8,6 +8,8 @@ of the bot is refused rather than damaged.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -37,6 +39,11 @@ class SQLiteStore(Store):
                          knowledge_dir=knowledge_dir)
 
     def _connect(self) -> sqlite3.Connection:
+        # Created readable by its owner only, as the salt is; SQLite gives its -wal and -shm files the same mode.
+        # Only a file that did not exist is opened and closed here: closing a descriptor of a file drops every
+        # POSIX lock this process holds on it, which would break the locks of the store's other connections.
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
         # isolation_level=None: we open transactions ourselves, so each one is as short as we write it.
         db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
         try:

@@ -540,3 +540,33 @@ async def test_readers_are_answered_while_moderators_gaps_work_fills_its_thread(
         gate.set()
     await quiet()
     assert len([c for c in h.fake.sent() if "How old is Trump" in (c.content or "")]) == 6
+
+
+# A reader's question wrapped in an OSC-8 terminal link, with a user mention and @everyone.
+HOSTILE_GAP = "\x1b]8;;https://x.test\x1b\\trump message for canadians?\x1b]8;;\x1b\\ <@123456789012345678> @everyone"
+
+
+def neutral(content: str) -> bool:
+    """No live mention, terminal escape or control character in what the bot echoes."""
+    return "\x1b" not in content and "<@1" not in content and "@everyone" not in content and \
+        all(c == "\n" or c >= " " for c in content)
+
+
+async def test_gaps_and_the_phrasing_reply_echo_readers_text_neutralised(h: Harness):
+    record_misses(h, HOSTILE_GAP, HOSTILE_GAP)
+    call = await interact(h, kb("gaps"))
+    assert "trump message for canadians?" in call.content and neutral(call.content), call.content
+    assert "@\u200beveryone" in call.content  # shown, harmless
+    call = await interact(h, as_who(button_press(stored(h)[-1], call.buttons[0]["custom_id"]), "manager"))
+    assert call.content.startswith("Added “trump message for canadians?") and neutral(call.content), call.content
+
+
+async def test_with_the_database_down_a_new_entry_is_refused_in_plain_words(h: Harness):
+    """The refusal was nested as "Not added:" inside the code block of another "Not added:"."""
+    h.bot.store = None
+    h.bot.store_problem = "connection refused"
+    form = await open_form(h, kb("add"))
+    call = await interact(h, submit(form, GOOD))
+    assert call.content.startswith("Not added: the bot's database is unavailable right now"), call.content
+    assert "```" not in call.content and call.content.count("Not added") == 1
+    assert GOOD["question"] in call.embeds[0]["description"]  # the text typed is kept

@@ -217,7 +217,7 @@ def test_sync_without_a_token_or_with_a_bad_one_exits_2(settings: Settings, fake
 
 def test_env_example_documents_every_setting() -> None:
     root = Path(__file__).resolve().parents[2]
-    read = set(re.findall(r'(?:text|integer|ids|fraction|path)\("([A-Z_]+)"[,)]',
+    read = set(re.findall(r'(?:text|integer|ids|numbers|snowflake|fraction|path)\("([A-Z_]+)"[,)]',
                           (root / "bot" / "config.py").read_text()))
     documented = set(re.findall(r"^([A-Z_]+)=", (root / ".env.example").read_text(), re.MULTILINE))
     libraries = {"WATCHFILES_FORCE_POLLING"}  # read by a library from the environment, which .env feeds

@@ -337,7 +337,7 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         if not gaps:
             reply = Reply(content="No gaps: every question readers missed is answered now.")
         else:
-            lines = [render.escape(gap_line(i, gap)) for i, gap in enumerate(gaps, 1)]
+            lines = [render.echo(gap_line(i, gap)) for i, gap in enumerate(gaps, 1)]
             header = "Questions readers missed that the bot still can't answer (press a button to fix one):\n"
             reply = Reply(content=header + render.fit_lines(lines, CONTENT_LIMIT - len(header)),
                           view=GapsView(self, gaps))
@@ -376,7 +376,7 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
             await self._off_loop(self._store().close_gaps, answered, how="phrasing")
         except StoreUnavailable as exc:  # the phrasing is added; the next /kb gaps closes what it answers
             log.warning("could not close a gap after adding a phrasing: %s", exc)
-        shown = render.escape(render.truncate(" ".join(gap.question.split()), 200))
+        shown = render.echo(render.truncate(" ".join(gap.question.split()), 200))
         note = (f"Added “{shown}” as a phrasing of `{entry_id}` in {render.escape(result.path)}; "
                 f"{len(answered)} of {len(gap.wordings)} wordings of this gap are answered now.\n")
         await respond.send(interaction, self._reload_reply(reloaded, note), ephemeral=True)
@@ -390,19 +390,19 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         await interaction.response.defer(ephemeral=True, thinking=True)
         paragraph = parse_paragraph(typed.paragraph)
         if paragraph is None:
-            await self._refuse_entry(interaction, typed, [f"the paragraph must be a number like 7, not "
-                                                          f"{typed.paragraph!r}"])
+            await self._refuse_entry(interaction, typed, _not_added([f"the paragraph must be a number like 7, not "
+                                                                     f"{typed.paragraph!r}"]))
             return
         entry = NewEntry(typed.question.strip(), parse_phrasings(typed.phrasings), typed.answer.strip(), paragraph,
                          typed.quote.strip())
         try:
             result = await self._off_loop(self._store().add_entry, self.bot.settings.knowledge_dir, entry,
                                           moderator_id=interaction.user.id)
-        except StoreUnavailable as exc:
-            await self._refuse_entry(interaction, typed, [_store_refusal("Not added", exc).content or ""])
+        except StoreUnavailable as exc:  # said as it is, not as a problem inside the problems' code block
+            await self._refuse_entry(interaction, typed, _store_refusal("Not added", exc).content or "")
             return
         if not result.ok:
-            await self._refuse_entry(interaction, typed, [str(p) for p in result.problems])
+            await self._refuse_entry(interaction, typed, _not_added([str(p) for p in result.problems]))
             return
         reloaded = await self.bot.reloader.reload()
         if typed.closes:
@@ -413,10 +413,10 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         note = f"Added `{result.entry_id}` to {render.escape(result.path)}.\n"
         await respond.send(interaction, self._reload_reply(reloaded, note), ephemeral=True)
 
-    async def _refuse_entry(self, interaction: Interaction, typed: EntryText, reasons: list[str]) -> None:
+    async def _refuse_entry(self, interaction: Interaction, typed: EntryText, content: str) -> None:
+        """Why the form's entry was not added, with the text typed kept and a button to edit and retry."""
         embed = discord.Embed(title="Your text (nothing is lost)", colour=render.COLOUR,
                               description=code_block(typed.lines(), DESCRIPTION_LIMIT))
-        content = f"Not added:\n{code_block(reasons, CONTENT_LIMIT - 20)}"
         await respond.send(interaction, Reply(content=content, embed=embed, view=RetryView(self, typed)),
                            ephemeral=True)
 
@@ -453,6 +453,11 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         head = (f"{note}Knowledge reload refused; still answering from the last good knowledge "
                 f"({self.bot.engine.kb.summary()}). Fix these and save again:\n")
         return Reply(content=head + code_block([str(p) for p in result.problems], CONTENT_LIMIT - len(head)))
+
+
+def _not_added(reasons: list[str]) -> str:
+    """The problems that refused an entry, in a code block, as `check` prints them."""
+    return f"Not added:\n{code_block(reasons, CONTENT_LIMIT - 20)}"
 
 
 def _store_refusal(what: str, exc: StoreUnavailable) -> Reply:
