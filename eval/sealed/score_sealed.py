@@ -56,7 +56,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description="Score the sealed set; print totals only.")
     ap.add_argument("--set", dest="qset", default=str(QUESTIONS),
                     help="sealed question set to score (default: questions.yaml beside this script)")
-    ap.add_argument("--score", default=None, help="path to score.py (default: ../shared/eval/score.py from the repo root)")
+    ap.add_argument("--score", default=None,
+                    help="path to score.py (default: ../shared/eval/score.py from the repo root)")
     ap.add_argument("--cmd", default=f"{py} -m bot ask --json -")
     ap.add_argument("--conv-cmd", default=f"{py} -m bot ask --json --conversation -")
     ap.add_argument("--article", default=None, help="passed on to score.py")
