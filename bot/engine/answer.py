@@ -17,7 +17,7 @@ class Answer:
     text: str | None
     confidence: float
     citations: tuple[Citation, ...] = ()
-    source: str | None = None  # "qa:<id>", "person:<id>", "term:<id>", "event:<id>" or "article:<¶>"
+    source: str | None = None  # "qa:<id>", "person:<id>", "term:<id>", "event:<id>", "article:<¶>" or "story"
     suggestions: tuple[str, ...] = field(default=())
     # The question actually answered: a follow-up spelled out ("who is he?" -> "who is Scott Bessent?").
     resolved: str | None = None

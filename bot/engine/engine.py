@@ -25,14 +25,15 @@ from rapidfuzz import fuzz, process
 from bot.engine import decide
 from bot.engine.answer import DOESNT_SAY, Answer
 from bot.engine.conversation import Conversation, Entities, Entity, correcting, resolve
-from bot.engine.index import Index, build_docs
+from bot.engine.index import Index, build_docs, sentences
 from bot.engine.params import DEFAULT, Params
 from bot.engine.premise import choice, claims_removed, disputable, settle, verdict
 from bot.engine.semantic import MeaningIndex, WordMeaning, shared_embedder
+from bot.engine.shipped import ModelError
 from bot.engine.text import QuestionType, Thesaurus, clean, content_terms, meaning_words, question_type, stem, words
 from bot.engine.timeline import Timeline
 from bot.engine.understand import understand
-from bot.engine.verifier import Verifier, VerifierError, candidate_text, shared_verifier
+from bot.engine.verifier import Verifier, candidate_text, shared_verifier
 from bot.knowledge.loader import Problem, load_knowledge
 from bot.knowledge.model import Citation, Event, KnowledgeBase, Person, Term
 
@@ -82,6 +83,8 @@ class Engine:
 
     def _ask(self, text: str, conversation: Conversation) -> Answer:
         message = understand(text)
+        if message.intent == "summary":
+            return self._summary(text)
         if message.intent is not None:
             return Answer(text, False, self._intent_reply(message.intent), 0.0, intent=message.intent)
         parts: list[Answer] = []
@@ -96,6 +99,15 @@ class Engine:
             parts.append(answer)
             talk = talk.add(answer, talk.turns[-1].at if talk.turns else 0.0)  # the next part may say "he"
         return _combine(text, parts)
+
+    def _summary(self, text: str) -> Answer:
+        """"tldr?", "what's this story about?": the pack's summary, with the lead sentence it sums up cited."""
+        lead = next(iter(self.kb.article.paragraphs), None)
+        if lead is None:
+            return Answer(text, False, DOESNT_SAY, 0.0)
+        first = sentences(lead.text)[0]
+        # No intent on it: faces show it as a story answer, with its citation.
+        return Answer(text, True, self.kb.story.summary, 1.0, (Citation(lead.number, first),), "story")
 
     def _corrected(self, asked: str, conversation: Conversation) -> Answer | None:
         """"Wait, wasn't that in January?": the last answer's own fact, checked against what the reader says of
@@ -339,7 +351,7 @@ def _verifier() -> Verifier | None:
     """The shipped verifier, or None (logged) when its files are missing or damaged: answer on without it."""
     try:
         return shared_verifier()
-    except (VerifierError, ImportError, OSError) as exc:
+    except (ModelError, ImportError) as exc:
         log.error("the verifier cannot be loaded; answering from retrieval alone: %s", exc)
         return None
 

@@ -27,6 +27,8 @@ import numpy as np
 from safetensors.numpy import load as safetensors_load
 from tokenizers import Tokenizer
 
+from bot.engine import shipped
+from bot.engine.shipped import MANIFEST_FILE, MAX_MODEL_BYTES, ModelError, read_checked
 from bot.knowledge.loader import display_path
 from bot.safefile import read_regular
 
@@ -39,52 +41,21 @@ CACHE_VARIABLE = "STORY_BOT_CACHE"  # the folder for cached vectors; "off" turns
 CACHE_KEEP = 8  # cached vector files kept: the current knowledge and a few recent versions of it
 _CACHE_FORMAT = "2"
 MODEL_FILES = ("config.json", "tokenizer.json", "model.safetensors")
-MANIFEST_FILE = "manifest.json"  # each model file's size and SHA-256, and the table's shape
-MAX_MODEL_BYTES = 512 * 1024 * 1024  # the shipped table is 15 MB
-MAX_MANIFEST_BYTES = 64 * 1024  # part of every cache name: a change to how vectors are computed bumps it
-
-
-class ModelError(RuntimeError):
-    """The shipped model files are missing, damaged or not the ones in the manifest; the message is one line."""
-
-
-def _file_hash(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def write_manifest(folder: Path = MODEL_DIR) -> None:
-    """Record the size and SHA-256 of each model file, and the table's shape: run after (re)building the model."""
-    files = {name: read_regular(folder / name, MAX_MODEL_BYTES) for name in MODEL_FILES}
-    table = safetensors_load(files["model.safetensors"])["embeddings"]
-    manifest = {"files": {name: {"bytes": len(data), "sha256": _file_hash(data)} for name, data in files.items()},
-                "shape": list(table.shape)}
-    (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    """Record each model file's size and SHA-256, and the table's shape: run after (re)building the model."""
+    table = safetensors_load(read_regular(folder / "model.safetensors", MAX_MODEL_BYTES))["embeddings"]
+    shipped.write_manifest(folder, MODEL_FILES, shape=list(table.shape))
 
 
 def read_model(folder: Path = MODEL_DIR) -> tuple[dict[str, bytes], dict[str, Any]]:
-    """The model files' bytes, each checked against the manifest, and the manifest; else ModelError.
-
-    A missing, truncated or replaced file would otherwise be a traceback, or worse, be loaded and answer
-    differently without a word.
-    """
-    shown = display_path(folder)
+    """The model files' bytes, each checked against the manifest, and the manifest (its shape a tuple)."""
+    files, manifest = read_checked(folder, MODEL_FILES, "model")
     try:
-        manifest = json.loads(read_regular(folder / MANIFEST_FILE, MAX_MANIFEST_BYTES))
-        expected = {name: manifest["files"][name]["sha256"] for name in MODEL_FILES}
         shape = tuple(int(n) for n in manifest["shape"])
-    except OSError as exc:
-        raise ModelError(f"cannot read the model's manifest {shown}/{MANIFEST_FILE}: {exc.strerror or exc}") from None
     except (ValueError, TypeError, KeyError) as exc:
-        raise ModelError(f"the model's manifest {shown}/{MANIFEST_FILE} is damaged ({exc!r})") from None
-    files: dict[str, bytes] = {}
-    for name in MODEL_FILES:
-        try:
-            files[name] = read_regular(folder / name, MAX_MODEL_BYTES)
-        except OSError as exc:
-            raise ModelError(f"cannot read the model file {shown}/{name}: {exc.strerror or exc}") from None
-        if _file_hash(files[name]) != expected[name]:
-            raise ModelError(f"the model file {shown}/{name} is not the one shipped (its checksum differs from "
-                             f"{MANIFEST_FILE}): reinstall the bot") from None
+        raise ModelError(f"the model's manifest {display_path(folder)}/{MANIFEST_FILE} is damaged ({exc!r})") from None
     return files, {**manifest, "shape": shape}
 
 

@@ -43,6 +43,14 @@ INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"^are\s+(?:you|u)\s+(?:a\s+)?(?:real|human|person|bot|robot|ai|alive|sentient|chatgpt|a\s+real\s+person)|"
         r"^(?:what|who)\s+are\s+(?:you|u)$|^(?:what(?:'s|\s+is)\s+your\s+name)|^(?:how\s+are\s+(?:you|u))|"
         r"^(?:i\s+)?(?:love|like|hate)\s+(?:you|u|this\s+bot)$")),
+    # The story as a whole: answered with the pack's summary and its lead, not searched for.
+    ("summary", re.compile(
+        r"^(?:(?:so|ok(?:ay)?|yo|hey|wait|bot)\s+)*(?:(?:can\s+you\s+|pls\s+|please\s+)?(?:give\s+(?:me|us)\s+)?"
+        r"(?:a\s+|the\s+)?(?:tl;?\s?dr|summary|recap|gist|short\s+version|rundown)|"
+        r"(?:can\s+you\s+|pls\s+|please\s+)?(?:summari[sz]e|sum\s+(?:(?:it|this|that)\s+)?up|recap)(?:\s+(?:it|this|that|the\s+(?:story|article|news)))?"
+        r"(?:\s+up)?|what(?:'s|\s+is|\s+was)\s+(?:this|the|that)\s+(?:story|article|news|piece|thing)(?:\s+(?:about|on))?|"
+        r"what(?:'s|\s+is)\s+(?:the\s+)?(?:story|news)\s+here|what(?:'s|\s+is)\s+(?:this|it)\s+about|"
+        r"what\s+happened(?:\s+here)?)(?:\s+(?:pls|please|lol|bro|again|then|for\s+me))*$")),
     ("chatter", re.compile(
         r"^(?:ok(?:ay)?|k|cool|nice|great|got\s+it|alright|sure|lol|lmao|haha+|interesting|wow|neat|yes|no|yep|nope|"
         r"same|true|fair|oh|ah|hm+|huh)(?:\s+(?:ok|okay|cool|nice|then|lol|lmao|i\s+see))*$")),

@@ -8,64 +8,32 @@ lawmaker's college dorm-mate" against "his former roommate at Yale" reads as a m
 
 The model is all-MiniLM-L6-v2 fine-tuned by tools/train_verifier.py on the engine's own
 candidates, exported to ONNX and quantized to int8: run here with onnxruntime on one thread,
-no PyTorch. Its files ship in bot/engine/verifier_model/ with a manifest of their checksums.
+no PyTorch. Its files ship in bot/engine/verifier_model/ with a manifest of their checksums
+(bot/engine/shipped.py checks them).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from bot.engine.index import Doc
+from bot.engine.shipped import ModelError, read_checked
+from bot.knowledge.loader import display_path
 
 MODEL_DIR = Path(__file__).resolve().parent / "verifier_model"
 
 
-class VerifierError(RuntimeError):
-    """The shipped verifier files are missing, damaged or not what the manifest says."""
+VERIFIER_FILES = ("model.onnx", "tokenizer.json")
 
 
 def candidate_text(doc: Doc) -> str:
     """What the verifier reads of a candidate: the question it answers (when it has one) and its answer."""
     return f"{doc.title} {doc.answer}" if doc.title else doc.answer
-
-
-@dataclass(frozen=True, slots=True)
-class VerifierInfo:
-    max_length: int
-    files: dict[str, str]  # file name -> sha256
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def read_manifest(directory: Path = MODEL_DIR) -> VerifierInfo:
-    """The manifest, with every listed file present and matching its checksum."""
-    manifest = directory / "manifest.json"
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-        info = VerifierInfo(int(data["max_length"]), {str(k): str(v) for k, v in data["files"].items()})
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise VerifierError(f"{manifest}: cannot read the verifier's manifest ({exc})") from exc
-    for name, expected in info.files.items():
-        path = directory / name
-        if not path.is_file():
-            raise VerifierError(f"{path}: missing (reinstall the package or rebuild with tools/train_verifier.py)")
-        if _sha256(path) != expected:
-            raise VerifierError(f"{path}: checksum differs from {manifest.name} (damaged or replaced)")
-    return info
 
 
 class Verifier:
@@ -75,16 +43,18 @@ class Verifier:
         import onnxruntime as ort  # imported here: only an engine that verifies pays for it
         from tokenizers import Tokenizer
 
-        info = read_manifest(directory)
-        self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
-        self.tokenizer.enable_truncation(info.max_length, strategy="longest_first")
-        self.tokenizer.enable_padding()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1  # one question at a time per thread; the bot answers in parallel
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(directory / "model.onnx"), options,
-                                            providers=["CPUExecutionProvider"])
+        files, manifest = read_checked(directory, VERIFIER_FILES, "verifier")
+        try:
+            self.tokenizer = Tokenizer.from_str(files["tokenizer.json"].decode("utf-8"))
+            self.tokenizer.enable_truncation(int(manifest["max_length"]), strategy="longest_first")
+            self.tokenizer.enable_padding()
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = 1  # one question at a time per thread; the bot answers in parallel
+            options.inter_op_num_threads = 1
+            options.log_severity_level = 3
+            self.session = ort.InferenceSession(files["model.onnx"], options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # checksums matched, so a manifest written for broken files: say so, in one line
+            raise ModelError(f"the verifier in {display_path(directory)} cannot be loaded ({exc!r})") from None
         self._inputs = {i.name for i in self.session.get_inputs()}
 
     def logits(self, question: str, candidates: Sequence[str]) -> np.ndarray:
