@@ -183,10 +183,12 @@ class Engine:
         """Possible answers to one question, most likely right first, each with its signals.
 
         Signals are computed for the `decided` best-ranked (Params.decided unless a caller needs fewer); the
-        verifier then reads the best `verify_depth` of them with the question, unless nothing came near.
+        verifier then reads the best `verify_depth` of them with the question, unless nothing came near or retrieval
+        is sure already (the fast path).
         """
         found = self._retrieved(question, decided)
-        if not verify or self.verifier is None or not found or found[0].probability < self.params.verify_floor:
+        if not verify or self.verifier is None or not found or \
+                not self.params.verify_floor <= found[0].probability < self.params.verify_sure:
             return found
         depth = self.params.verify_depth
         read = found[:depth]

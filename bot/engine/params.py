@@ -53,7 +53,10 @@ class Params:
     # --- the verifier (bot/engine/verifier.py): a cross-encoder reads the question with each candidate ---
     verify: bool = True  # off: the retrieval signals alone decide (the verifier's files missing, or a test)
     verify_depth: int = 4  # best-ranked candidates the verifier reads
-    verify_floor: float = 0.02  # below this retrieval probability for the best, nothing came near: no verifying
+    # The fast path: the verifier is not asked when retrieval's best is below the floor (nothing came near) or at
+    # least sure (the words already settle it). Both chosen by the calibration: where asking changes nothing.
+    verify_floor: float = 0.02
+    verify_sure: float = 1.0
     # The final probability of a verified candidate: a logistic model over the verifier's and retrieval's logits.
     verified_weights: tuple[float, ...] = (0.0, 1.0, 0.0)  # fitted: see fitted.json
 

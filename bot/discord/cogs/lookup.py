@@ -22,9 +22,9 @@ if TYPE_CHECKING:
     from bot.discord.bot import StoryBot
     from bot.discord.render import Reply
 
-# The article's paragraph count. Discord enforces an option's range from the synced command,
-# so it is fixed here; tests/discord checks it against the article.
-ARTICLE_PARAGRAPHS = 23
+# The highest number /source accepts: any story's article fits; the paragraph itself is looked up in the story
+# the place answers about, and a number past its end gets a private "no such paragraph".
+MAX_PARAGRAPH = 9999
 SUGGESTIONS = 3  # "Did you mean…" names offered when a lookup finds nothing
 
 
@@ -101,15 +101,14 @@ class Lookup(commands.Cog):
                           description=fr("Read one paragraph of the story, with its section",
                                          "Lire un paragraphe de l'article, avec sa section"))
     @app_commands.rename(paragraph=fr("paragraph", "paragraphe"))
-    @app_commands.describe(paragraph=fr(f"Paragraph number, 1 to {ARTICLE_PARAGRAPHS}",
-                                        f"Numéro du paragraphe, de 1 à {ARTICLE_PARAGRAPHS}"))
+    @app_commands.describe(paragraph=fr("Paragraph number, from 1", "Numéro du paragraphe, à partir de 1"))
     @everywhere
     async def source(self, interaction: discord.Interaction[StoryBot],
-                     paragraph: app_commands.Range[int, 1, ARTICLE_PARAGRAPHS]) -> None:
+                     paragraph: app_commands.Range[int, 1, MAX_PARAGRAPH]) -> None:
         kb = self.bot.engine.kb
         found = kb.article.paragraph(paragraph)
         self._count(interaction, found is not None)
-        if found is None:  # only if the article has shrunk since the commands were synced
+        if found is None:  # past the end of this story's article
             await respond.send(interaction, render.missing_paragraph_reply(paragraph, len(kb.article)), ephemeral=True)
             return
         await respond.send(interaction, render.paragraph_reply(found, kb.story.title))
