@@ -20,6 +20,8 @@ SEASONS = {"winter": 1, "spring": 3, "summer": 6, "fall": 9, "autumn": 9}
 # Early/late in a period: a fraction of the way through it, to sort "late January" after "Jan. 20".
 PART_OF = {"early": 0.2, "mid": 0.5, "middle": 0.5, "late": 0.8}
 
+# Words a reader may put before a question without changing what it asks ("yo did…", "so was it…").
+INTERJECTIONS = frozenset("yo hey hi so ok okay wait um uh hmm lol bro ngl honestly like well also and but".split())
 # The words that open a wh-question.
 WH = r"(?:who|whom|whose|what|when|where|why|which|how)"
 # Verbs of saying: whose words an answer reports ("Carney said", "according to Bessent").

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from enum import Enum
 from functools import lru_cache
 
-from bot.engine.lexicon import DATE, MONTH, MONTH_BY_PREFIX, NUMBER_WORDS
+from bot.engine.lexicon import DATE, INTERJECTIONS, MONTH, MONTH_BY_PREFIX, NUMBER_WORDS
 from bot.knowledge.article import fold
 
 # Discord markup that carries no words: user/role/channel mentions, custom emoji, links.
@@ -235,7 +235,8 @@ def question_type(text: str | list[str]) -> QuestionType:
     for kind, wording in _KIND_WORDING:
         if wording.search(joined):
             return kind
-    if ws[0] in _YESNO_START:
+    opening = next((w for w in ws if w not in INTERJECTIONS), "")
+    if opening in _YESNO_START:  # "yo did the mayor vote for it" asks yes or no as "did the mayor…" does
         return QuestionType.YESNO
     if _HOW.search(joined):
         return QuestionType.HOW
