@@ -22,7 +22,7 @@ from bot.engine import Answer, Conversation, Engine, load_engine
 from bot.engine.semantic import ModelError, shared_embedder
 from bot.knowledge import load_knowledge
 from bot.knowledge.article import paragraph_number
-from bot.knowledge.loader import Problem, load_article
+from bot.knowledge.loader import LOOKS_LIKE_HEADING, Problem, load_article
 
 # 3 is `run`'s: Discord unreachable at start (bot/discord/runner.py).
 EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG, EXIT_MODEL = 0, 1, 2, 4
@@ -175,8 +175,13 @@ def check(knowledge: Path, out: TextIO, *, fix: bool = False, lint: bool = False
             print(problem, file=out)
             if problem.hint:
                 print(f"    {problem.hint}", file=out)
-    for line in _moved_report(moved):
-        print(line, file=out)
+    # An undeclared heading shifts every paragraph after it: renumbering would cite the wrong ones.
+    if moved and any(LOOKS_LIKE_HEADING in p.message for p in result.problems):
+        print(f"{len(moved)} citation(s) cite a paragraph that does not hold their quote: declare the headings "
+              "above first, then check again", file=out)
+    else:
+        for line in _moved_report(moved):
+            print(line, file=out)
     if result.kb is None:
         print("paragraphs covered: 0/0", file=out)
         if (broken := _model_problem()) is not None:

@@ -91,6 +91,10 @@ class Problem:
         return f"{self.path}:{self.line}: {self.message}"
 
 
+# A short title line: capitalised, at most six words, no closing punctuation ("Route and Schedule").
+_HEADING_LIKE = re.compile(r"[A-Z][\w'’.&/-]*(?:[ \t]+[\w'’.&/-]+){0,5}")
+LOOKS_LIKE_HEADING = "looks like a heading"
+
 LOGGED_PROBLEMS = 20  # problems written into one log record; `python -m bot check` lists them all
 LOGGED_PROBLEM_CHARS = 500  # of each: a message quotes what was written only shortened, but never trust that
 
@@ -349,15 +353,22 @@ def load_knowledge(directory: Path | str) -> LoadResult:
             problems.append(Problem(display_path(path), 1, "unknown knowledge file (expected story, people, "
                                     "terms, timeline, synonyms, qa*.yaml or qa/*.yaml)"))
 
+    for required in (PEOPLE_FILE, TERMS_FILE, TIMELINE_FILE):
+        if not (root / required).exists():
+            problems.append(Problem(display_path(root / required), 0, "required file missing: create it "
+                                    "(`[]` if the story has none yet)"))
     story, article = _load_story_and_article(root, reader)
     declared_people: set[str] = set()
     declared_terms: set[str] = set()
-    people = _load_named(reader(root / PEOPLE_FILE), article, Person, declared_people)
-    terms = _load_named(reader(root / TERMS_FILE), article, Term, declared_terms)
+    people = _load_named(reader(root / PEOPLE_FILE), article, Person, declared_people) \
+        if (root / PEOPLE_FILE).exists() else []
+    terms = _load_named(reader(root / TERMS_FILE), article, Term, declared_terms) \
+        if (root / TERMS_FILE).exists() else []
     known_refs = {"person": (declared_people, {p.id for p in people}),
                   "term": (declared_terms, {t.id for t in terms})}
     declared_events: set[str] = set()
-    timeline = _load_timeline(reader(root / TIMELINE_FILE), article, known_refs, declared_events)
+    timeline = _load_timeline(reader(root / TIMELINE_FILE), article, known_refs, declared_events) \
+        if (root / TIMELINE_FILE).exists() else []
     facts: _Facts = {"person": (declared_people, {p.id: (p.role, p.facts) for p in people}),
                      "term": (declared_terms, {t.id: (t.definition, t.facts) for t in terms}),
                      "event": (declared_events, {e.id: (Fact(e.text, e.citations), ()) for e in timeline})}
@@ -447,6 +458,11 @@ def _load_article(r: _FileReader, story: Story | None) -> Article | None:
     for place in story.places if story else ():
         if fold(place) not in folded:
             r.problem(1, f"place {place!r} from {STORY_FILE} is not named in the article")
+    declared = {fold(h) for h in headings}
+    for number, line in enumerate(text.splitlines(), 1):
+        if fold(line) not in declared and _HEADING_LIKE.fullmatch(line.strip()):
+            r.problem(number, f"{line.strip()!r} {LOOKS_LIKE_HEADING}: declare it in {STORY_FILE}'s `headings:` (or "
+                              "end it with a full stop if it is a paragraph); until then it counts as a paragraph")
     article = parse_article(text, headings, story.lead_section if story else "Story")
     if not article.paragraphs:
         r.problem(1, "the article has no paragraphs")
