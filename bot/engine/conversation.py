@@ -182,7 +182,8 @@ def _focus(turn: Turn, entities: Entities) -> list[Entity]:
         people = [e for e in new if e.person]
         # Several people and none named as the one who did it ("who did he meet there?" -> Vance, Usha Vance,
         # Rubio): a list, so "he" stays with whom the question was about.
-        first = next(iter(a for a in agents if a.person), people[0] if len(people) == 1 or not asked else None)
+        first = next(iter(a for a in agents if a.person),
+                     people[0] if people and (len(people) == 1 or not asked) else None)
         if first is not None:
             return [first, *asked, *(e for e in new if e != first)]
     return [*asked, *new]

@@ -239,10 +239,12 @@ class Engine:
 
     def _suggestions(self, candidates: list[decide.Candidate], exclude: str | None = None,
                      limit: int = 3) -> tuple[str, ...]:
+        """Titles of answers close to the question by retrieval: near the topic, whether or not the verifier found
+        they answer it ("How old is Rubio?" -> "Who is Marco Rubio?")."""
         titles: list[str] = []
-        for c in candidates:
+        for c in sorted(candidates, key=lambda c: c.retrieval, reverse=True):
             title = c.doc.title
-            if c.probability >= self.params.suggestion_floor and title and title != exclude and title not in titles:
+            if c.retrieval >= self.params.suggestion_floor and title and title != exclude and title not in titles:
                 titles.append(title)
         return tuple(titles[:limit])
 

@@ -36,7 +36,7 @@ INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
         rf"cheers|much\s+appreciated|appreciate\s+(?:it|you|that)|merci){_FILL}$")),
     ("greeting", re.compile(
         rf"^(?:hi+|hello+|hey+|heya|hiya|yo+|sup|wass?up|what'?s\s+up|howdy|good\s+(?:morning|afternoon|evening|day)|"
-        rf"greetings|bonjour|salut|gm){_FILL}$")),
+        rf"greetings|bonjour|salut|gm|gn|good\s*night|night|bye+|goodbye|cya|see\s+y(?:a|ou)(?:\s+later)?){_FILL}$")),
     ("about-bot", re.compile(
         r"^(?:good|bad|nice|great|smart|dumb|stupid|cool)\s+(?:bot|job|work|one)|"
         r"^(?:who|what)\s+(?:made|built|created|wrote|programmed|owns|runs)\s+(?:you|this(?:\s+bot)?)|"

@@ -23,12 +23,18 @@ import numpy as np
 
 from bot.engine.index import Doc
 from bot.engine.shipped import ModelError, read_checked
+from bot.engine.text import plain
 from bot.knowledge.loader import display_path
 
 MODEL_DIR = Path(__file__).resolve().parent / "verifier_model"
 
 
 VERIFIER_FILES = ("model.onnx", "tokenizer.json")
+
+
+def question_text(question: str) -> str:
+    """What the verifier reads of a question: folded, without Discord markup ("<@1234…>" is no word of it)."""
+    return plain(question)
 
 
 def candidate_text(doc: Doc) -> str:
@@ -61,7 +67,8 @@ class Verifier:
         """Raw scores, one per candidate (higher: more likely to answer the question)."""
         if not candidates:
             return np.zeros(0, dtype=np.float32)
-        encoded = self.tokenizer.encode_batch([(question, c) for c in candidates])
+        asked = question_text(question)
+        encoded = self.tokenizer.encode_batch([(asked, c) for c in candidates])
         feed = {
             "input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
             "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
