@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import sys
 import time
@@ -22,6 +23,9 @@ from bot.knowledge.article import paragraph_number
 from bot.knowledge.loader import Problem, load_article
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG = 0, 1, 2
+# psycopg is an extra (`pip install "story-bot[postgres]"`): the SQLite default install goes without it.
+NO_PSYCOPG = ("configuration error: DATABASE_URL is set but psycopg is not installed: "
+              "pip install \"story-bot[postgres]\" (or '.[postgres]' from a checkout), or unset DATABASE_URL")
 NO_TOKEN_NO_TERMINAL = ("DISCORD_TOKEN is not set and there is no terminal for the console chat: "
                         "set DISCORD_TOKEN (in the environment or .env) to run the bot.")
 
@@ -55,7 +59,10 @@ def main(argv: list[str] | None = None) -> int:
                    conversation=args.conversation, out=sys.stdout)
     if command == "chat":
         return chat(knowledge)
-    if command in {"gaps", "run", "sync"}:  # the commands that hash reader ids
+    if command in {"gaps", "run", "sync"}:  # the commands that hash reader ids and open the store
+        if settings.database_url and importlib.util.find_spec("psycopg") is None:  # finds it without importing it
+            print(NO_PSYCOPG, file=sys.stderr)
+            return EXIT_CONFIG
         try:
             settings = settings.with_salt()
         except SettingsError as exc:

@@ -146,3 +146,18 @@ def test_cli_paths_never_import_discord() -> None:
             "print('discord' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert proc.stdout.strip() == "False", proc.stderr
+
+
+def test_database_url_without_psycopg_is_one_line_and_exit_2(tmp_path: Path, monkeypatch, capsys) -> None:
+    """psycopg is the postgres extra: a default install with DATABASE_URL set says so instead of a traceback."""
+    import importlib.util
+
+    from bot import cli
+
+    monkeypatch.setenv("STORY_BOT_HOME", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", "postgresql://bot@db.invalid/story")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "psycopg" else real(name, *a))
+    assert cli.main(["gaps"]) == cli.EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "story-bot[postgres]" in err
