@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             print(NO_TOKEN_NO_TERMINAL, file=sys.stderr)
             return EXIT_CONFIG
     if command == "check":
-        return check(knowledge, sys.stdout, fix=args.fix, lint=args.lint)
+        return check(knowledge, sys.stdout, fix=args.fix, lint=args.lint or args.strict, strict=args.strict)
     if command == "paragraph":
         return paragraph(knowledge, args.number, sys.stdout)
     if command == "ask":
@@ -97,6 +97,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="renumber citations whose quote is now in another paragraph, and show the diff")
     p_check.add_argument("--lint", action="store_true",
                          help="also warn about phrasings the engine matches anyway and answers that repeat each other")
+    p_check.add_argument("--strict", action="store_true",
+                         help="--lint, and exit 1 on any warning too (CI keeps the knowledge lint-clean)")
     p_par = sub.add_parser("paragraph", help="show a paragraph of the article with its number (all of them without N)")
     p_par.add_argument("number", nargs="?", help="the paragraph: 15 or ¶15")
     sub.add_parser("run", help="run the Discord bot (needs DISCORD_TOKEN)")
@@ -123,11 +125,11 @@ def _engine_or_report(knowledge: Path) -> Engine | None:
     return engine
 
 
-def check(knowledge: Path, out: TextIO, *, fix: bool = False, lint: bool = False) -> int:
+def check(knowledge: Path, out: TextIO, *, fix: bool = False, lint: bool = False, strict: bool = False) -> int:
     """Validate every knowledge file; print each problem and the coverage line last.
 
     With `fix`, citations whose quote is verbatim in another paragraph are renumbered first (the diff is printed);
-    with `lint`, warnings follow the problems (they never change the exit code).
+    with `lint`, warnings follow the problems; they change the exit code only with `strict`.
     """
     from bot.knowledge.renumber import fixable, renumber  # check's own tools: `ask` starts without them
     from bot.lint import lint as lint_warnings
@@ -152,9 +154,9 @@ def check(knowledge: Path, out: TextIO, *, fix: bool = False, lint: bool = False
         print("paragraphs covered: 0/0", file=out)
         return EXIT_PROBLEMS
     kb = result.kb
-    if lint:
-        for warning in lint_warnings(kb):
-            print(warning, file=out)
+    warnings = lint_warnings(kb) if lint else []
+    for warning in warnings:
+        print(warning, file=out)
     total = len(kb.article)
     cited = kb.cited_paragraphs()
     missing = [n for n in range(1, total + 1) if n not in cited]
@@ -162,7 +164,7 @@ def check(knowledge: Path, out: TextIO, *, fix: bool = False, lint: bool = False
     if missing:
         print("not cited by any entry: " + ", ".join(f"¶{n}" for n in missing), file=out)
     print(f"paragraphs covered: {total - len(missing)}/{total}", file=out)
-    return EXIT_PROBLEMS if result.problems else EXIT_OK
+    return EXIT_PROBLEMS if result.problems or (strict and warnings) else EXIT_OK
 
 
 MOVED_IN_FULL = 10  # more moved quotes than this are summarised: one inserted paragraph moves hundreds
