@@ -1,6 +1,7 @@
 # The story bot in a container: a non-root user, the knowledge and data folders as volumes, /healthz for the
-# orchestrator. The install is the one tests/e2e/test_e2e_install.py runs (a plain `pip install .`), pinned by
-# constraints.txt. Not built on the development machine (no Docker there): see README "Deploying".
+# orchestrator. The install is the one tests/e2e/test_e2e_install.py runs (a plain `pip install .`), plus the postgres
+# extra that compose.yaml's DATABASE_URL needs, pinned by constraints.txt. Not built on the development machine
+# (no Docker there): see docs/deploying.md.
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml constraints.txt README.md LICENSE ./
@@ -9,7 +10,7 @@ COPY knowledge ./knowledge
 COPY bot ./bot
 RUN python -m venv /opt/story-bot \
  && /opt/story-bot/bin/pip install --no-cache-dir --upgrade pip \
- && /opt/story-bot/bin/pip install --no-cache-dir -c constraints.txt .
+ && /opt/story-bot/bin/pip install --no-cache-dir -c constraints.txt ".[postgres]"
 
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --user-group --home-dir /srv/story-bot --shell /usr/sbin/nologin story-bot \

@@ -5,7 +5,7 @@
 Targets on the 2-core reference machine, with the semantic stage on: p99 at most 2 ms on the story
 (aim 1 ms), under 10 ms at 10,000 entries; `python -m bot ask --json -` start-up at most 0.5 s and
 its peak memory at most 150 MB.
-Measured here, reported in the README; never asserted in tests (timings vary by machine).
+Measured here, reported in docs/quality-and-speed.md; never asserted in tests (timings vary by machine).
 Start-up and the index times read the knowledge's vectors from the cache (bot/engine/semantic.py's
 VectorCache), as every start of unchanged knowledge does; a row gives the build that encodes them.
 """

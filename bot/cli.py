@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import io
 import json
 import os
@@ -33,6 +34,9 @@ EXIT_CODES = """exit codes:
   3  `run`: Discord could not be reached at start
   4  the meaning model (bot/engine/model) is missing, damaged or not the one shipped: reinstall the bot
   141  the output pipe closed early (`... | head -1`)"""
+# psycopg is an extra (`pip install "story-bot[postgres]"`): the SQLite default install goes without it.
+NO_PSYCOPG = ("configuration error: DATABASE_URL is set but psycopg is not installed: "
+              "pip install \"story-bot[postgres]\" (or '.[postgres]' from a checkout), or unset DATABASE_URL")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,7 +75,7 @@ def _main(argv: list[str] | None) -> int:
             print(missing_token(home_dir(os.environ)), file=sys.stderr)
             return EXIT_CONFIG
     if command == "check":
-        return check(knowledge, sys.stdout, fix=args.fix, lint=args.lint)
+        return check(knowledge, sys.stdout, fix=args.fix, lint=args.lint or args.strict, strict=args.strict)
     if command == "paragraph":
         return paragraph(knowledge, args.number, sys.stdout)
     if command == "ask":
@@ -79,6 +83,9 @@ def _main(argv: list[str] | None) -> int:
                    conversation=args.conversation, out=sys.stdout)
     if command == "chat":
         return chat(knowledge)
+    if command in {"gaps", "run", "sync"} and settings.database_url and importlib.util.find_spec("psycopg") is None:
+        print(NO_PSYCOPG, file=sys.stderr)  # found without importing it
+        return EXIT_CONFIG
     if command == "gaps":
         from bot.gaps import print_gaps
 
@@ -120,6 +127,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="renumber citations whose quote is now in another paragraph, and show the diff")
     p_check.add_argument("--lint", action="store_true",
                          help="also warn about phrasings the engine matches anyway and answers that repeat each other")
+    p_check.add_argument("--strict", action="store_true",
+                         help="--lint, and exit 1 on any warning too (CI keeps the knowledge lint-clean)")
     p_par = sub.add_parser("paragraph", help="show a paragraph of the article with its number (all of them without N)")
     p_par.add_argument("number", nargs="?", help="the paragraph: 15 or ¶15")
     sub.add_parser("run", help="run the Discord bot (needs DISCORD_TOKEN)")
@@ -151,11 +160,11 @@ def _engine_or_report(knowledge: Path) -> Engine | None:
     return engine
 
 
-def check(knowledge: Path, out: TextIO, *, fix: bool = False, lint: bool = False) -> int:
+def check(knowledge: Path, out: TextIO, *, fix: bool = False, lint: bool = False, strict: bool = False) -> int:
     """Validate every knowledge file; print the folder first, each problem, and the coverage line last.
 
     With `fix`, citations whose quote is verbatim in another paragraph are renumbered first (the diff is printed);
-    with `lint`, warnings follow the problems (they never change the exit code).
+    with `lint`, warnings follow the problems; they change the exit code only with `strict`.
     """
     from bot.knowledge.renumber import fixable, renumber  # check's own tools: `ask` starts without them
     from bot.lint import lint as lint_warnings
@@ -188,9 +197,9 @@ def check(knowledge: Path, out: TextIO, *, fix: bool = False, lint: bool = False
             print(broken, file=out)
         return EXIT_PROBLEMS
     kb = result.kb
-    if lint:
-        for warning in lint_warnings(kb):
-            print(warning, file=out)
+    warnings = lint_warnings(kb) if lint else []
+    for warning in warnings:
+        print(warning, file=out)
     total = len(kb.article)
     cited = kb.cited_paragraphs()
     missing = [n for n in range(1, total + 1) if n not in cited]
@@ -201,7 +210,7 @@ def check(knowledge: Path, out: TextIO, *, fix: bool = False, lint: bool = False
     if (broken := _model_problem()) is not None:
         print(broken, file=out)
         return EXIT_MODEL
-    return EXIT_PROBLEMS if result.problems else EXIT_OK
+    return EXIT_PROBLEMS if result.problems or (strict and warnings) else EXIT_OK
 
 
 def _model_problem() -> str | None:

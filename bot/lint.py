@@ -4,20 +4,26 @@
   understands that wording. Rebuilding the engine once per phrasing would take minutes, so the
   entries are split into a few interleaved batches; each batch's phrasings are removed together,
   the engine is built once per batch, and every removed phrasing is asked again. Entries of one
-  batch are far apart in the files, so they rarely compete for the same wording.
-- Two Q&A entries whose answers say the same thing (rapidfuzz token_set_ratio ≥ SAME_ANSWER)
+  batch are far apart in the files, so they rarely compete for the same wording. A phrasing that other
+  wordings lean on (without it they get another answer, which the lint cannot see) is written with a
+  `# keep: why` comment on its line, and the lint leaves it alone.
+- Two Q&A entries whose answers say the same thing (rapidfuzz token_sort_ratio ≥ SAME_ANSWER)
   are probably one question asked two ways: one entry with both phrasings is easier to keep right.
+  The whole of both answers is compared: a focused answer that a broader one contains ("Did Jivani meet
+  Rubio?" inside "Who did Jivani meet?") answers another question, and merging them would answer it worse.
 - A Q&A entry whose citations are exactly a person/term/event fact's (the same quotes) restates that
   fact with a copy that a fix to the fact would miss: `see:` refers to it instead. Whether the
   entry's own answer can go too (the fact's text answers its question as well) is the moderator's
   call: a similarity score cannot tell that "in December" is the whole point of a "when" question.
 
-Warnings never make `check` fail. Lives beside the faces (not in bot.knowledge) because it needs the engine.
+Warnings make `check` fail only with `--strict` (CI). Lives beside the faces (not in bot.knowledge) because it
+needs the engine.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from rapidfuzz import fuzz, utils
 
@@ -28,6 +34,7 @@ from bot.knowledge.model import Citation, Fact, KnowledgeBase, QAEntry
 BATCHES = 8  # engine builds per lint run; more is slower and a little more exact
 SAME_ANSWER = 90  # token_set_ratio from which two answers are taken to say the same thing
 MIN_WORDS = 6  # shorter answers ("Yes.") share their few words with too much to compare
+KEEP = "# keep"  # on a phrasing's line: other wordings lean on it, so the lint does not say it can go
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,20 +57,33 @@ def redundant_phrasings(kb: KnowledgeBase, batches: int = BATCHES) -> list[LintW
     """Phrasings the engine answers with their own entry even when the entry no longer lists them."""
     entries = [e for e in kb.qa if e.phrasings]
     out: list[LintWarning] = []
+    kept = _kept_lines({e.origin.path for e in entries})
     for start in range(min(batches, len(entries))):
         batch = entries[start::batches]
         ids = {e.id for e in batch}
         engine = Engine(replace(kb, qa=tuple(replace(e, phrasings=()) if e.id in ids else e for e in kb.qa)))
         for entry in batch:
-            out += _redundant(engine, entry)
+            out += _redundant(engine, entry, kept)
     return out
 
 
-def _redundant(engine: Engine, entry: QAEntry) -> list[LintWarning]:
+def _kept_lines(paths: set[str]) -> set[tuple[str, int]]:
+    """(path, line) of every phrasing marked `# keep`; entries from the database have no file and no marks."""
+    kept = set()
+    for path in paths:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        kept |= {(path, n) for n, line in enumerate(text.splitlines(), 1) if KEEP in line}
+    return kept
+
+
+def _redundant(engine: Engine, entry: QAEntry, kept: set[tuple[str, int]]) -> list[LintWarning]:
     out = []
     lines = entry.phrasing_lines or (entry.origin.line,) * len(entry.phrasings)
     for phrasing, line in zip(entry.phrasings, lines, strict=False):
-        if engine.ask(phrasing).source == f"qa:{entry.id}":
+        if (entry.origin.path, line) not in kept and engine.ask(phrasing).source == f"qa:{entry.id}":
             out.append(LintWarning(entry.origin.path, line, f"phrasing {shorten(phrasing)} is answered by "
                                                              f"{entry.id!r} without it: it can go"))
     return out
@@ -76,7 +96,7 @@ def same_answers(kb: KnowledgeBase) -> list[LintWarning]:
     out = []
     for i, first in enumerate(entries):
         for j in range(i + 1, len(entries)):
-            if fuzz.token_set_ratio(processed[i], processed[j], score_cutoff=SAME_ANSWER):
+            if fuzz.token_sort_ratio(processed[i], processed[j], score_cutoff=SAME_ANSWER):
                 later = entries[j]
                 out.append(LintWarning(later.origin.path, later.origin.line,
                                        f"the answer of {later.id!r} says the same as {first.id!r} ({first.origin}): "

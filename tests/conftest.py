@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from bot.config import DEFAULT_KNOWLEDGE_DIR
 from bot.engine import Engine, load_engine
 from tests.knowledge_dirs import FIXTURE
 from tests.pgserver import REQUIRE_ENV, PostgresServer, unavailable
@@ -33,6 +34,15 @@ def engine() -> Engine:
     """The engine over tests/fixtures/knowledge, built once: an Engine is immutable. (tests/test_engine.py
     overrides it with the story's.)"""
     built, problems = load_engine(FIXTURE)
+    assert built is not None, problems
+    return built
+
+
+@pytest.fixture(scope="session")
+def story_engine() -> Engine:
+    """The engine over the shipped story (knowledge/), built once for every module that asks it: indexing the
+    story is most of a start, and an Engine is immutable."""
+    built, problems = load_engine(DEFAULT_KNOWLEDGE_DIR)
     assert built is not None, problems
     return built
 

@@ -1,4 +1,5 @@
-"""Judging the engine on the held-out question sets (tests/data/questions*.yaml): one rule for tests and calibration.
+"""Judging the engine on the question sets (tests/data/questions*.yaml, the calibration's training sets, and
+tests/data/heldout/): one rule for tests and calibration.
 
 A reply is right when, for an answerable question, it answers, every expect group
 matches the answer text or a cited quote, and one of its citations checks out in an

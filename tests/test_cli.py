@@ -197,3 +197,18 @@ def test_a_missing_token_is_explained_for_where_the_bot_runs(tmp_path: Path, fil
         (tmp_path / name).write_text(text)
     assert says.format(home=tmp_path) in missing_token(tmp_path)
     assert ("copy" in missing_token(tmp_path)) == (".env.example" in files)
+
+
+def test_database_url_without_psycopg_is_one_line_and_exit_2(tmp_path: Path, monkeypatch, capsys) -> None:
+    """psycopg is the postgres extra: a default install with DATABASE_URL set says so instead of a traceback."""
+    import importlib.util
+
+    from bot import cli
+
+    monkeypatch.setenv("STORY_BOT_HOME", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", "postgresql://bot@db.invalid/story")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "psycopg" else real(name, *a))
+    assert cli.main(["gaps"]) == cli.EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "story-bot[postgres]" in err

@@ -137,6 +137,7 @@ def _add_in_child(directory: str, n: int) -> None:
     raise SystemExit(0 if result.ok else 1)
 
 
+@pytest.mark.slow
 def test_concurrent_adds_from_processes_all_land(kb_dir: Path):
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_add_in_child, args=(str(kb_dir), n)) for n in range(4)]

@@ -8,17 +8,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.config import DEFAULT_KNOWLEDGE_DIR
-from bot.engine import DOESNT_SAY, Engine, load_engine
+from bot.engine import DOESNT_SAY, Engine
 from bot.engine.index import sentences
 from bot.engine.text import QuestionType, clean, content_terms, question_type, stem, words
 
 
 @pytest.fixture(scope="module")
-def engine() -> Engine:
-    built, problems = load_engine(DEFAULT_KNOWLEDGE_DIR)
-    assert built is not None, problems
-    return built
+def engine(story_engine: Engine) -> Engine:
+    """The story's engine: these promises are about the shipped knowledge."""
+    return story_engine
 
 
 def assert_cited(engine: Engine, answer_citations: tuple) -> None:

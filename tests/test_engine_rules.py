@@ -148,17 +148,22 @@ def test_ellipsis_reuses_the_last_question() -> None:
         == "who said 'wasn't so grateful'"
 
 
-def test_a_bare_follow_up_asks_about_the_last_subject() -> None:
-    talk = _after("what did trump threaten over china", "Trump threatened 100 percent tariffs.")
-    assert resolve("why?", talk, _entities()) == "why trump threaten over china"
-    assert resolve("when was that", talk, _entities()) == "when was trump threaten over china"
-    assert resolve("lol same", talk, _entities()) == "lol same"  # chatter, not a question about it
+def test_a_bare_follow_up_asks_about_the_last_subject(story_engine: Engine) -> None:
+    """Asserted on the answers: the words the follow-up is spelled out to are the resolver's business."""
+    talk = Conversation().add(story_engine.ask("what did trump threaten over china"), 0.0)
+    why = story_engine.ask("why?", talk)
+    assert why.answered and "Chinese electric vehicles" in (why.text or "")  # the threat's reason
+    assert not story_engine.ask("why?").answered  # alone, "why?" asks nothing
+    when = story_engine.ask("when was that", talk)
+    assert when.resolved and not when.answered  # about the threat, whose date the story does not give
+    chatter = story_engine.ask("lol same", talk)
+    assert not chatter.resolved and not chatter.answered  # chatter, not a question about it
 
 
-def test_what_someone_said_leans_on_what_was_talked_about() -> None:
-    talk = _after("who claimed carney walked back his comments", "Scott Bessent claimed it.")
-    assert resolve("and what did carney say?", talk, _entities()) == \
-        "what did carney say about claimed carney walked back his comments?"
+def test_what_someone_said_leans_on_what_was_talked_about(story_engine: Engine) -> None:
+    talk = Conversation().add(story_engine.ask("who claimed carney walked back his comments"), 0.0)
+    said = story_engine.ask("and what did carney say?", talk)
+    assert said.resolved and said.answered and "meant what he said" in (said.text or "")
 
 
 def test_a_follow_up_has_its_own_bar(engine: Engine) -> None:

@@ -16,8 +16,7 @@ import numpy as np
 import pytest
 from rapidfuzz import fuzz
 
-from bot.config import DEFAULT_KNOWLEDGE_DIR
-from bot.engine import Engine, load_engine
+from bot.engine import Engine
 from bot.engine.index import SPECIFIC, Index, Query
 from bot.engine.semantic import CACHE_KEEP, CACHE_VARIABLE, Embedder, VectorCache, shared_embedder
 from bot.engine.text import QuestionType, question_type, words
@@ -42,10 +41,8 @@ class Counting:
 
 
 @pytest.fixture(scope="module")
-def story() -> Engine:
-    built, problems = load_engine(DEFAULT_KNOWLEDGE_DIR)
-    assert built is not None, problems
-    return built
+def story(story_engine: Engine) -> Engine:
+    return story_engine
 
 
 # --- the vector cache ------------------------------------------------------------------

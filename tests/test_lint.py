@@ -51,3 +51,24 @@ def test_warnings_alone_leave_check_passing(kdir: Path) -> None:
     assert lines[-1] == "paragraphs covered: 4/23"
     out = io.StringIO()
     assert check(kdir, out) == 0 and "warning" not in out.getvalue().split("\n", 1)[1]  # only when asked
+
+
+def test_strict_fails_on_a_warning_and_passes_without_one(kdir: Path) -> None:
+    assert check(kdir, io.StringIO(), lint=True, strict=True) == 1  # 'trump message to canadians' can go
+    qa = kdir / "qa.yaml"
+    qa.write_text(qa.read_text(encoding="utf-8").replace("    - trump message to canadians\n",
+                                                         "    - trump message to canadians  # keep: a test\n"),
+                  encoding="utf-8")
+    out = io.StringIO()
+    assert check(kdir, out, lint=True, strict=True) == 0, out.getvalue()
+    assert "warning" not in out.getvalue()
+
+
+def test_a_focused_answer_inside_a_broader_one_is_not_the_same_answer(kdir: Path) -> None:
+    (kdir / "qa-x.yaml").write_text(
+        "- id: jivani-rubio\n  question: Did Jivani meet Marco Rubio?\n"
+        "  answer: JD Vance, Usha Vance and Marco Rubio, and officials.\n  citations:\n"
+        '    - {paragraph: 4, quote: "U.S. Secretary of State Marco Rubio on Feb. 4"}\n', encoding="utf-8")
+    kb = load_knowledge(kdir).kb
+    assert kb is not None
+    assert not [w for w in lint(kb) if "says the same" in w.message]

@@ -156,6 +156,7 @@ def _write_many(path: str, n: int) -> None:
     s.close()
 
 
+@pytest.mark.slow
 def test_several_processes_write_at_once_and_every_row_lands(tmp_path: Path):
     path = tmp_path / "bot.sqlite3"
     Store(path, salt="s").close()

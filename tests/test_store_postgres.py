@@ -128,6 +128,7 @@ def _record_many(url: str, n: int) -> None:
     store.close()
 
 
+@pytest.mark.slow
 def test_several_processes_record_at_once_and_every_row_lands(pg_url: str):
     PostgresStore(pg_url, salt="s").close()
     ctx = multiprocessing.get_context("spawn")
@@ -269,6 +270,7 @@ def _add_many(url: str, knowledge: str, worker: int, n: int) -> None:
     store.close()
 
 
+@pytest.mark.slow
 def test_concurrent_adds_from_two_processes_are_serialised_by_the_database(pg_url: str, knowledge: Path):
     PostgresStore(pg_url, salt="s").close()
     ctx = multiprocessing.get_context("spawn")
@@ -449,6 +451,7 @@ def _add_and_hang(url: str, knowledge: str, ready: Any) -> None:
     store.add_entry(Path(knowledge), ROOMMATE, moderator_id=7)
 
 
+@pytest.mark.slow
 def test_a_process_killed_mid_edit_leaves_no_half_written_entry_and_no_lock(pg_url: str, knowledge: Path):
     PostgresStore(pg_url, salt="s").close()
     ctx = multiprocessing.get_context("spawn")
@@ -468,6 +471,7 @@ def test_a_process_killed_mid_edit_leaves_no_half_written_entry_and_no_lock(pg_u
 # --- end to end: two `python -m bot run` processes on one PostgreSQL, against the stand-in ------------------
 
 
+@pytest.mark.slow
 async def test_two_bot_processes_on_one_postgresql_share_edits_and_questions(pg_url: str, tmp_path: Path):
     """Shard 1 (the guild's) takes a /kb add; shard 0 (direct messages) answers it from the database."""
     async with Discord(shard_count=2) as standin:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ import pytest
 
 from bot.config import DEFAULT_KNOWLEDGE_DIR, Settings
 from bot.discord.bot import StoryBot
-from bot.engine import Answer, Conversation, Engine, load_engine
+from bot.engine import Answer, Conversation, Engine
 from bot.knowledge import watch as watch_module
 from tests.standin import Person, Request, World, world
 from tests.standin import limits as discord_limits
@@ -184,13 +183,8 @@ class SuggestingEngine(Engine):
 # --- fixtures ---------------------------------------------------------------------------
 
 
-@functools.cache
-def _story_engine() -> tuple[Engine | None, tuple]:
-    return load_engine(DEFAULT_KNOWLEDGE_DIR)
-
-
 @pytest.fixture(autouse=True)
-def shared_story_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+def shared_story_engine(monkeypatch: pytest.MonkeyPatch, story_engine: Engine) -> None:
     """Index knowledge/ once per session: an Engine is immutable, and indexing is most of a bot's start.
 
     Any other knowledge directory (a broken copy, a moderator's edit) is loaded for real.
@@ -198,7 +192,7 @@ def shared_story_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     real = watch_module.load_engine  # the bot loads (at start and on reloads) through its KnowledgeReloader
 
     def load(directory: Path | str) -> tuple[Engine | None, tuple]:
-        return _story_engine() if Path(directory) == DEFAULT_KNOWLEDGE_DIR else real(directory)
+        return (story_engine, ()) if Path(directory) == DEFAULT_KNOWLEDGE_DIR else real(directory)
 
     monkeypatch.setattr(watch_module, "load_engine", load)
 

@@ -54,6 +54,7 @@ def answered(call: Any) -> bool:
     return (bool(call.embeds) or "story doesn't say" in (call.content or "")) and APOLOGY not in (call.content or "")
 
 
+@pytest.mark.slow
 async def test_every_question_is_answered_within_a_second_while_the_database_is_write_locked(
         harness: Harness, settings: Settings, record_property: Any):
     h = harness
@@ -193,6 +194,7 @@ def test_a_missing_directory_is_created(settings: Settings):
 # --- an edit and its audit row land together ----------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_kb_remove_with_the_database_locked_changes_nothing_and_says_so(harness: Harness, settings: Settings):
     h = harness
     before = knowledge_files(settings)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.discord.bot import StoryBot
 from tests.standin import Discord
+
+pytestmark = pytest.mark.slow  # the real bot against the stand-in: seconds a test
 
 SYNCED = {"ask", "who", "what", "when", "source", "help", "kb", "Ask the story"}
 

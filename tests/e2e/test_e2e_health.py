@@ -16,6 +16,8 @@ from tests.standin import Discord
 
 from .harness import ErrorLog, running_bot, settings_for
 
+pytestmark = pytest.mark.slow  # the real bot against the stand-in: seconds a test
+
 FLIP_WITHIN = 5.0
 
 

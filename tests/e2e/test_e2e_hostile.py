@@ -10,11 +10,15 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from bot.discord.render import APOLOGY
 from tests.standin import Discord
 
 from .harness import ErrorLog, running_bot, settings_for
 from .hostile import corpus, deliver
+
+pytestmark = pytest.mark.slow  # the real bot against the stand-in: seconds a test
 
 CORPUS = 1200
 BATCH = 100  # deliveries in flight at once: a burst, bounded

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,10 @@ def test_a_plain_install_answers_from_another_directory(tmp_path: Path) -> None:
     run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", tmp_path / "dist",
         source, cwd=tmp_path)
     (wheel,) = (tmp_path / "dist").glob("story_bot-*.whl")
+    with zipfile.ZipFile(wheel) as built:
+        metadata = built.read(next(n for n in built.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+    psycopg = [line for line in metadata.splitlines() if line.startswith("Requires-Dist: psycopg")]
+    assert psycopg and all('extra == "postgres"' in line for line in psycopg)  # the SQLite default goes without it
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", venv, cwd=tmp_path)
     python = venv / "bin" / "python"

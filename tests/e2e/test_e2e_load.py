@@ -12,6 +12,8 @@ from tests.standin import Discord
 
 from .harness import ErrorLog, running_bot, settings_for
 
+pytestmark = pytest.mark.slow  # the real bot against the stand-in: seconds a test
+
 
 async def test_a_lost_interaction_is_one_warning_line(tmp_path: Path, errors: ErrorLog,
                                                       caplog: pytest.LogCaptureFixture) -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.discord.bot import StoryBot
 from tests.standin import Discord
+
+pytestmark = pytest.mark.slow  # the real bot against the stand-in: seconds a test
 
 
 async def test_a_mention_is_answered_as_a_reply_without_ping(standin: Discord, story_bot: StoryBot) -> None:

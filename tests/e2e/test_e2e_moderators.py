@@ -9,6 +9,8 @@ from bot.discord.bot import StoryBot
 from bot.discord.cogs.kb import REFUSAL
 from tests.standin import Discord
 
+pytestmark = pytest.mark.slow  # the real bot against the stand-in: seconds a test
+
 QUESTION = "Which outlet heard about the unofficial meetings first-hand from Jivani?"
 
 

@@ -27,6 +27,8 @@ from tests.standin.gateway import ALL_INTENTS, MESSAGE_CONTENT
 
 from .harness import CHILD_SITE, settings_for, spawn_bot
 
+pytestmark = pytest.mark.slow  # the real bot against the stand-in: seconds a test
+
 EXIT_TIMEOUT = 30.0
 
 

@@ -20,6 +20,8 @@ from tests.standin import Discord, Event
 
 from .harness import ErrorLog, running_bot, settings_for
 
+pytestmark = pytest.mark.slow  # the real bot against the stand-in: seconds a test
+
 NO_PINGS = {"parse": [], "replied_user": False}
 @pytest.fixture
 async def forum_bot(standin: Discord, tmp_path: Path, errors: ErrorLog) -> AsyncIterator[StoryBot]:

@@ -7,6 +7,8 @@ import pytest
 from bot.discord.bot import StoryBot
 from tests.standin import Discord
 
+pytestmark = pytest.mark.slow  # the real bot against the stand-in: seconds a test
+
 
 @pytest.mark.parametrize("code", [None, 4000], ids=["connection-lost", "close-4000"])
 async def test_the_bot_resumes_after_a_dropped_gateway_and_answers_again(
