@@ -2,9 +2,8 @@
 
     python -m benchmarks.bench [--entries 10000] [--out benchmarks/results.md]
 
-Targets on the 2-core reference machine, with the semantic stage on: p99 at most 2 ms on the story
-(aim 1 ms), under 10 ms at 10,000 entries; `python -m bot ask --json -` start-up at most 0.5 s and
-its peak memory at most 150 MB.
+Targets on the 2-core reference machine, with the verifier on: p50 at most 5 ms and p99 at most 30 ms on
+the story; `python -m bot ask --json -` start-up at most 1.5 s and its peak memory at most 300 MB.
 Measured here, reported in docs/quality-and-speed.md; never asserted in tests (timings vary by machine).
 Start-up and the index times read the knowledge's vectors from the cache (bot/engine/semantic.py's
 VectorCache), as every start of unchanged knowledge does; a row gives the build that encodes them.
@@ -157,7 +156,7 @@ def main() -> None:
         ("index, vectors encoded rather than cached (story)", f"{story['uncached_ms']:.0f} ms", ""),
         ("index memory (story)", f"{story['index_mib']:.1f} MiB", ""),
         (f"latency p50 / p99 (story, {story['questions']:.0f} asks)",
-         f"{story['p50_ms']:.3f} / {story['p99_ms']:.3f} ms", "p99 ≤ 2 ms (aim 1 ms)"),
+         f"{story['p50_ms']:.3f} / {story['p99_ms']:.3f} ms", "p50 ≤ 5 ms, p99 ≤ 30 ms"),
         ("the same, CPU time of the asking thread", f"{story['cpu_p50_ms']:.3f} / {story['cpu_p99_ms']:.3f} ms", ""),
         (f"knowledge load + index ({large['entries']:.0f} entries)",
          f"{large['load_ms']:.0f} + {large['index_ms']:.0f} ms", ""),
@@ -165,10 +164,10 @@ def main() -> None:
          f"{large['uncached_ms']:.0f} ms", ""),
         (f"index memory ({large['entries']:.0f} entries)", f"{large['index_mib']:.0f} MiB", ""),
         (f"latency p50 / p99 ({large['entries']:.0f} entries)",
-         f"{large['p50_ms']:.3f} / {large['p99_ms']:.3f} ms", "p99 < 10 ms"),
+         f"{large['p50_ms']:.3f} / {large['p99_ms']:.3f} ms", ""),
         ("the same, CPU time of the asking thread", f"{large['cpu_p50_ms']:.3f} / {large['cpu_p99_ms']:.3f} ms", ""),
-        ("`ask --json -` start-up, one question", f"{startup:.2f} s", "≤ 0.5 s"),
-        ("`ask --json -` peak memory", f"{startup_rss:.0f} MiB", "≤ 150 MB"),
+        ("`ask --json -` start-up, one question", f"{startup:.2f} s", "≤ 1.5 s"),
+        ("`ask --json -` peak memory", f"{startup_rss:.0f} MiB", "≤ 300 MB"),
         (f"peak memory (this process, with {large['entries']:.0f} entries)", f"{peak_rss:.0f} MiB", ""),
     ]
     lines = ["| measure | result | target |", "| --- | --- | --- |"]

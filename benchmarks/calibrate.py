@@ -31,14 +31,14 @@ import yaml
 from bot.config import DEFAULT_KNOWLEDGE_DIR
 from bot.engine import Conversation, Engine, load_engine
 from bot.engine.decide import verified_signals
-from bot.engine.params import DEFAULT, FEATURES, FITTED, VERIFIED_FEATURES, Params
+from bot.engine.params import FEATURES, FITTED, VERIFIED_FEATURES, Params
 from bot.engine.understand import understand
 from bot.knowledge import Article, KnowledgeBase
 from tests.question_set import QUESTION_SETS, Item, judge, load_items
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
 HELDOUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "heldout"
-MAX_WRONG = 0.03  # on the calibration split, richer in near misses than readers are: 1.6–2.4% on held-out
+MAX_WRONG = 0.02  # on the calibration split: the wrong-answer target for readers (held-out sets ran higher)
 
 
 def load_set(path: Path) -> list[Item]:
@@ -166,7 +166,8 @@ def main() -> None:
     weights = tuple(float(w) for w in fit(x, y))
     print(f"{len(y)} candidates from {len(calibration)} questions; {int(y.sum())} right")
     print("retrieval weights: " + ", ".join(f"{f} {w:.3f}" for f, w in zip(FEATURES, weights, strict=True)))
-    fitted = replace(DEFAULT, weights=weights)
+    # From the unfitted defaults, not fitted.json: what this run fits must not depend on the last run's values.
+    fitted = replace(Params(), weights=weights)
     verified = fitted.verified_weights
     if Engine(engine.kb, fitted).verifier is not None:
         vx, vy = verified_labelled(Engine(engine.kb, fitted), calibration)
