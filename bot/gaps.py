@@ -161,12 +161,13 @@ def settled(engine: Engine, wording: MissedWording) -> bool:
 
 
 def closest_entry(engine: Engine, gap: Gap) -> str | None:
-    """The Q&A entry the gap's wording could join: the one readers picked most, else the engine's best
-    Q&A candidate (scoring at least CLOSEST_FLOOR) that no reader voted 👎 for it."""
+    """The Q&A entry the gap's wording could join: the one readers picked most, else the engine's closest
+    Q&A candidate by retrieval (at least CLOSEST_FLOOR; the verifier judged none gives the answer, but the
+    closest topic is the one to join) that no reader voted 👎 for it."""
     picks = Counter(source for w in gap.wordings for source in w.chosen for _ in range(max(w.picked, 1)))
     candidates = [source for source, _ in picks.most_common()]
-    candidates += [c.doc.source for c in engine.explain(gap.question, limit=CLOSEST_CANDIDATES)
-                   if c.probability >= CLOSEST_FLOOR]
+    found = sorted(engine.explain(gap.question, limit=CLOSEST_CANDIDATES), key=lambda c: c.retrieval, reverse=True)
+    candidates += [c.doc.source for c in found if c.retrieval >= CLOSEST_FLOOR]
     refused = set(gap.sources)
     for source in candidates:
         if source.startswith(QA_PREFIX) and source not in refused and engine.kb.entry(source[len(QA_PREFIX):]):

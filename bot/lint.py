@@ -1,12 +1,14 @@
 """`python -m bot check --lint`: warnings about knowledge that works but could be smaller.
 
 - A phrasing the engine matches to its entry even without it can go: the engine already
-  understands that wording. Rebuilding the engine once per phrasing would take minutes, so the
-  entries are split into a few interleaved batches; each batch's phrasings are removed together,
-  the engine is built once per batch, and every removed phrasing is asked again. Entries of one
-  batch are far apart in the files, so they rarely compete for the same wording. A phrasing that other
-  wordings lean on (without it they get another answer, which the lint cannot see) is written with a
-  `# keep: why` comment on its line, and the lint leaves it alone.
+  understands that wording. Phrasings are what retrieval finds an entry by, so retrieval alone
+  judges (the verifier off): a retrained verifier does not turn the knowledge's lint red.
+  Rebuilding the engine once per phrasing would take minutes, so the entries are split into a few
+  interleaved batches; each batch's phrasings are removed together, the engine is built once per
+  batch, and every removed phrasing is asked again. Entries of one batch are far apart in the
+  files, so they rarely compete for the same wording. A phrasing that other wordings lean on
+  (without it they get another answer, which the lint cannot see) is written with a `# keep: why`
+  comment on its line, and the lint leaves it alone.
 - Two Q&A entries whose answers say the same thing (rapidfuzz token_sort_ratio ≥ SAME_ANSWER)
   are probably one question asked two ways: one entry with both phrasings is easier to keep right.
   The whole of both answers is compared: a focused answer that a broader one contains ("Did Jivani meet
@@ -28,12 +30,14 @@ from pathlib import Path
 from rapidfuzz import fuzz, utils
 
 from bot.engine import Engine
+from bot.engine.params import DEFAULT
 from bot.knowledge.article import fold, shorten
 from bot.knowledge.model import Citation, Fact, KnowledgeBase, QAEntry
 
 BATCHES = 8  # engine builds per lint run; more is slower and a little more exact
 SAME_ANSWER = 90  # token_set_ratio from which two answers are taken to say the same thing
 MIN_WORDS = 6  # shorter answers ("Yes.") share their few words with too much to compare
+RETRIEVAL = replace(DEFAULT, verify=False)  # the engine the phrasing check asks: words and meaning alone
 KEEP = "# keep"  # on a phrasing's line: other wordings lean on it, so the lint does not say it can go
 
 
@@ -61,7 +65,8 @@ def redundant_phrasings(kb: KnowledgeBase, batches: int = BATCHES) -> list[LintW
     for start in range(min(batches, len(entries))):
         batch = entries[start::batches]
         ids = {e.id for e in batch}
-        engine = Engine(replace(kb, qa=tuple(replace(e, phrasings=()) if e.id in ids else e for e in kb.qa)))
+        engine = Engine(replace(kb, qa=tuple(replace(e, phrasings=()) if e.id in ids else e for e in kb.qa)),
+                        RETRIEVAL)
         for entry in batch:
             out += _redundant(engine, entry, kept)
     return out

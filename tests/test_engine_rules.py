@@ -287,7 +287,7 @@ def test_the_next_answer_over_the_bar_may_give_what_the_best_lacks(engine: Engin
 
 
 def test_whose_words_must_be_in_the_answer(engine: Engine) -> None:
-    lenient = Engine(engine.kb, replace(DEFAULT, threshold=0.2))
+    lenient = Engine(engine.kb, replace(DEFAULT, threshold=0.2, verify=False))  # the rule alone, not the verifier
     answer = lenient.ask("what did vance tell jivani in their meeting?")
     assert not answer.answered and "doesn't say what" in (answer.text or "")
     said = lenient.ask("what did trump say to jivani")

@@ -131,13 +131,13 @@ def test_closed_this_week_counts_the_last_seven_days(store: Store):
 
 
 def test_each_gap_names_the_closest_entry_and_a_pick_wins(engine: Engine):
-    wordings = [wording("did trump send a note to canadians", 2)]
+    wordings = [wording("did trump write to canadians", 2)]
     picked = MissedWording("did trump really say that", "did trump really say that", 0, 0, 2, (),
                            ("qa:who-jivani-met",), "2026-01-01T00:00:00Z")
     gaps, closed = open_gaps(engine, [*wordings, picked], limit=5)
     assert closed == []
     closest = {g.question: g.closest for g in gaps}
-    assert closest == {"did trump send a note to canadians": "trump-message",
+    assert closest == {"did trump write to canadians": "trump-message",
                        "did trump really say that": "who-jivani-met"}
 
 
@@ -188,7 +188,7 @@ def test_a_version_1_database_is_migrated_and_keeps_its_rows(tmp_path: Path):
 def test_print_gaps_shows_totals_and_open_gaps_only(tmp_path: Path, engine: Engine):
     path = tmp_path / "bot.sqlite3"
     s = Store(path, salt="s")
-    for q in ["Who is Jivani's wife?", "who is jivanis wife", "How old is Trump?", ANSWERED_NOW]:
+    for q in ["What is Jivani's height?", "whats jivanis height", "How old is Trump?", ANSWERED_NOW]:
         miss(s, q)
     # 👎 on the answer the engine still gives (article:1, since the engine rewrite): it stays a gap
     qid = miss(s, "What did Trump say?", answered=True, source="article:1")
@@ -198,7 +198,7 @@ def test_print_gaps_shows_totals_and_open_gaps_only(tmp_path: Path, engine: Engi
     assert print_gaps(Settings(database_path=path, hash_salt="s"), out, engine) == 0
     text = out.getvalue()
     assert "Questions: 5" in text and "Answered: 1 (20%)" in text and "helpful: 0 (0%)" in text
-    assert "1. Who is Jivani's wife? — 2 (2 unanswered); also asked as: who is jivanis wife" in text
+    assert "1. What is Jivani's height? — 2 (2 unanswered); also asked as: whats jivanis height" in text
     assert "What did Trump say? — 1 (1 unhelpful (article:1))" in text
     assert ANSWERED_NOW not in text
     assert "Gaps closed this week: 1" in text

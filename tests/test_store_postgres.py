@@ -36,7 +36,8 @@ from tests.standin import Discord
 
 KNOWLEDGE = Path(__file__).resolve().parent / "fixtures" / "knowledge"
 USER = 412345678901234567
-ROOMMATE = NewEntry("Which vice-president shared Jivani's university room?", ("jivani vance room",),
+ROOMMATE = NewEntry("Which vice-president shared Jivani's university room?",
+                    ("who did jivani bunk with at school",),
                     "JD Vance, his close friend and former university roommate.", 2,
                     "former university roommate of U.S. Vice-President JD Vance")
 
@@ -160,7 +161,7 @@ def test_an_entry_added_through_one_store_is_heard_and_loaded_by_another(pg_url:
     reloader = KnowledgeReloader(knowledge, engines.append, theirs.extra_knowledge)
     engine, problems = reloader.load()
     assert engine is not None and not problems
-    answer = engine.ask("which vice president shared jivani's university room")
+    answer = engine.ask("who did jivani bunk with at school")
     assert answer.answered and answer.source == f"qa:{result.entry_id}"
     (edit,) = theirs.edits()
     assert (edit.action, edit.entry_id, edit.moderator_id, edit.status) == ("add", result.entry_id, 7, "done")
@@ -413,7 +414,7 @@ async def test_a_kb_add_through_one_bot_is_answered_by_another_within_seconds(pg
     first, second = (Harness(bot, fake) for bot in bots)
     for h in (first, second):
         await h.event("GUILD_CREATE", guild_create())
-    question = "which vice president shared jivani's university room"
+    question = "who did jivani bunk with at school"
     assert not second.bot.engine.ask(question).answered
 
     form = await open_form(first, kb("add"))

@@ -43,7 +43,8 @@ MODERATOR_ID = MODERATOR.id
 
 BAD = {"question": "What did Jivani eat in Washington?", "phrasings": "jivani lunch", "answer": "Pizza.",
        "paragraph": "2", "quote": "he ate a pizza"}
-GOOD = {"question": "Which vice-president shared Jivani's university room?", "phrasings": "jivani vance room",
+GOOD = {"question": "Which vice-president shared Jivani's university room?",
+        "phrasings": "who did jivani bunk with at school",
         "answer": "JD Vance, his close friend and former university roommate.", "paragraph": "¶2",
         "quote": "former university roommate of U.S. Vice-President JD Vance"}
 FORM_FIELDS = ("question", "phrasings", "answer", "paragraph", "quote")  # the order of the form's inputs
@@ -271,7 +272,7 @@ async def test_add_with_a_paragraph_that_is_not_a_number_is_refused(h: Harness):
 
 
 async def test_a_good_entry_is_written_and_answers_the_next_question(h: Harness, settings: Settings):
-    question = "which vice president shared jivani's university room"
+    question = "who did jivani bunk with at school"
     assert not h.bot.engine.ask(question).answered
     form = await open_form(h, kb("add", question=GOOD["question"]))
     assert form["components"][0]["components"][0]["value"] == GOOD["question"]  # prefilled
@@ -317,7 +318,8 @@ async def test_show_and_remove_with_autocomplete(h: Harness, settings: Settings)
 
 async def test_gaps_group_unanswered_and_thumbs_down_with_buttons_to_fix(h: Harness, settings: Settings):
     store = h.bot.store
-    for question in ["Who is Jivani's wife?", "who is jivanis wife", "Who is Jivani's wife??", "What is Jivani's age?"]:
+    for question in ["Which senators did Jivani meet?", "which senators did jivani meet with",
+                     "Which senators did Jivani meet??", "What is Jivani's age?"]:
         store.record_question(question=question, answered=False, source=None, confidence=0.1,
                               guild_id=GUILD_ID, channel_id=ANSWER_CHANNEL, user_id=READER_ID)
     qid = store.record_question(question="Who did Jivani meet?", answered=True, source="qa:who-jivani-met",
@@ -329,7 +331,7 @@ async def test_gaps_group_unanswered_and_thumbs_down_with_buttons_to_fix(h: Harn
     assert h.fake.sent()[before].json["type"] == 5  # deferred first: the work may take a while
     assert call.ephemeral
     lines = call.content.splitlines()
-    assert "Jivani's wife" in lines[1].replace("\\", "") and "— 3 (3 unanswered)" in lines[1]
+    assert "senators did Jivani meet" in lines[1].replace("\\", "") and "— 3 (3 unanswered)" in lines[1]
     assert "closest entry: who-jivani-met" in lines[1].replace("\\", "")
     assert any("Who did Jivani meet" in line and "1 unhelpful (qa:who-jivani-met)" in line for line in lines)
     labels = [b["label"] for b in call.buttons]
@@ -340,11 +342,11 @@ async def test_gaps_group_unanswered_and_thumbs_down_with_buttons_to_fix(h: Harn
 
     form = await open_form(h, as_who(button_press(stored(h)[-1], call.buttons[1]["custom_id"]), "manager"))
     question, phrasings = (row["components"][0].get("value") for row in form["components"][:2])
-    assert "Jivani" in question and "wife" in question and phrasings
+    assert "Jivani" in question and "senators" in question and phrasings
 
     call = await interact(h, as_who(button_press(stored(h)[-1], call.buttons[0]["custom_id"]), "reader"))
     assert call.content == REFUSAL
-    assert "Jivani's wife" not in (settings.knowledge_dir / "qa.yaml").read_text(encoding="utf-8")
+    assert "senators did Jivani" not in (settings.knowledge_dir / "qa.yaml").read_text(encoding="utf-8")
 
 
 async def test_stats_show_totals(h: Harness):
@@ -381,7 +383,7 @@ async def test_the_bot_not_the_cog_owns_the_store_and_the_watcher(h: Harness, se
 
 # --- gaps into answers, history, restore -------------------------------------------------------
 
-MISSED = "did trump send a note to canadians"
+MISSED = "did trump write to canadians"
 
 
 def record_misses(h: Harness, *questions: str) -> None:
@@ -391,7 +393,7 @@ def record_misses(h: Harness, *questions: str) -> None:
 
 
 async def test_a_gap_becomes_a_phrasing_of_the_closest_entry_with_one_click(h: Harness, settings: Settings):
-    record_misses(h, MISSED, MISSED, "did trump send a note to canadian?", "How old is Trump?")
+    record_misses(h, MISSED, MISSED, "did trump write to canadian?", "How old is Trump?")
     assert not h.bot.engine.ask(MISSED).answered
     call = await interact(h, kb("gaps"))
     assert call.buttons[0]["label"] == "1. Add as a phrasing of «trump-message»"
@@ -543,7 +545,7 @@ async def test_readers_are_answered_while_moderators_gaps_work_fills_its_thread(
 
 
 # A reader's question wrapped in an OSC-8 terminal link, with a user mention and @everyone.
-HOSTILE_GAP = "\x1b]8;;https://x.test\x1b\\trump message for canadians?\x1b]8;;\x1b\\ <@123456789012345678> @everyone"
+HOSTILE_GAP = "\x1b]8;;https://x.test\x1b\\did trump write to canadians?\x1b]8;;\x1b\\ <@123456789012345678> @everyone"
 
 
 def neutral(content: str) -> bool:
@@ -555,10 +557,10 @@ def neutral(content: str) -> bool:
 async def test_gaps_and_the_phrasing_reply_echo_readers_text_neutralised(h: Harness):
     record_misses(h, HOSTILE_GAP, HOSTILE_GAP)
     call = await interact(h, kb("gaps"))
-    assert "trump message for canadians?" in call.content and neutral(call.content), call.content
+    assert "did trump write to canadians?" in call.content and neutral(call.content), call.content
     assert "@\u200beveryone" in call.content  # shown, harmless
     call = await interact(h, as_who(button_press(stored(h)[-1], call.buttons[0]["custom_id"]), "manager"))
-    assert call.content.startswith("Added “trump message for canadians?") and neutral(call.content), call.content
+    assert call.content.startswith("Added “did trump write to canadians?") and neutral(call.content), call.content
 
 
 async def test_with_the_database_down_a_new_entry_is_refused_in_plain_words(h: Harness):

@@ -14,7 +14,7 @@ from tests.discord.test_kb import KNOWLEDGE, MOD_ROLE, MODERATOR_ID, as_who, h, 
 from tests.test_store_postgres import ROOMMATE
 
 __all__ = ["h"]  # a fixture used here by name
-MISSED = "jivani vance room at school"
+MISSED = "jivani vance dorm at school"
 
 
 @pytest.fixture
