@@ -28,16 +28,11 @@ def _none(*_args: object, **_kwargs: object) -> None:
     return None
 
 
-def _false(*_args: object, **_kwargs: object) -> bool:
-    return False
-
-
 # Each rule, and how to take it out: the function it lives in, replaced by one that never fires.
 RULES: dict[str, list[tuple[str, Callable]]] = {
     "detail missing (which X, how long)": [("bot.engine.decide.detail_missing", _none)],
     "whose words (what did X say)": [("bot.engine.decide.unsaid", _none)],
     "false premise: No": [("bot.engine.engine.verdict", _none)],
-    "either-or choice": [("bot.engine.engine.choice", _false)],
     "timeline comparisons": [("bot.engine.timeline.Timeline.compare", _none)],
     "corrections of the last answer": [("bot.engine.engine.Engine._corrected", _none)],
 }
