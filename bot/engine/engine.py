@@ -118,8 +118,7 @@ class Engine:
             return None
         last = conversation.turns[-1]
         doc = self._given.get((last.source, re.sub(r"^(?:Yes|No): ", "", last.text or "")))
-        found = verdict(claim, doc.evidence, self.entities) if doc is not None else None
-        if doc is None or found is None:
+        if doc is None or (found := verdict(claim, doc.evidence, self.entities)) is None:
             return None
         return Answer(asked, True, f"{found}: {doc.answer}", 1.0 if found == "No" else 0.9, doc.citations,
                       doc.source, resolved=f"{claim.strip()} ({last.resolved})")
@@ -134,8 +133,7 @@ class Engine:
         if (not candidates or candidates[0].probability < threshold) and \
                 question_type(resolved) is QuestionType.YESNO:
             # A false premise ("Did they meet on Feb. 10?") hides the fact it gets wrong: find the fact
-            # without the asserted details, and answer it only where the story contradicts the premise. (An
-            # either-or question answered here too once; with the verifier that added nothing on held-out sets.)
+            # without the asserted details, and answer it only where the story contradicts the premise.
             stripped = claims_removed(resolved, self.index.known_words)
             # No second search when nothing asserted can be taken out (the same words would be searched again),
             # when nothing in the question could be contradicted or chosen between, or when no answer came near.

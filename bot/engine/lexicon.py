@@ -20,6 +20,8 @@ SEASONS = {"winter": 1, "spring": 3, "summer": 6, "fall": 9, "autumn": 9}
 # Early/late in a period: a fraction of the way through it, to sort "late January" after "Jan. 20".
 PART_OF = {"early": 0.2, "mid": 0.5, "middle": 0.5, "late": 0.8}
 
+# A year as stories write it.
+YEAR = r"\b(?:1[89]|2\d)\d\d\b"
 # Words a reader may put before a question without changing what it asks ("yo did…", "so was it…").
 INTERJECTIONS = frozenset("yo hey hi so ok okay wait um uh hmm lol bro ngl honestly like well also and but".split())
 # The words that open a wh-question.
@@ -33,7 +35,7 @@ NUMBER_WORDS = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|hundred|tho
 # What a date looks like in an answer: a month (with or without a day), a season, a year, or a relative time.
 DATE = (rf"\b{MONTH}\.?\s*\d|\b(?:january|february|march|april|june|july|august|september|october|november|"
         r"december|spring|summer|fall|autumn|winter|yesterday|today|tomorrow|week|year|decade|next day|"
-        r"following day|day before|recently)\b|\b(?:1[89]|2\d)\d\d\b")
+        rf"following day|day before|recently)\b|{YEAR}")
 
 EARLIER = re.compile(r"\b(?:first|earlier|sooner|before)\b")
 LATER = re.compile(r"\b(?:last|later|after)\b")

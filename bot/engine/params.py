@@ -20,6 +20,8 @@ FEATURES = ("bias", "lexical", "recall", "precision", "ratio", "typed", "meaning
             "lexical_margin", "unknown", "sentence", "agree", "covered")
 # What the final decision weighs for a verified candidate, in the order of `Params.verified_weights`.
 VERIFIED_FEATURES = ("bias", "verifier", "retrieval")
+# fitted.json names each weight by its feature: the order each weights tuple follows.
+_NAMED = {"weights": FEATURES, "verified_weights": VERIFIED_FEATURES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +74,9 @@ class Params:
         for name, value in data.items():
             if name not in known:
                 raise ValueError(f"{path}: unknown parameter {name!r}")
-            if isinstance(value, dict):  # weights named by feature, in the engine's order
-                order = FEATURES if name == "weights" else VERIFIED_FEATURES
-                if set(value) != set(order):
+            if name in _NAMED:  # weights named by feature, in the engine's order
+                order = _NAMED[name]
+                if not isinstance(value, dict) or set(value) != set(order):
                     raise ValueError(f"{path}: {name} must name exactly {', '.join(order)}")
                 value = tuple(float(value[f]) for f in order)
             values[name] = value
@@ -85,9 +87,8 @@ class Params:
         out: dict[str, Any] = {}
         for name in names:
             value = getattr(self, name)
-            if name in ("weights", "verified_weights"):
-                order = FEATURES if name == "weights" else VERIFIED_FEATURES
-                value = {f: round(w, 4) for f, w in zip(order, value, strict=True)}
+            if name in _NAMED:
+                value = {f: round(w, 4) for f, w in zip(_NAMED[name], value, strict=True)}
             out[name] = value
         return out
 

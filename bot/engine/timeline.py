@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import date
 
 from bot.engine.index import Index
-from bot.engine.lexicon import EARLIER, LATER, MONTH, MONTH_BY_PREFIX, PART_OF, SEASONS
+from bot.engine.lexicon import EARLIER, LATER, MONTH, MONTH_BY_PREFIX, PART_OF, SEASONS, YEAR
 from bot.engine.semantic import Embedder
 from bot.engine.text import Thesaurus, content_terms
 from bot.knowledge.article import fold
 from bot.knowledge.model import Citation, Event
 
-_YEAR = re.compile(r"\b(1[89]\d\d|2\d\d\d)\b")
+_YEAR = re.compile(YEAR)
 _MONTH_DAY = re.compile(rf"\b({MONTH})\.?(?:\s+(\d{{1,2}})\b)?")
 _SEASON = re.compile(r"\b(" + "|".join(SEASONS) + r")\b")
 _PART = re.compile(r"\b(" + "|".join(PART_OF) + r")\b")
@@ -53,7 +53,7 @@ def parse_when(when: str) -> tuple[int | None, float | None, int | None]:
     """(year, month, day) of a timeline `when`, each None where it says nothing; a season or "late" moves the
     month ("fall" is 9, "late January" 1.8)."""
     text = fold(when)
-    year = int(m.group(1)) if (m := _YEAR.search(text)) else None
+    year = int(m.group()) if (m := _YEAR.search(text)) else None
     month: float | None = None
     day = None
     if found := _MONTH_DAY.search(text):
