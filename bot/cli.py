@@ -1,4 +1,4 @@
-"""Command line: ask | chat | check | paragraph | run | sync | gaps. A thin face over the engine.
+"""Command line: ask | chat | check | paragraph | run | sync | gaps | new-story. A thin face over the engine.
 
 discord.py is imported only by `run` and `sync`, and the editor and lint only by `check`, so `ask` starts fast.
 """
@@ -24,6 +24,7 @@ from bot.engine.semantic import ModelError, shared_embedder
 from bot.knowledge import load_knowledge
 from bot.knowledge.article import paragraph_number
 from bot.knowledge.loader import LOOKS_LIKE_HEADING, Problem, load_article
+from bot.knowledge.packs import Pack, PackError, check_slug, new_story, pick_pack
 
 # 3 is `run`'s: Discord unreachable at start (bot/discord/runner.py).
 EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG, EXIT_MODEL = 0, 1, 2, 4
@@ -60,8 +61,14 @@ def _main(argv: list[str] | None) -> int:
         settings = Settings.from_env()
     except SettingsError as exc:
         return _config_error(exc)
-    knowledge = Path(getattr(args, "knowledge", None) or settings.knowledge_dir)
     command = args.command
+    if command == "new-story":
+        return new_story_command(settings, args.slug, Path(args.article), sys.stdout)
+    try:
+        packs = settings.packs()
+        knowledge = _knowledge_dir(args, packs, settings.default_story)
+    except (SettingsError, PackError) as exc:
+        return _config_error(exc)
     if command is None:
         # The contract: the bot when a token is set, else the console chat when there is a terminal;
         # with neither (systemd, Docker without a token) one line and exit 2, never a silent exit 0.
@@ -75,7 +82,10 @@ def _main(argv: list[str] | None) -> int:
             print(missing_token(home_dir(os.environ)), file=sys.stderr)
             return EXIT_CONFIG
     if command == "check":
-        return check(knowledge, sys.stdout, fix=args.fix, lint=args.lint or args.strict, strict=args.strict)
+        # Every story, unless one was named: a pack that fails here would be refused at the bot's start.
+        folders = [knowledge] if args.story or args.knowledge else [pack.directory for pack in packs.values()]
+        return max(check(folder, sys.stdout, fix=args.fix, lint=args.lint or args.strict, strict=args.strict)
+                   for folder in folders)
     if command == "paragraph":
         return paragraph(knowledge, args.number, sys.stdout)
     if command == "ask":
@@ -106,7 +116,29 @@ def _main(argv: list[str] | None) -> int:
     return runner.run(settings)
 
 
-def _config_error(exc: SettingsError) -> int:
+def _knowledge_dir(args: argparse.Namespace, packs: dict[str, Pack], default: str) -> Path:
+    """The folder a command reads: --knowledge DIR, else the story --story names, else the default story's."""
+    if folder := getattr(args, "knowledge", None):
+        return Path(folder)
+    return pick_pack(packs, getattr(args, "story", None) or default).directory
+
+
+def new_story_command(settings: Settings, slug: str, article: Path, out: TextIO) -> int:
+    """Start a pack for a new story under STORIES_DIR (else stories/ in the bot's home) and say what comes next."""
+    try:
+        check_slug(slug)
+        stories = settings.stories_dir or home_dir(os.environ) / "stories"
+        lines = new_story(stories / slug, article)
+    except (PackError, OSError, UnicodeDecodeError) as exc:
+        return _config_error(exc)
+    if settings.stories_dir is None:
+        lines.append(f"and set STORIES_DIR={stories} (in .env) for the bot to serve it as `{slug}`")
+    for line in lines:
+        print(line, file=out)
+    return EXIT_OK
+
+
+def _config_error(exc: Exception) -> int:
     print(f"configuration error: {exc}", file=sys.stderr)
     return EXIT_CONFIG
 
@@ -134,10 +166,19 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the Discord bot (needs DISCORD_TOKEN)")
     sub.add_parser("sync", help="sync slash commands with Discord now")
     sub.add_parser("gaps", help="print the questions readers asked that the bot could not answer")
+    p_gaps = sub.choices["gaps"]
+    p_gaps.add_argument("--story", metavar="SLUG", help="the story whose gaps to list (default: DEFAULT_STORY)")
+    p_new = sub.add_parser("new-story", help="start a story pack from an article: the files to fill in")
+    p_new.add_argument("slug", help="the story's short name (lower case, digits, hyphens): its folder's name")
+    p_new.add_argument("--article", required=True, metavar="FILE", help="the article, as plain text")
     for p in (p_ask, sub.choices["chat"], p_check, p_par):
-        p.add_argument("--knowledge", metavar="DIR",
-                       help="knowledge directory (default: KNOWLEDGE_DIR, else knowledge/ in STORY_BOT_HOME or "
-                            "the working directory, else the story shipped with the bot)")
+        where = p.add_mutually_exclusive_group()
+        where.add_argument("--knowledge", metavar="DIR",
+                           help="knowledge directory (default: KNOWLEDGE_DIR, else knowledge/ in STORY_BOT_HOME or "
+                                "the working directory, else the story shipped with the bot)")
+        where.add_argument("--story", metavar="SLUG",
+                           help="a story by its slug: `main` (the knowledge directory) or a folder of STORIES_DIR "
+                                "(default: DEFAULT_STORY; `check` without it checks every story)")
     return parser
 
 

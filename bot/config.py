@@ -22,6 +22,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from bot.knowledge.packs import MAIN_STORY, Pack, PackError, check_slug, find_packs
 from bot.safefile import read_regular
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
@@ -78,6 +79,9 @@ class Settings:
     # Seconds the answer process may go without answering while it has questions: then it counts as hung, the
     # questions are answered in threads and it is restarted.
     answer_deadline: float = DEFAULT_ANSWER_DEADLINE
+    # Further story packs, one subfolder each (bot/knowledge/packs.py); the knowledge folder is the story `main`.
+    stories_dir: Path | None = None
+    default_story: str = MAIN_STORY  # the story answered where a server, channel or DM has none of its own
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, env_file: Path | str | None = None) -> Settings:
@@ -203,6 +207,12 @@ class Settings:
         if not 0 < answer_deadline < math.inf:
             raise SettingsError(f"ANSWER_DEADLINE must be a positive number of seconds, got {deadline!r}")
 
+        default_story = text("DEFAULT_STORY") or MAIN_STORY
+        try:
+            check_slug(default_story)
+        except PackError as exc:
+            raise SettingsError(f"DEFAULT_STORY: {exc}") from None
+        stories = text("STORIES_DIR")
         knowledge = text("KNOWLEDGE_DIR")
         local = home / "knowledge"
         return cls(
@@ -229,7 +239,19 @@ class Settings:
             health_port=health_port,
             answer_process=answer_process,
             answer_deadline=answer_deadline,
+            stories_dir=home / stories if stories else None,
+            default_story=default_story,
         )
+
+    def packs(self) -> dict[str, Pack]:
+        """The stories these settings serve, by slug; SettingsError when STORIES_DIR or DEFAULT_STORY is unusable."""
+        try:
+            packs = find_packs(self.knowledge_dir, self.stories_dir)
+        except PackError as exc:
+            raise SettingsError(str(exc)) from None
+        if self.default_story not in packs:
+            raise SettingsError(f"DEFAULT_STORY is {self.default_story!r}, but the stories are {', '.join(packs)}")
+        return packs
 
     def with_salt(self) -> Settings:
         """These settings with a STATS_SALT: the configured one, else one kept in a file beside the database.

@@ -458,16 +458,21 @@ def _load_article(r: _FileReader, story: Story | None) -> Article | None:
     for place in story.places if story else ():
         if fold(place) not in folded:
             r.problem(1, f"place {place!r} from {STORY_FILE} is not named in the article")
-    declared = {fold(h) for h in headings}
-    for number, line in enumerate(text.splitlines(), 1):
-        if fold(line) not in declared and _HEADING_LIKE.fullmatch(line.strip()):
-            r.problem(number, f"{line.strip()!r} {LOOKS_LIKE_HEADING}: declare it in {STORY_FILE}'s `headings:` (or "
-                              "end it with a full stop if it is a paragraph); until then it counts as a paragraph")
+    for number, line in undeclared_headings(text, headings):
+        r.problem(number, f"{line!r} {LOOKS_LIKE_HEADING}: declare it in {STORY_FILE}'s `headings:` (or "
+                          "end it with a full stop if it is a paragraph); until then it counts as a paragraph")
     article = parse_article(text, headings, story.lead_section if story else "Story")
     if not article.paragraphs:
         r.problem(1, "the article has no paragraphs")
         return None
     return article
+
+
+def undeclared_headings(text: str, headings: Iterable[str]) -> list[tuple[int, str]]:
+    """The lines of an article that look like headings and are not declared as such: (line number, line)."""
+    declared = {fold(h) for h in headings}
+    return [(number, line.strip()) for number, line in enumerate(text.splitlines(), 1)
+            if fold(line) not in declared and _HEADING_LIKE.fullmatch(line.strip())]
 
 
 def _load_named(r: _FileReader, article: Article | None, kind: type[_N], declared: set[str]) -> list[_N]:
