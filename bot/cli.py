@@ -101,7 +101,8 @@ def _main(argv: list[str] | None) -> int:
 
         engine, _problems = load_engine(knowledge)  # None: the gaps are listed without being asked again
         try:
-            return print_gaps(settings, sys.stdout, engine)  # takes the salt only if there is a database
+            return print_gaps(settings, sys.stdout, engine,  # takes the salt only if there is a database
+                              story=args.story or settings.default_story)
         except SettingsError as exc:
             return _config_error(exc)
     try:  # run and sync hash reader ids

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, TextIO
 from rapidfuzz import fuzz, process
 
 from bot.engine.text import STOPWORDS, stem, terminal_safe
+from bot.knowledge.packs import MAIN_STORY
 from bot.store import GAP_WINDOW, MissedWording, Stats, Store, StoreUnavailable, open_store
 
 if TYPE_CHECKING:
@@ -197,9 +198,9 @@ def open_gaps(engine: Engine, wordings: Sequence[MissedWording], limit: int) -> 
     return shown, closed
 
 
-def find_gaps(store: Store, engine: Engine | None, limit: int) -> list[Gap]:
-    """The gaps to show. With an engine, what it answers now is closed in the store and left out."""
-    wordings = store.missed_wordings()
+def find_gaps(store: Store, engine: Engine | None, limit: int, story: str = MAIN_STORY) -> list[Gap]:
+    """The gaps in `story` to show. With its engine, what it answers now is closed in the store and left out."""
+    wordings = store.missed_wordings(story=story)
     if engine is None:
         return group(wordings)[:limit]
     gaps, closed = open_gaps(engine, wordings, limit)
@@ -247,8 +248,9 @@ def stats_lines(stats: Stats, closed_week: int) -> list[str]:
     return lines
 
 
-def print_gaps(settings: Settings, out: TextIO, engine: Engine | None = None, limit: int = 20) -> int:
-    """`python -m bot gaps`: totals, then the gaps still open against `engine`. Exit status."""
+def print_gaps(settings: Settings, out: TextIO, engine: Engine | None = None, limit: int = 20,
+               story: str = MAIN_STORY) -> int:
+    """`python -m bot gaps`: one story's totals, then its gaps still open against `engine`. Exit status."""
     if not settings.database_url and not settings.database_path.exists():
         out.write(f"No questions recorded yet: there is no database at {settings.database_path} "
                   "(set DATABASE_PATH to the bot's database).\n")
@@ -260,8 +262,8 @@ def print_gaps(settings: Settings, out: TextIO, engine: Engine | None = None, li
         out.write(f"The database cannot be read: {exc}\n")
         return 1
     try:
-        gaps = find_gaps(store, engine, limit)  # first: it closes what is answered now
-        stats, closed = store.stats(), closed_this_week(store)
+        gaps = find_gaps(store, engine, limit, story)  # first: it closes what is answered now
+        stats, closed = store.stats(story), closed_this_week(store)
     except StoreUnavailable as exc:
         out.write(f"The database cannot be read: {exc}\n")
         return 1

@@ -9,7 +9,7 @@ import pytest
 
 from bot.config import DEFAULT_KNOWLEDGE_DIR
 from bot.engine import Engine, load_engine
-from tests.knowledge_dirs import FIXTURE
+from tests.knowledge_dirs import FIXTURE, SECOND_STORY
 from tests.pgserver import REQUIRE_ENV, PostgresServer, unavailable
 
 _names = iter(range(1_000_000))
@@ -43,6 +43,14 @@ def story_engine() -> Engine:
     """The engine over the shipped story (knowledge/), built once for every module that asks it: indexing the
     story is most of a start, and an Engine is immutable."""
     built, problems = load_engine(DEFAULT_KNOWLEDGE_DIR)
+    assert built is not None, problems
+    return built
+
+
+@pytest.fixture(scope="session")
+def second_engine() -> Engine:
+    """The engine over the second, fictional story (tests/fixtures/stories/harbourline), built once."""
+    built, problems = load_engine(SECOND_STORY)
     assert built is not None, problems
     return built
 

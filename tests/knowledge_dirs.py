@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "knowledge"  # small and frozen
+SECOND_STORY = Path(__file__).resolve().parent / "fixtures" / "stories" / "harbourline"  # fictional, with headings
 
 
 # Millbrook: a tiny invented story, small enough to reason about by hand (three paragraphs, three dated events).

@@ -14,6 +14,7 @@ import pytest
 
 from bot.engine import Conversation, Engine
 from bot.engine.process import ChildGone, ChildLate, EngineProcess
+from bot.knowledge.packs import MAIN_STORY
 
 QUESTIONS = ["Who is Jamil Jivani?", "When did Jivani go to Washington?", "What is the weather in Oslo?", "thanks!",
              "who is jivani, and when did he go to washington?"]
@@ -22,7 +23,7 @@ QUESTIONS = ["Who is Jamil Jivani?", "When did Jivani go to Washington?", "What 
 
 @pytest.fixture
 async def child(engine: Engine) -> AsyncIterator[EngineProcess]:
-    process = await EngineProcess.start(engine)
+    process = await EngineProcess.start({MAIN_STORY: engine})
     yield process
     await process.close()
 
@@ -45,9 +46,22 @@ async def test_the_child_serves_the_engine_it_was_built_from_and_no_other(engine
     assert not child.serves(Engine(engine.kb))  # a reload's new engine, even from the same knowledge
 
 
+async def test_one_child_answers_each_story_from_its_own(engine: Engine, second_engine: Engine) -> None:
+    process = await EngineProcess.start({MAIN_STORY: engine, "second": second_engine})
+    try:
+        question = "How long is the line?"
+        there = await asyncio.gather(process.ask(question, Conversation(), 60.0, "second"),
+                                     process.ask(question, Conversation(), 60.0))
+        assert there == [second_engine.ask(question), engine.ask(question)]
+        assert there[0].answered and not there[1].answered  # the line is the second story's
+        assert process.serves(second_engine, "second") and not process.serves(second_engine)
+    finally:
+        await process.close()
+
+
 async def test_a_dead_child_says_so_on_every_question_and_to_its_owner(engine: Engine) -> None:
     exits: list[EngineProcess] = []
-    process = await EngineProcess.start(engine, on_exit=exits.append)
+    process = await EngineProcess.start({MAIN_STORY: engine}, on_exit=exits.append)
     try:
         os.kill(process.pid, signal.SIGKILL)
         for _ in range(2):
@@ -60,7 +74,7 @@ async def test_a_dead_child_says_so_on_every_question_and_to_its_owner(engine: E
 
 async def test_close_answers_what_was_sent_then_stops_the_child_without_calling_it_dead(engine: Engine) -> None:
     exits: list[EngineProcess] = []
-    process = await EngineProcess.start(engine, on_exit=exits.append)
+    process = await EngineProcess.start({MAIN_STORY: engine}, on_exit=exits.append)
     sent = [asyncio.ensure_future(process.ask(q, Conversation(), 60.0)) for q in QUESTIONS]
     await asyncio.sleep(0)  # the questions are written before the pipe closes
     await process.close()
@@ -73,12 +87,12 @@ async def test_close_answers_what_was_sent_then_stops_the_child_without_calling_
 async def test_a_child_that_exits_at_once_is_a_failed_start(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "executable", "/bin/false")  # e.g. a Python that cannot import the bot
     with pytest.raises(ChildGone, match="while starting"):
-        await EngineProcess.start(engine)
+        await EngineProcess.start({MAIN_STORY: engine})
 
 
 async def test_a_stopped_child_is_late_past_the_deadline_and_is_killed(engine: Engine) -> None:
     exits: list[EngineProcess] = []
-    process = await EngineProcess.start(engine, on_exit=exits.append)
+    process = await EngineProcess.start({MAIN_STORY: engine}, on_exit=exits.append)
     try:
         os.kill(process.pid, signal.SIGSTOP)  # hung: alive, but answering nothing
         async with asyncio.timeout(10):  # without a deadline, this would wait for ever
@@ -97,7 +111,7 @@ async def test_a_stopped_child_is_late_past_the_deadline_and_is_killed(engine: E
 
 async def test_a_frame_announcing_gigabytes_stops_the_child_instead_of_waiting_for_them(engine: Engine) -> None:
     exits: list[EngineProcess] = []
-    process = await EngineProcess.start(engine, on_exit=exits.append)
+    process = await EngineProcess.start({MAIN_STORY: engine}, on_exit=exits.append)
     try:
         asking = asyncio.ensure_future(process.ask("Who is Jamil Jivani?", Conversation(), 60.0))
         process._child.stdout.feed_data(struct.pack(">I", 2 * 2**30))  # a corrupt stream: "2 GB follow"

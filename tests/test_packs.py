@@ -12,9 +12,10 @@ from bot.cli import main
 from bot.config import Settings, SettingsError
 from bot.knowledge import load_knowledge
 from bot.knowledge.packs import MAIN_STORY, PackError, find_packs, new_story
+from tests.knowledge_dirs import SECOND_STORY
 
 ROOT = Path(__file__).resolve().parents[1]
-HARBOURLINE = ROOT / "tests" / "fixtures" / "stories" / "harbourline"
+HARBOURLINE = SECOND_STORY
 
 
 @pytest.fixture

@@ -426,3 +426,28 @@ def test_print_gaps_on_a_corrupt_database_is_one_line_and_a_failure(tmp_path: Pa
     out = io.StringIO()
     assert print_gaps(Settings(database_path=path), out) == 1
     assert out.getvalue().startswith("The database cannot be read: ") and out.getvalue().count("\n") == 1
+
+
+def stories_are_kept_apart(store: Store) -> None:
+    """The contract both backends keep for many stories (tests/test_store_postgres.py runs it on PostgreSQL)."""
+    for story in ("main", "harbour"):
+        store.record_question(question=f"what about {story}?", answered=False, source=None, confidence=0.1,
+                              guild_id=1, channel_id=2, user_id=USER, story=story)
+    store.record_question(question="who?", answered=True, source="qa:who", confidence=0.9, guild_id=1,
+                          channel_id=2, user_id=USER)
+    assert [w.text for w in store.missed_wordings(story="harbour")] == ["what about harbour?"]
+    assert [w.text for w in store.missed_wordings()] == ["what about main?"]  # the knowledge folder's story
+    assert (store.stats().questions, store.stats("harbour").questions, store.stats("harbour").answered) == (2, 1, 0)
+    store.set_place_story(1, None, "harbour", moderator_id=9)
+    store.set_place_story(1, 5, "main", moderator_id=9)
+    store.set_place_story(1, 5, "other", moderator_id=9)  # set again: replaced
+    assert store.place_stories() == {(1, 0): "harbour", (1, 5): "other"}
+    assert next((e.action, e.entry_id, e.moderator_id) for e in store.edits()) == ("story", "other", 9)  # newest
+    assert store.reader_story(USER) is None
+    store.set_reader_story(USER, "harbour")
+    store.set_reader_story(USER, "other")
+    assert store.reader_story(USER) == "other" and store.reader_story(USER + 1) is None
+
+
+def test_stories_are_kept_apart(store: Store) -> None:
+    stories_are_kept_apart(store)

@@ -33,6 +33,7 @@ from tests.discord.test_kb import GOOD, GUILD_ID, interact, kb, open_form, submi
 from tests.e2e.harness import settings_for, spawn_bot
 from tests.pgserver import PostgresServer
 from tests.standin import Discord
+from tests.test_store import stories_are_kept_apart
 
 KNOWLEDGE = Path(__file__).resolve().parent / "fixtures" / "knowledge"
 USER = 412345678901234567
@@ -76,6 +77,14 @@ def test_records_questions_votes_and_edits_with_the_same_schema(pg_url: str):
     again = PostgresStore(pg_url, salt="pepper")  # reopening migrates nothing and keeps everything
     assert again.stats().questions == 4
     again.close()
+
+
+def test_stories_are_kept_apart_on_postgresql(pg_url: str):
+    store = PostgresStore(pg_url, salt="pepper")
+    try:
+        stories_are_kept_apart(store)
+    finally:
+        store.close()
 
 
 def test_a_newer_schema_is_refused(pg_url: str):

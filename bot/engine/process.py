@@ -4,9 +4,10 @@ The engine is pure Python. Answering in threads of the bot's own process means s
 event loop, and in a burst of questions the loop then waits for an answer thread at every socket write:
 with two cores, the loop and the engine took turns on one. A child process gives each its own core.
 
-The child (`python -m bot.engine.process`) builds its Engine from the KnowledgeBase the parent loaded, sent
-pickled, so it answers from exactly the knowledge the parent swapped in, never from files read a moment
-later. Then each question goes down its stdin as text plus the reader's small immutable Conversation, and
+The child (`python -m bot.engine.process`) builds an Engine for each story from the KnowledgeBase the parent
+loaded, sent pickled, so it answers from exactly the knowledge the parent swapped in, never from files read a
+moment later; one child serves every story, sharing one copy of the models. Then each question goes down its
+stdin as the story's slug, the text and the reader's small immutable Conversation, and
 each Answer comes back on its stdout, in order: a 4-byte length, then a pickle. The parent reads and writes
 the pipes on its event loop. concurrent.futures' ProcessPoolExecutor was tried first: its queue feeder and
 manager threads took the GIL from the loop again (0.3 ms a question), and its queues cost the child as much
@@ -27,12 +28,13 @@ import struct
 import sys
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, BinaryIO
 
 from bot.engine.answer import Answer
 from bot.engine.conversation import Conversation
 from bot.engine.engine import Engine
+from bot.knowledge.packs import MAIN_STORY
 
 log = logging.getLogger(__name__)
 
@@ -62,15 +64,16 @@ def _frame(value: Any) -> bytes:
 
 
 class EngineProcess:
-    """One child process answering as one Engine of the parent's would; a reload needs a new EngineProcess.
+    """One child process answering as the parent's Engines (one per story) would; a reload of any story needs a
+    new EngineProcess, and until it is ready the other stories are still answered here.
 
-    It keeps no reference to that engine or its knowledge once started (a weak one only): a replaced engine
+    It keeps no reference to those engines or their knowledge once started (weak ones only): a replaced engine
     is freed piece by piece by the reloader, which a reference held here would turn into one long free.
     """
 
-    def __init__(self, engine: Engine, child: asyncio.subprocess.Process,
+    def __init__(self, engines: Mapping[str, Engine], child: asyncio.subprocess.Process,
                  on_exit: Callable[[EngineProcess], None] | None = None) -> None:
-        self._serves = weakref.ref(engine)
+        self._serves = {story: weakref.ref(engine) for story, engine in engines.items()}
         self._child = child
         self.pid = child.pid
         self._on_exit = on_exit
@@ -83,24 +86,27 @@ class EngineProcess:
         self._progress = time.monotonic()  # when the child last answered, or was given work while idle
         self._reader = asyncio.create_task(self._read(), name=f"answer process {child.pid}")
 
-    def serves(self, engine: Engine) -> bool:
-        """Whether the child answers as `engine` would: it was built from that engine's knowledge."""
-        return self._serves() is engine
+    def serves(self, engine: Engine, story: str = MAIN_STORY) -> bool:
+        """Whether the child answers `story` as `engine` would: it was built from that engine's knowledge."""
+        ref = self._serves.get(story)
+        return ref is not None and ref() is engine
 
     @property
     def alive(self) -> bool:
         return not self._gone and self.fault is None
 
     @classmethod
-    async def start(cls, engine: Engine, *, log_level: str = "INFO", log_format: str = "text",
+    async def start(cls, engines: Mapping[str, Engine], *, log_level: str = "INFO", log_format: str = "text",
                     on_exit: Callable[[EngineProcess], None] | None = None) -> EngineProcess:
-        """Start a child and wait until it has built its copy of `engine` (seconds for a large knowledge base).
+        """Start a child and wait until it has built its copy of each story's engine (seconds for a large one).
 
         `on_exit` is called if the child exits before close() (killed, out of memory). Raises ChildGone when
         the child could not start.
         """
         # Pickled in a thread: at 10,000 entries that is 0.1 s the event loop would otherwise stall for.
-        setup = await asyncio.to_thread(_frame, (engine.kb, engine.params, log_level, log_format))
+        stories = {story: (engine.kb, engine.params) for story, engine in engines.items()}
+        setup = await asyncio.to_thread(_frame, (stories, log_level, log_format))
+        del stories
         child = await asyncio.create_subprocess_exec(sys.executable, "-m", __name__, stdin=asyncio.subprocess.PIPE,
                                                      stdout=asyncio.subprocess.PIPE)
         assert child.stdin is not None and child.stdout is not None
@@ -119,11 +125,13 @@ class EngineProcess:
         if ready != child.pid:
             await _end(child)
             raise ChildGone(f"the answer process said {ready!r} instead of its process id")
-        return cls(engine, child, on_exit)
+        return cls(engines, child, on_exit)
 
-    async def ask(self, question: str, conversation: Conversation, deadline: float) -> Answer:
-        """The child's answer. Raises ChildGone when the child has exited (then every later call does), and
-        ChildLate (stopping the child) when it has answered nothing for `deadline` seconds while this waited.
+    async def ask(self, question: str, conversation: Conversation, deadline: float,
+                  story: str = MAIN_STORY) -> Answer:
+        """The child's answer from `story`'s engine. Raises ChildGone when the child has exited (then every later
+        call does), and ChildLate (stopping the child) when it has answered nothing for `deadline` seconds while
+        this waited.
 
         The deadline runs from the child's last answer, not from this question: in a burst, the child answers
         hundreds of questions a second and a question may wait its turn longer than the deadline; a stopped or
@@ -137,7 +145,7 @@ class EngineProcess:
             self._progress = time.monotonic()  # idle until now: the clock starts with this question
         self._waiting[n] = future
         assert self._child.stdin is not None
-        self._child.stdin.write(_frame((n, question, conversation)))
+        self._child.stdin.write(_frame((n, story, question, conversation)))
         while not future.done():
             idle = time.monotonic() - self._progress
             if idle >= deadline:
@@ -217,25 +225,25 @@ def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:
 
 
 def _serve(requests: BinaryIO, answers: BinaryIO) -> None:
-    """The child's whole life: build the engine from the first message, then answer until the pipe closes."""
+    """The child's whole life: build the engines from the first message, then answer until the pipe closes."""
     setup = _next(requests)
     if setup is None:
         return
-    kb, params, log_level, log_format = setup
+    stories, log_level, log_format = setup
     from bot.logs import setup_logging  # the parent's level and format, on the stderr both share
 
     setup_logging(log_level, log_format)
-    engine = Engine(kb, params)
-    del kb, setup
-    # The engine lives as long as the child and never becomes garbage: out of the collector's full passes,
-    # which would otherwise walk all of it again and again in a burst of questions (as the bot does at start).
+    engines = {story: Engine(kb, params) for story, (kb, params) in stories.items()}
+    del stories, setup
+    # The engines live as long as the child and never become garbage: out of the collector's full passes,
+    # which would otherwise walk them again and again in a burst of questions (as the bot does at start).
     gc.collect()
     gc.freeze()
     answers.write(_frame(os.getpid()))
     answers.flush()
     while (request := _next(requests)) is not None:
-        n, question, conversation = request
-        answers.write(_frame((n, engine.ask(question, conversation))))
+        n, story, question, conversation = request
+        answers.write(_frame((n, engines[story].ask(question, conversation))))
         answers.flush()
 
 

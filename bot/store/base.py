@@ -46,6 +46,7 @@ from bot.knowledge import editor
 from bot.knowledge.editor import EditResult, NewEntry
 from bot.knowledge.loader import phrasing_key
 from bot.knowledge.model import KnowledgeBase
+from bot.knowledge.packs import MAIN_STORY
 from bot.store.queue import Write, WriteQueue
 
 log = logging.getLogger(__name__)
@@ -230,6 +231,32 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         sqlite=("ALTER TABLE edits ADD COLUMN request TEXT", "CREATE UNIQUE INDEX edits_request ON edits (request)"),
         postgres=("ALTER TABLE edits ADD COLUMN request TEXT", "CREATE UNIQUE INDEX edits_request ON edits (request)"),
+    ),
+    # Many stories: each question keeps the story it was asked about (every older one was the knowledge folder's),
+    # moderators map a server (channel 0) or one channel to a story, and a reader picks one for DMs.
+    Migration(
+        sqlite=(
+            f"ALTER TABLE questions ADD COLUMN story TEXT NOT NULL DEFAULT '{MAIN_STORY}'",
+            "CREATE INDEX questions_story ON questions (story, id)",
+            """CREATE TABLE story_places (
+                guild_id INTEGER NOT NULL,
+                channel_id INTEGER NOT NULL,
+                story TEXT NOT NULL,
+                PRIMARY KEY (guild_id, channel_id)
+            )""",
+            "CREATE TABLE reader_stories (user_hash TEXT PRIMARY KEY, story TEXT NOT NULL)",
+        ),
+        postgres=(
+            f"ALTER TABLE questions ADD COLUMN story TEXT NOT NULL DEFAULT '{MAIN_STORY}'",
+            "CREATE INDEX questions_story ON questions (story, id)",
+            """CREATE TABLE story_places (
+                guild_id BIGINT NOT NULL,
+                channel_id BIGINT NOT NULL,
+                story TEXT NOT NULL,
+                PRIMARY KEY (guild_id, channel_id)
+            )""",
+            "CREATE TABLE reader_stories (user_hash TEXT PRIMARY KEY, story TEXT NOT NULL)",
+        ),
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -426,17 +453,18 @@ class Store:
         guild_id: int | None,
         channel_id: int | None,
         user_id: int | None,
+        story: str = MAIN_STORY,
     ) -> int:
-        """Queue one question and how it went; returns its id for the 👍/👎 buttons at once."""
+        """Queue one question about `story` and how it went; returns its id for the 👍/👎 buttons at once."""
         text = question.strip()[:MAX_QUESTION]
         ref = _REF_FLOOR + secrets.randbelow((1 << 63) - _REF_FLOOR)
         row = (ref, stamp(utc_now()), text, phrasing_key(text), int(answered), source, float(confidence), guild_id,
-               channel_id, self._hash(user_id))
+               channel_id, self._hash(user_id), story)
 
         def run(conn: Any) -> None:
             self._exec(conn, "INSERT INTO questions (ref, asked_at, question, question_key, answered, source,"
-                             " confidence, guild_id, channel_id, user_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                             " ON CONFLICT (ref) DO NOTHING", row)
+                             " confidence, guild_id, channel_id, user_hash, story)"
+                             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ref) DO NOTHING", row)
 
         self._queue.put(Write("a question", run))
         return ref
@@ -633,6 +661,36 @@ class Store:
         """Knowledge files kept in the database (file name → text), loaded beside the knowledge directory."""
         return {}
 
+    # --- which story where (synchronous: a moderator or reader is waiting) -----------------------
+
+    def set_place_story(self, guild_id: int, channel_id: int | None, story: str, *, moderator_id: int | None) -> None:
+        """Map a server (`channel_id` None) or one of its channels to a story, audited. Raises StoreUnavailable."""
+        place = (guild_id, channel_id or 0, story)
+
+        def put(db: Any) -> None:
+            self._exec(db, "INSERT INTO story_places (guild_id, channel_id, story) VALUES (?, ?, ?)"
+                           " ON CONFLICT (guild_id, channel_id) DO UPDATE SET story = excluded.story", place)
+        self._use(put)
+        where = f"channel {channel_id}" if channel_id else f"server {guild_id}"
+        self.record_edit(action="story", entry_id=story, moderator_id=moderator_id, detail=f"{where} → {story}")
+
+    def place_stories(self) -> dict[tuple[int, int], str]:
+        """Every mapping: (server, channel or 0 for the whole server) → story. Raises StoreUnavailable."""
+        rows = self._read(lambda db: self._exec(db, "SELECT guild_id, channel_id, story FROM story_places").fetchall())
+        return {(int(guild), int(channel)): story for guild, channel, story in rows}
+
+    def set_reader_story(self, user_id: int, story: str) -> None:
+        """Remember the story a reader picked for DMs (by their hashed id). Raises StoreUnavailable."""
+        row = (self._hash(user_id), story)
+        self._use(lambda db: self._exec(db, "INSERT INTO reader_stories (user_hash, story) VALUES (?, ?)"
+                                            " ON CONFLICT (user_hash) DO UPDATE SET story = excluded.story", row))
+
+    def reader_story(self, user_id: int) -> str | None:
+        """The story a reader picked for DMs, if any. Raises StoreUnavailable."""
+        row = self._read(lambda db: self._exec(db, "SELECT story FROM reader_stories WHERE user_hash = ?",
+                                               (self._hash(user_id),)).fetchone())
+        return row[0] if row else None
+
     def close_gaps(self, keys: Iterable[str], *, how: str) -> None:
         """Mark missed wordings (phrasing_key) as answered now: `how` is "reasked", "phrasing" or "add".
 
@@ -712,9 +770,9 @@ class Store:
             ORDER BY id DESC LIMIT ?""", (limit,)).fetchall())
         return [entry_id for (entry_id,) in rows]
 
-    def missed_wordings(self, window: int = GAP_WINDOW) -> list[MissedWording]:
-        """Wordings readers missed (unanswered, 👎, or a "did you mean" pick) since each was last closed,
-        the `window` most recently asked, one row per wording.
+    def missed_wordings(self, window: int = GAP_WINDOW, story: str = MAIN_STORY) -> list[MissedWording]:
+        """Wordings readers missed (unanswered, 👎, or a "did you mean" pick) about `story` since each was last
+        closed, the `window` most recently asked, one row per wording.
 
         Each kind of miss is read newest first and capped at MISS_ROWS, so the read stays short at millions
         of rows (`+answered`: SQLite walks the table newest first rather than sort every miss); the rows
@@ -726,17 +784,18 @@ class Store:
                 SELECT * FROM (SELECT question_key AS mkey, question AS text, asked_at AS at, 1 AS unanswered,
                                       0 AS unhelpful, 0 AS picked, CAST(NULL AS TEXT) AS source,
                                       CAST(NULL AS TEXT) AS chosen
-                               FROM questions WHERE +answered = 0 ORDER BY id DESC LIMIT ?) AS a
+                               FROM questions WHERE +answered = 0 AND story = ? ORDER BY id DESC LIMIT ?) AS a
                 UNION ALL
                 SELECT * FROM (SELECT q.question_key, q.question, f.at, 0, 1, 0, q.source, CAST(NULL AS TEXT)
                                FROM feedback f JOIN questions q ON q.id = f.question_id
-                               WHERE f.helpful = 0 ORDER BY f.at DESC LIMIT ?) AS b
+                               WHERE f.helpful = 0 AND q.story = ? ORDER BY f.at DESC LIMIT ?) AS b
                 UNION ALL
                 SELECT * FROM (SELECT q.question_key, q.question, p.at, 0, 0, 1, CAST(NULL AS TEXT), p.source
                                FROM picks p JOIN questions q ON q.id = p.question_id
-                               ORDER BY p.at DESC LIMIT ?) AS c
+                               WHERE q.story = ? ORDER BY p.at DESC LIMIT ?) AS c
             ) AS m LEFT JOIN closed_gaps g ON g.question_key = m.mkey
-            WHERE g.closed_at IS NULL OR m.at > g.closed_at""", (MISS_ROWS, MISS_ROWS, MISS_ROWS)).fetchall())
+            WHERE g.closed_at IS NULL OR m.at > g.closed_at""",
+            (story, MISS_ROWS, story, MISS_ROWS, story, MISS_ROWS)).fetchall())
         return _wordings(rows, window)
 
     def gaps_closed_since(self, since: str) -> int:
@@ -744,13 +803,16 @@ class Store:
         return int(self._read(lambda db: self._exec(db, "SELECT COUNT(*) FROM closed_gaps WHERE closed_at >= ?",
                                                     (since,)).fetchone()[0]))
 
-    def stats(self) -> Stats:
+    def stats(self, story: str = MAIN_STORY) -> Stats:
+        """Totals for one story's questions and their votes."""
         def read(db: Any) -> Stats:
             questions, answered = self._exec(db, "SELECT COUNT(*), COALESCE(SUM(answered), 0) FROM questions"
-                                             ).fetchone()
-            votes, helpful = self._exec(db, "SELECT COUNT(*), COALESCE(SUM(helpful), 0) FROM feedback").fetchone()
+                                                 " WHERE story = ?", (story,)).fetchone()
+            votes, helpful = self._exec(db, "SELECT COUNT(*), COALESCE(SUM(f.helpful), 0) FROM feedback f"
+                                            " JOIN questions q ON q.id = f.question_id WHERE q.story = ?",
+                                        (story,)).fetchone()
             top = self._exec(db, "SELECT source, COUNT(*) AS n FROM questions WHERE answered = 1 AND source IS NOT NULL"
-                                 " GROUP BY source ORDER BY n DESC, source LIMIT 5").fetchall()
+                                 " AND story = ? GROUP BY source ORDER BY n DESC, source LIMIT 5", (story,)).fetchall()
             return Stats(int(questions), int(answered), int(votes), int(helpful), tuple((s, int(n)) for s, n in top))
 
         return self._read(read)
