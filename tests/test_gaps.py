@@ -277,3 +277,16 @@ def test_a_wording_the_engine_takes_for_no_story_question_is_closed_and_alternat
                       ambiguous=Answer("ambiguous", True, "x", 0.7, source="qa:a", alternatives=("A?", "B?")))
     assert settled(engine, wording("hi"))  # type: ignore[arg-type]
     assert not settled(engine, wording("ambiguous"))  # type: ignore[arg-type]
+
+
+def test_print_gaps_lists_one_storys_gaps(tmp_path: Path):
+    """`python -m bot gaps --story SLUG`: that story's totals and gaps, none of another's."""
+    path = tmp_path / "bot.sqlite3"
+    s = Store(path, salt="s")
+    for story, question in (("main", "What is Jivani's height?"), ("harbour", "How many trees come down?")):
+        s.record_question(question=question, answered=False, source=None, confidence=0.1, guild_id=1, channel_id=2,
+                          user_id=3, story=story)
+    s.close()
+    out = io.StringIO()
+    print_gaps(Settings(database_path=path, hash_salt="s"), out, None, story="harbour")
+    assert "Questions: 1" in out.getvalue() and "trees" in out.getvalue() and "height" not in out.getvalue()

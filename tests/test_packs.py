@@ -89,3 +89,16 @@ def test_new_story_writes_a_pack_that_check_accepts(tmp_path: Path, monkeypatch:
         empty = tmp_path / "empty.txt"
         empty.write_text("\n\n")
         new_story(tmp_path / "other", empty)
+
+
+def test_a_story_says_its_language_and_a_bad_tag_is_a_problem(tmp_path: Path) -> None:
+    pack = tmp_path / "pack"
+    shutil.copytree(SECOND_STORY, pack)
+    assert load_knowledge(pack).kb.story.language == "en"  # not written: English
+    story = pack / "story.yaml"
+    story.write_text(story.read_text() + "language: fr-CA\n")
+    assert load_knowledge(pack).kb.story.language == "fr-CA"
+    story.write_text(story.read_text().replace("language: fr-CA", "language: French please"))
+    (problem,) = load_knowledge(pack).problems
+    assert problem.path.endswith("story.yaml") and "not a language tag" in problem.message
+    assert problem.line == len(story.read_text().splitlines())  # the line of the key

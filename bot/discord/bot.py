@@ -1,7 +1,11 @@
 """StoryBot: the Discord client. Loads knowledge, cogs and buttons; syncs commands only when they change.
 
-The bot owns the store, the knowledge watcher, reloads and the answer process (made in setup_hook, closed in
-close), so no cog's failure can switch them off; cogs use `bot.store` and `bot.reloader`.
+The bot owns the store, the knowledge watchers, reloads and the answer process (made in setup_hook, closed in
+close), so no cog's failure can switch them off; cogs use `bot.store`, `bot.reloaders` and `bot.engines`.
+
+It serves every story pack at once (bot/knowledge/packs.py): each is loaded, watched and reloaded on its own,
+and one answer process answers them all. Which story a question is about depends on where it is asked: the
+channel's story, else its server's (`/kb story set`), else the reader's own pick in a DM, else DEFAULT_STORY.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import gc
 import hashlib
 import json
@@ -22,6 +27,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 import discord
+from cachetools import LRUCache, TTLCache
 from discord import app_commands
 from discord.ext import commands
 
@@ -35,6 +41,7 @@ from bot.discord.respond import Asker, LoopLag
 from bot.engine import ConversationBook
 from bot.engine.process import ChildGone, ChildLate, EngineProcess
 from bot.knowledge.loader import problem_lines
+from bot.knowledge.packs import MAIN_STORY
 from bot.knowledge.watch import KnowledgeReloader, ReloadResult
 from bot.logs import reader_tag
 from bot.safefile import read_regular
@@ -68,6 +75,8 @@ PROCESS_START_WAIT = 30.0  # seconds setup_hook waits for the first answer proce
 PROCESS_RESTART = 5.0  # seconds from an answer process's death to the start of the next
 ACK_PRIORITY = 2.0  # seconds an answer waits at most for other readers' acknowledgements to go out first
 DISCONNECTED = "the gateway is disconnected (reconnecting)"
+READER_STORIES = 100_000  # readers whose DM story is remembered here (the store keeps every one)
+PENDING_QUESTION = 600.0  # seconds a question asked before picking a story waits to be answered
 HTTP_CONNECTIONS = 256  # to Discord's API at once; more requests wait for a free kept-alive connection
 
 
@@ -143,9 +152,20 @@ class StoryBot(commands.AutoShardedBot):
         self.auto_sync = auto_sync
         self.store: Store | None = None  # None while the database is unusable: readers are answered all the same
         self.store_problem: str | None = None  # why it is unusable, for /kb replies
-        self.reloader = KnowledgeReloader(settings.knowledge_dir, self._swap, self._extra_knowledge,
-                                          prepare=self._start_process)
-        self._watcher: asyncio.Task | None = None
+        self.packs = settings.packs()  # every story, by slug: `main` is the knowledge folder
+        # One reloader per story. Entries kept in PostgreSQL (added from Discord) belong to `main`; the other
+        # stories' Discord entries are files in their own folders (qa-discord.yaml), which their watchers see.
+        self.reloaders = {slug: KnowledgeReloader(pack.directory, functools.partial(self._swap, slug),
+                                                  self._extra_knowledge if slug == MAIN_STORY else None,
+                                                  prepare=functools.partial(self._start_process, slug))
+                          for slug, pack in self.packs.items()}
+        self.engines: dict[str, Engine] = {}  # each story's engine in use: replaced (one assignment) by a reload
+        # Which story each place answers about: (server, channel or 0 for the whole server) → slug, from the
+        # store; and the story each reader picked for DMs, by user id (read from the store when not known here).
+        self.place_stories: dict[tuple[int, int], str] = {}
+        self._reader_stories: LRUCache[int, str] = LRUCache(READER_STORIES)
+        self._pending: TTLCache[int, str] = TTLCache(READER_STORIES, PENDING_QUESTION)  # asked before choosing
+        self._watchers: list[asyncio.Task] = []
         self._store_retry: asyncio.Task | None = None
         self.questions = QuestionCooldown(settings.cooldown_rate, settings.cooldown_seconds)
         # Each reader's recent questions per place (channel, thread or DM), so follow-ups lean on their own.
@@ -161,7 +181,7 @@ class StoryBot(commands.AutoShardedBot):
         self._process: EngineProcess | None = None
         self._process_lock = asyncio.Lock()  # one start at a time, so an older start never replaces a newer one
         self._process_work: set[asyncio.Task] = set()  # answer processes being started or stopped
-        self._process_wanted: Engine | None = None  # the engine the latest start was asked for
+        self._process_wanted: dict[str, Engine] | None = None  # the engines the latest start was asked for
         self._closing = False
         self._acknowledging = 0
         self._shards_up: dict[int, bool] = {}  # for /healthz: kept by the shard events below
@@ -175,39 +195,47 @@ class StoryBot(commands.AutoShardedBot):
 
     @property
     def engine(self) -> Engine:
-        """The engine in use; set in setup_hook, and replaced (one assignment) by a reload. Read it at each use."""
-        return self._engine
+        """The default story's engine (DEFAULT_STORY): where no place has a story of its own. Read it at each use."""
+        return self.engines[self.settings.default_story]
 
     @engine.setter
     def engine(self, engine: Engine) -> None:
-        self._engine = engine
-        self.health.knowledge_loaded(engine)
-        self._answer_in_process(engine)
+        self._swap(self.settings.default_story, engine)
 
-    def _answer_in_process(self, engine: Engine) -> None:
-        """With ANSWER_PROCESS on, have a child process answer from `engine`'s knowledge, once it is ready."""
+    def _swap(self, story: str, engine: Engine) -> None:
+        """Put a story's new engine in use: one reference, so a question in flight keeps the engine it started
+        with, and the other stories are left alone."""
+        self.engines[story] = engine
+        if story == self.settings.default_story:
+            self.health.knowledge_loaded(engine)
+        self._answer_in_process(story, engine)
+
+    def _answer_in_process(self, story: str, engine: Engine) -> None:
+        """With ANSWER_PROCESS on, have a child process answer from the engines in use, `engine` for `story`."""
         if self.settings.answer_process and not self._closing:
-            task = asyncio.create_task(self._start_process(engine), name="answer process start")
+            task = asyncio.create_task(self._start_process(story, engine), name="answer process start")
             self._process_work.add(task)
             task.add_done_callback(self._process_work.discard)
 
-    async def _start_process(self, engine: Engine) -> None:
-        """Start a child process answering from `engine`'s knowledge, and use it once it is ready.
+    async def _start_process(self, story: str, engine: Engine) -> None:
+        """Start a child process answering every story from the engines in use, `engine` for `story`, and use
+        it once it is ready.
 
         A reload awaits this before swapping the engine in (the reloader's `prepare`), so readers go from the old
-        knowledge to the new with no gap. Whenever the child is not answering from the knowledge in use (starting
-        at start-up, or dead), answers come from threads with the engine in use.
+        knowledge to the new with no gap. Whenever the child is not answering from a story's knowledge in use
+        (starting at start-up, dead, or another story's reload under way), that story is answered from threads.
         """
         if not self.settings.answer_process:
             return
-        self._process_wanted = engine
+        wanted = self._process_wanted = {**(self._process_wanted or self.engines), story: engine}
         async with self._process_lock:
-            if self._closing or engine is not self._process_wanted:
-                return  # stopping, or a newer engine has its own start waiting behind this one
-            if self._process is not None and self._process.serves(engine):
+            if self._closing or wanted is not self._process_wanted:
+                return  # stopping, or a newer set of engines has its own start waiting behind this one
+            process = self._process
+            if process is not None and all(process.serves(e, s) for s, e in wanted.items()):
                 return  # started before the swap
             starting = asyncio.ensure_future(EngineProcess.start(
-                engine, log_level=self.settings.log_level, log_format=self.settings.log_format,
+                wanted, log_level=self.settings.log_level, log_format=self.settings.log_format,
                 on_exit=self._process_died))
             try:
                 process = await asyncio.shield(starting)
@@ -223,7 +251,8 @@ class StoryBot(commands.AutoShardedBot):
             old, self._process = self._process, process
             if old is not None:
                 self._stop_process(old)  # after the questions already sent to it
-            log.info("answering in child process %d from now on (%s)", process.pid, engine.kb.summary())
+            log.info("answering in child process %d from now on (%s)", process.pid,
+                     "; ".join(f"{slug}: {e.kb.summary()}" for slug, e in wanted.items()))
 
     @property
     def answers_in_flight(self) -> int:
@@ -242,9 +271,12 @@ class StoryBot(commands.AutoShardedBot):
 
     @property
     def answering_in_process(self) -> bool:
-        """Whether the answer process answers from the knowledge in use (else threads of this process do)."""
+        """Whether the answer process answers every story from the knowledge in use (else threads answer some)."""
+        return all(self._in_process(story) for story in self.engines)
+
+    def _in_process(self, story: str) -> bool:
         process = self._process
-        return process is not None and process.alive and process.serves(self._engine)
+        return process is not None and process.alive and process.serves(self.engines[story], story)
 
     @contextlib.asynccontextmanager
     async def acknowledging(self) -> AsyncIterator[None]:
@@ -295,14 +327,20 @@ class StoryBot(commands.AutoShardedBot):
         self.loop_lag.start()
         if not await self.open_store():
             self._store_retry = asyncio.create_task(self._retry_store(), name="store retry")
-        engine, problems = await asyncio.to_thread(self.reloader.load)
-        if engine is None:  # no usable story or article: nothing to answer from
-            raise KnowledgeError(problems)
-        if problems:  # a broken entry disables itself only: answer from everything else, and say what is off
-            log.warning("knowledge has %d problem(s); answering from everything else until they are fixed:\n%s",
-                        len(problems), problem_lines(problems))
-        self.engine = engine
-        self._watcher = asyncio.create_task(self.reloader.watch(self._reloaded), name=WATCHER_TASK)
+        for slug, reloader in self.reloaders.items():
+            engine, problems = await asyncio.to_thread(reloader.load)
+            if engine is None:  # no usable story or article: nothing to answer from
+                raise KnowledgeError(problems)
+            if problems:  # a broken entry disables itself only: answer from everything else, and say what is off
+                log.warning("story %s has %d problem(s); answering from everything else until they are fixed:\n%s",
+                            slug, len(problems), problem_lines(problems))
+            self.engines[slug] = engine
+        self.health.knowledge_loaded(self.engine)
+        self._answer_in_process(self.settings.default_story, self.engine)  # one child for every story
+        await self._load_places()
+        self._watchers = [asyncio.create_task(reloader.watch(functools.partial(self._reloaded, slug)),
+                                              name=f"{WATCHER_TASK} ({slug})")
+                          for slug, reloader in self.reloaders.items()]
         self.add_dynamic_items(*views.DYNAMIC_ITEMS)
         await self.tree.set_translator(StoryTranslator())
         for extension in self.initial_extensions:
@@ -362,18 +400,118 @@ class StoryBot(commands.AutoShardedBot):
         store = self.store
         return dict(store.extra_knowledge()) if store is not None else {}
 
-    def _swap(self, engine: Engine) -> None:
-        self.engine = engine  # one reference: a question in flight keeps the engine it started with
+    @property
+    def reloader(self) -> KnowledgeReloader:
+        """The main story's reloader: the one that also loads the entries kept in the database."""
+        return self.reloaders[MAIN_STORY]
 
     def _reload_soon(self) -> None:
-        """Another process changed the shared entries: reload (the reloader runs one reload at a time)."""
+        """Another process changed the shared entries (the main story's): reload (one reload at a time)."""
         task = asyncio.create_task(self.reloader.reload(), name="shared entries reload")
         self._work.add(task)
         task.add_done_callback(self._work.discard)
 
-    async def _reloaded(self, result: ReloadResult) -> None:
-        """A reload the watcher started: cogs hear of it (the kb cog posts failures to the moderators' log)."""
-        self.dispatch("knowledge_reload", result)
+    async def _reloaded(self, story: str, result: ReloadResult) -> None:
+        """A reload a watcher started: cogs hear of it (the kb cog posts failures to the moderators' log)."""
+        self.dispatch("knowledge_reload", result, story)
+
+    # --- which story where ---------------------------------------------------------------
+
+    async def _load_places(self) -> None:
+        """The servers' and channels' stories, from the store; without one, every place has the default story."""
+        store = self.store
+        if store is None:
+            return
+        try:
+            places = await asyncio.to_thread(store.place_stories)
+        except StoreUnavailable as exc:
+            log.error("the stories mapped to servers and channels cannot be read (%s): answering about %s "
+                      "everywhere until the database is back", exc, self.settings.default_story)
+            return
+        self.place_stories = {place: slug for place, slug in places.items() if slug in self.packs}
+        for (guild, channel), slug in places.items():
+            if slug not in self.packs:
+                log.warning("server %s channel %s is mapped to the story %r, which is not among the stories "
+                            "(%s): it answers about %s", guild, channel or "(all)", slug, ", ".join(self.packs),
+                            self.settings.default_story)
+
+    def mapped_story(self, asker: Asker) -> str | None:
+        """The story mapped to where `asker` asks: the channel (or a thread's channel), else the server; None."""
+        if asker.guild_id is None:
+            return None
+        for channel in (asker.channel_id, asker.parent_id):
+            if channel is not None and (slug := self.place_stories.get((asker.guild_id, channel))):
+                return slug
+        return self.place_stories.get((asker.guild_id, 0))
+
+    def private(self, asker: Asker) -> bool:
+        """A DM, or a server the bot is not in (a user install): no moderator chose a story there."""
+        return asker.guild_id is None or self.get_guild(asker.guild_id) is None
+
+    async def story_at(self, asker: Asker) -> str | None:
+        """The story `asker` asks about; None when they must pick one first (a DM with several stories)."""
+        if (slug := self.mapped_story(asker)) is not None:
+            return slug
+        if len(self.packs) == 1 or not self.private(asker):
+            return self.settings.default_story
+        return await self.reader_story(asker.user_id)
+
+    async def reader_story(self, user_id: int) -> str | None:
+        """The story a reader picked for DMs (remembered here, else read from the store), if they have."""
+        if (slug := self._reader_stories.get(user_id)) is not None:
+            return slug
+        store = self.store
+        if store is None:
+            return None
+        try:
+            slug = await asyncio.to_thread(store.reader_story, user_id)
+        except StoreUnavailable as exc:
+            log.warning("a reader's story cannot be read (%s): they are asked to pick one", exc)
+            return None
+        if slug in self.packs:
+            self._reader_stories[user_id] = slug
+            return slug
+        return None
+
+    async def choose_story(self, user_id: int, story: str) -> str | None:
+        """Remember a reader's pick for DMs; returns the question they asked before picking, if any.
+
+        Kept here at once, so the reader is answered whatever the database does; stored for the next start.
+        """
+        self._reader_stories[user_id] = story
+        store = self.store
+        if store is not None:
+            try:
+                await asyncio.to_thread(store.set_reader_story, user_id, story)
+            except StoreUnavailable as exc:
+                log.error("a reader's story pick is not stored (%s): it holds until the bot restarts", exc)
+        return self._pending.pop(user_id, None)
+
+    async def set_place_story(self, guild_id: int, channel_id: int | None, story: str, moderator_id: int) -> None:
+        """Map a server or one channel to a story, stored and audited first. Raises StoreUnavailable."""
+        store = self.store
+        if store is None:
+            raise StoreUnavailable(self.store_problem or "the database is not open")
+        await asyncio.to_thread(store.set_place_story, guild_id, channel_id, story, moderator_id=moderator_id)
+        self.place_stories[guild_id, channel_id or 0] = story
+
+    async def story_or_default(self, asker: Asker) -> str:
+        """The story `asker` asks about; the default story while a DM reader has picked none."""
+        return await self.story_at(asker) or self.settings.default_story
+
+    async def engine_at(self, asker: Asker) -> Engine:
+        """The engine of the story `asker` asks about (the default story's while a DM reader has picked none)."""
+        return self.engines[await self.story_or_default(asker)]
+
+    def story_titles(self) -> list[tuple[str, str]]:
+        """(slug, title) of every story, in the order the packs were found (`main` first)."""
+        return [(slug, engine.kb.story.title) for slug, engine in self.engines.items()]
+
+    def story_choice_reply(self, asker: Asker, question: str | None) -> Reply:
+        """Ask a reader which story they mean; their question is answered once they pick."""
+        if question:
+            self._pending[asker.user_id] = question
+        return dataclasses.replace(render.choose_story_reply(), view=views.choose_story_view(self.story_titles()))
 
     async def on_ready(self) -> None:
         log.info("ready as %s in %d guilds (shards %s of %s)", self.user, len(self.guilds),
@@ -385,26 +523,32 @@ class StoryBot(commands.AutoShardedBot):
     # --- answering -------------------------------------------------------------------
 
     async def answer(self, question: str, asker: Asker, *, face: str = "message", **options: bool) -> Reply:
-        """Consult the engine and reply: for questions addressed to the bot (mentions, DMs, commands, buttons)."""
-        return await self.reply_for(await self.consult(question, asker), asker, face=face, **options)
+        """Consult the engine and reply: for questions addressed to the bot (mentions, DMs, commands, buttons).
 
-    async def consult(self, question: str, asker: Asker) -> Answer:
-        """The engine's answer, leaning on this reader's conversation in this place.
+        A reader in a DM who has not picked a story yet (with several stories) is asked which one first.
+        """
+        story = await self.story_at(asker)
+        if story is None:
+            return self.story_choice_reply(asker, question)
+        return await self.reply_for(await self.consult(question, asker, story), asker, story, face=face, **options)
+
+    async def consult(self, question: str, asker: Asker, story: str) -> Answer:
+        """`story`'s answer, leaning on this reader's conversation in this place.
 
         In an answer thread, so the loop stays free for the gateway and acknowledgements. Nothing is
         remembered or recorded yet: for a message nobody addressed to the bot, the caller may still
         decide to stay quiet.
         """
-        conversation = self.conversations.get(asker.key, time.monotonic())
+        conversation = self.conversations.get((story, *asker.key), time.monotonic())
         started = time.perf_counter()
         self._in_flight += 1
         try:
             await self._after_acknowledgements()
-            engine, process = self.engine, self._process
+            engine, process = self.engines[story], self._process
             answer = None
-            if process is not None and self.answering_in_process:
+            if process is not None and self._in_process(story):
                 try:
-                    answer = await process.ask(question, conversation, self.settings.answer_deadline)
+                    answer = await process.ask(question, conversation, self.settings.answer_deadline, story)
                 except ChildLate:  # hung: it is being stopped, and restarted (see _process_died)
                     self.health.answer_deadline_misses.inc()
                 except ChildGone:  # answer first: a thread answers instead (see _process_died)
@@ -432,28 +576,30 @@ class StoryBot(commands.AutoShardedBot):
         self.health.answer_process_failed(reason, why)
         log.error("%s; answering in threads of this process until a new one is ready (starting in %.0f s)", why,
                   PROCESS_RESTART)
-        asyncio.get_running_loop().call_later(PROCESS_RESTART, lambda: self._answer_in_process(self.engine))
+        asyncio.get_running_loop().call_later(PROCESS_RESTART,
+                                              lambda: self._answer_in_process(self.settings.default_story, self.engine))
 
-    async def reply_for(self, answer: Answer, asker: Asker, *, offer_alternatives: bool = True,
+    async def reply_for(self, answer: Answer, asker: Asker, story: str, *, offer_alternatives: bool = True,
                         forum: bool = False, face: str = "message") -> Reply:
-        """Remember the answer in the reader's conversation, record it, and render it with its buttons.
+        """Remember the answer in the reader's conversation about `story`, record it, and render it with its
+        buttons.
 
         Two close answers become a "Did you mean…?" with both as buttons (unless this already is a pick);
         `forum` adds "This answered it" for the poster of a forum question.
         """
-        self.conversations.record(asker.key, answer, time.monotonic())
+        self.conversations.record((story, *asker.key), answer, time.monotonic())
         outcome = "intent" if answer.intent is not None else "answered" if answer.answered else "declined"
-        self.health.question(face, outcome)
+        self.health.question(face, outcome, story)
         if answer.intent is not None:  # help, a greeting, thanks: the engine's pointer to /help, not a story answer
             return render.intent_reply(answer)
-        question_id = await self.record_question(answer, asker)
+        question_id = await self.record_question(answer, asker, story)
         if offer_alternatives and len(answer.alternatives) >= 2:
             return dataclasses.replace(render.did_you_mean_reply(answer),
                                        view=views.did_you_mean_view(answer.alternatives, question_id))
-        reply = render.answer_reply(answer, self.engine.kb.story.title)
+        reply = render.answer_reply(answer, self.engines[story].kb.story.title)
         return dataclasses.replace(reply, view=views.answer_view(answer, question_id, forum=forum))
 
-    async def record_question(self, answer: Answer, asker: Asker) -> int | None:
+    async def record_question(self, answer: Answer, asker: Asker, story: str) -> int | None:
         """Record the question for moderators (gaps, stats, votes); its id, or None without a store.
 
         Answer first: a store that fails is logged loudly and counted, and the reader still gets the answer,
@@ -466,7 +612,7 @@ class StoryBot(commands.AutoShardedBot):
             return store.record_question(
                 question=answer.question, answered=answer.answered, source=answer.source,
                 confidence=answer.confidence, guild_id=asker.guild_id, channel_id=asker.channel_id,
-                user_id=asker.user_id,
+                user_id=asker.user_id, story=story,
             )
         except Exception:
             log.exception("recording a question failed (reader %s); answering without vote buttons",
@@ -544,7 +690,7 @@ class StoryBot(commands.AutoShardedBot):
         if self._own_health:
             await self.health.stop()
         await self.loop_lag.stop()
-        for task in (self._watcher, self._store_retry):
+        for task in (*self._watchers, self._store_retry):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)

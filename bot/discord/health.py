@@ -102,6 +102,9 @@ class Health:
         self.registry = CollectorRegistry()
         self.questions = Counter("story_bot_questions", "Questions by where they came from and what became of them",
                                  ["face", "outcome"], registry=self.registry)
+        self.story_questions = Counter("story_bot_story_questions", "Story questions by story and what became of "
+                                       "them (answered, declined, intent)", ["story", "outcome"],
+                                       registry=self.registry)
         self.latency = Histogram("story_bot_answer_seconds", "Time to produce an answer (engine, record and render), "
                                  "including the wait for a worker", buckets=LATENCY_BUCKETS, registry=self.registry)
         self.reloads = Counter("story_bot_knowledge_reloads", "Knowledge reloads by result", ["result"],
@@ -169,8 +172,11 @@ class Health:
         self.answer_process_restarts.labels(reason).inc()
         self.answer_process_fault = Fault(why, time.time())
 
-    def question(self, face: str, outcome: str) -> None:
+    def question(self, face: str, outcome: str, story: str | None = None) -> None:
+        """Count a question; with the story it was about once it was answered or declined."""
         self.questions.labels(face, outcome).inc()
+        if story is not None:
+            self.story_questions.labels(story, outcome).inc()
 
     # --- what it shows --------------------------------------------------------------------
 

@@ -33,6 +33,8 @@ BUTTON_LABEL_LIMIT = 80
 CUSTOM_ID_LIMIT = 100
 CHOICE_LIMIT = 25
 CHOICE_NAME_LIMIT = 100
+SELECT_OPTIONS = 25  # options in one select menu
+SELECT_LABEL_LIMIT = 100  # an option's label or description
 
 # Our own budgets. Each embed has at most a title, a description, one "Sources" field and a
 # footer, each cut to its limit, so the total stays under Discord's whatever the knowledge holds
@@ -231,6 +233,7 @@ def help_reply(kb: KnowledgeBase, answer_channels: Iterable[int]) -> Reply:
         f"`/what term:` a term or organisation — e.g. `/what term: {escape(term)}`",
         "`/when` the timeline in order; `/when query: tariffs` only what matches",
         f"`/source paragraph:` read a paragraph, 1 to {len(kb.article)}",
+        "`/story` the story I answer about here, in brief",
         "",
         "Or right-click any message → **Apps** → **Ask the story**: I answer it as a reply.",
         where + ".",
@@ -243,6 +246,23 @@ def help_reply(kb: KnowledgeBase, answer_channels: Iterable[int]) -> Reply:
     embed = discord.Embed(title="What I can do", description=truncate("\n".join(lines), DESCRIPTION_LIMIT),
                           colour=COLOUR)
     embed.set_footer(text=truncate(kb.story.title, FOOTER_BUDGET))
+    return Reply(embed=embed)
+
+
+CHOOSE_STORY = ("I can answer about several stories. Which one are you asking about? Pick it below: I'll answer "
+                "your question and remember the story for our conversation here (`/story` changes it).")
+
+
+def choose_story_reply() -> Reply:
+    return Reply(content=CHOOSE_STORY)
+
+
+def story_reply(kb: KnowledgeBase, slug: str, note: str = "") -> Reply:
+    """/story: the story answered here, its summary, and how to ask."""
+    lines = [escape(kb.story.summary), "", f"Ask with `/ask`, or see `/help`. {note}".strip()]
+    embed = discord.Embed(title=truncate(kb.story.title, TITLE_LIMIT),
+                          description=truncate("\n".join(lines), DESCRIPTION_LIMIT), colour=COLOUR)
+    embed.set_footer(text=truncate(f"story: {slug} · {len(kb.article)} paragraphs", FOOTER_BUDGET))
     return Reply(embed=embed)
 
 

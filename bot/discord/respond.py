@@ -83,6 +83,7 @@ class Asker:
     user_id: int
     channel_id: int | None
     guild_id: int | None
+    parent_id: int | None = None  # a thread's or forum post's channel: a story mapped to it holds in its threads
 
     @property
     def key(self) -> tuple[int, int | None]:
@@ -93,11 +94,12 @@ class Asker:
         """A message in a guild the bot has not cached yet (just after connecting) has no `guild`, but its
         channel still knows the guild's id."""
         guild_id = message.guild.id if message.guild else getattr(message.channel, "guild_id", None)
-        return cls(message.author.id, message.channel.id, guild_id)
+        return cls(message.author.id, message.channel.id, guild_id, getattr(message.channel, "parent_id", None))
 
     @classmethod
     def of_interaction(cls, interaction: discord.Interaction) -> Asker:
-        return cls(interaction.user.id, interaction.channel_id, interaction.guild_id)
+        return cls(interaction.user.id, interaction.channel_id, interaction.guild_id,
+                   getattr(interaction.channel, "parent_id", None))
 
 
 async def send(interaction: discord.Interaction, reply: Reply, *, ephemeral: bool = False) -> None:

@@ -2,9 +2,9 @@
 
 Each button is a `DynamicItem`: everything it needs is in its custom_id ("story:para:7",
 "story:ask:<question>", "story:vote:<question id>:up", "story:pick:<question id>:<title>",
-"story:solved:<question id>"), so buttons keep working after a restart, nothing is held in
-memory per message, and no timeout ever greys them out. The knowledge is read from
-`bot.engine` when the button is pressed, so a reload is honoured.
+"story:solved:<question id>", and the story menu "story:choose"), so buttons keep working after a
+restart, nothing is held in memory per message, and no timeout ever greys them out. The knowledge is
+read when the button is pressed, from the story of the place it is pressed in, so a reload is honoured.
 """
 
 from __future__ import annotations
@@ -12,13 +12,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import discord
 from discord import ui
 
 from bot.discord import render, respond
-from bot.discord.render import BUTTON_LABEL_LIMIT, BUTTONS_PER_ROW, CUSTOM_ID_LIMIT, Reply
+from bot.discord.render import (
+    BUTTON_LABEL_LIMIT,
+    BUTTONS_PER_ROW,
+    CUSTOM_ID_LIMIT,
+    SELECT_LABEL_LIMIT,
+    SELECT_OPTIONS,
+    Reply,
+)
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -48,7 +56,7 @@ class ShowParagraph(ui.DynamicItem[ui.Button], template=r"story:para:(?P<number>
 
     async def callback(self, interaction: Interaction) -> None:
         async with respond.handling(interaction, f"Show paragraph {self.number}"):
-            kb = interaction.client.engine.kb
+            kb = (await interaction.client.engine_at(respond.Asker.of_interaction(interaction))).kb
             paragraph = kb.article.paragraph(self.number)
             if paragraph is None:
                 reply = render.missing_paragraph_reply(self.number, len(kb.article))
@@ -119,7 +127,8 @@ class Pick(ui.DynamicItem[ui.Button], template=r"story:pick:(?P<question_id>[0-9
             store = interaction.client.store
             if store is None or self.question_id is None:
                 return
-            engine, user_id = interaction.client.engine, interaction.user.id
+            engine = await interaction.client.engine_at(respond.Asker.of_interaction(interaction))
+            user_id = interaction.user.id
             try:  # after the answer: a store that fails is logged, never in the reader's face
                 await asyncio.to_thread(lambda: store.record_pick(self.question_id, title=self.title,
                                                                   source=picked_source(engine, self.title),
@@ -158,7 +167,35 @@ class Solved(ui.DynamicItem[ui.Button], template=r"story:solved:(?P<question_id>
             await respond.send(interaction, Reply(content="Glad it helped. Noted."), ephemeral=True)
 
 
-DYNAMIC_ITEMS = (ShowParagraph, AskSuggestion, Vote, Pick, Solved)
+class ChooseStory(ui.DynamicItem[ui.Select], template=r"story:choose"):
+    """The stories, as a menu: a reader in a DM picks the one they ask about; it is remembered, and the
+    question they asked before picking is answered at once."""
+
+    def __init__(self, stories: Sequence[tuple[str, str]]) -> None:
+        options = [discord.SelectOption(label=render.truncate(title, SELECT_LABEL_LIMIT), value=slug,
+                                        description=render.truncate(slug, SELECT_LABEL_LIMIT))
+                   for slug, title in stories[:SELECT_OPTIONS]]
+        super().__init__(ui.Select(custom_id="story:choose", placeholder="Pick a story", options=options))
+
+    @classmethod
+    async def from_custom_id(cls, interaction: Interaction, item: ui.Select, match: re.Match[str]) -> ChooseStory:
+        return cls(interaction.client.story_titles())
+
+    async def callback(self, interaction: Interaction) -> None:
+        async with respond.handling(interaction, "story pick"):
+            bot, values = interaction.client, self.item.values
+            if not values or values[0] not in bot.engines:  # a story gone since the menu was sent
+                await respond.send(interaction, Reply(content="That story is no longer here: pick another "
+                                                              "with /story."), ephemeral=True)
+                return
+            question = await bot.choose_story(interaction.user.id, values[0])
+            if question:
+                await respond.answer_interaction(interaction, question)
+            else:
+                await respond.send(interaction, render.story_reply(bot.engines[values[0]].kb, values[0]))
+
+
+DYNAMIC_ITEMS = (ShowParagraph, AskSuggestion, Vote, Pick, Solved, ChooseStory)
 
 
 def answer_view(answer: Answer, question_id: int | None, *, forum: bool = False) -> ui.View | None:
@@ -178,6 +215,13 @@ def answer_view(answer: Answer, question_id: int | None, *, forum: bool = False)
             view.add_item(Vote(question_id, True))
             view.add_item(Vote(question_id, False))
     return view if view.children else None
+
+
+def choose_story_view(stories: Sequence[tuple[str, str]]) -> ui.View:
+    """The story menu: (slug, title) of each story, the first SELECT_OPTIONS (more are reached with /story)."""
+    view = ui.View(timeout=None)
+    view.add_item(ChooseStory(stories))
+    return view
 
 
 def did_you_mean_view(titles: tuple[str, ...], question_id: int | None) -> ui.View:

@@ -55,7 +55,8 @@ EVENT_KEYS = ("id", "when", "text", "citations", "people")
 FACT_KEYS = ("text", "citations")  # a role or definition; an item of `facts` may also have an id
 LISTED_FACT_KEYS = ("id", *FACT_KEYS)
 CITATION_KEYS = ("paragraph", "quote")
-STORY_KEYS = ("title", "summary", "lead_section", "headings", "places")
+STORY_KEYS = ("title", "summary", "lead_section", "headings", "places", "language")
+LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")  # a BCP 47 tag: "en", "fr", "en-CA"
 # Words meant for a key but not spelt like it (rapidfuzz handles the misspellings).
 _MEANT = {"persons": "people", "person": "people", "who": "people", "term": "terms", "date": "when",
           "sources": "citations", "source": "citations", "cites": "citations", "alias": "aliases",
@@ -439,9 +440,13 @@ def _load_story(r: _FileReader) -> Story | None:
     lead = r.text(data, "lead_section")
     headings = r.texts(data, "headings")
     places = r.texts(data, "places")
+    language = r.text(data, "language", required=False) or "en"
     if len(r.problems) > before or title is None or summary is None or lead is None:
         return None
-    return Story(title, summary, lead, tuple(headings), tuple(p.strip() for p in places))
+    if not LANGUAGE.fullmatch(language):  # reported, but the article is still read with the story's headings
+        r.problem(data.key_lines["language"], f"language {shorten(language)} is not a language tag like en or fr")
+        language = "en"
+    return Story(title, summary, lead, tuple(headings), tuple(p.strip() for p in places), language)
 
 
 def _load_article(r: _FileReader, story: Story | None) -> Article | None:

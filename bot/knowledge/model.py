@@ -112,6 +112,7 @@ class Story:
     lead_section: str
     headings: tuple[str, ...]
     places: tuple[str, ...] = ()  # the places the article names: a "where" answer must name one
+    language: str = "en"  # the article's language (a BCP 47 tag); the bot's replies are in English for now
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,6 +123,7 @@ def _story_yaml(title: str, headings: list[str]) -> str:
         *quoted,
         "# Places where something in the story happened.",
         "places: []",
+        "language: en",
         "",
     ])
 

@@ -46,6 +46,7 @@ DM_CHANNEL = WORLD.dm_channel(READER_ID)
 THREAD_IN_ANSWER_CHANNEL = int(WORLD.add_thread(1_400_000_000_000_000_010, ANSWER_CHANNEL, "about the tariffs",
                                                 READER)["id"])
 new_id = Snowflakes()
+SELECT_MENU = 3  # a string select's component type
 
 
 # --- payloads, from the stand-in's world ------------------------------------------------------
@@ -64,15 +65,17 @@ def message_create(content: str, *, channel_id: int = ANSWER_CHANNEL, author: Pe
 
 
 def _interaction(kind: int, data: dict[str, Any], *, dm: bool = False, message: dict[str, Any] | None = None,
-                 user: Person = READER) -> dict[str, Any]:
+                 user: Person = READER, channel_id: int = ANSWER_CHANNEL) -> dict[str, Any]:
     return WORLD.interaction(kind, data, interaction_id=new_id(), token=f"tok-{new_id()}", user=user,
-                             channel_id=DM_CHANNEL if dm else ANSWER_CHANNEL, message=message)
+                             channel_id=WORLD.dm_channel(user.id) if dm else channel_id, message=message)
 
 
-def slash(command: str, /, *, dm: bool = False, user: Person = READER, **options: Any) -> dict[str, Any]:
-    """INTERACTION_CREATE for a chat-input command ("kb add" for a subcommand), as for one synced to the guild."""
+def slash(command: str, /, *, dm: bool = False, user: Person = READER, channel_id: int = ANSWER_CHANNEL,
+          **options: Any) -> dict[str, Any]:
+    """INTERACTION_CREATE for a chat-input command ("kb add" for a subcommand), as for one synced to the guild,
+    run in `channel_id` (the answer channel) or in `user`'s DM."""
     data = command_data(WORLD, command, options, scope=None if dm else GUILD_ID, new_id=new_id)
-    return _interaction(2, data, dm=dm, user=user)
+    return _interaction(2, data, dm=dm, user=user, channel_id=channel_id)
 
 
 def autocomplete(command: str, option: str, current: str, *, user: Person = READER) -> dict[str, Any]:
@@ -81,9 +84,14 @@ def autocomplete(command: str, option: str, current: str, *, user: Person = READ
     return _interaction(4, data, user=user)
 
 
-def button_press(message: dict[str, Any], custom_id: str, *, user: Person = READER) -> dict[str, Any]:
-    """INTERACTION_CREATE for pressing the button `custom_id` on `message` (a message the bot sent)."""
-    return _interaction(3, world.button_press(custom_id), message=message, user=user)
+def button_press(message: dict[str, Any], custom_id: str, *, user: Person = READER, dm: bool = False,
+                 values: list[str] | None = None) -> dict[str, Any]:
+    """INTERACTION_CREATE for pressing the button `custom_id` on `message` (a message the bot sent), or for
+    picking `values` in its select menu."""
+    data = world.button_press(custom_id)
+    if values is not None:
+        data = {**data, "component_type": SELECT_MENU, "values": values}
+    return _interaction(3, data, message=message, user=user, dm=dm)
 
 
 # --- what the bot sent ---------------------------------------------------------------------

@@ -116,7 +116,8 @@ async def quiet(timeout: float = 10.0) -> None:
     deadline = loop.time() + timeout
 
     def busy(t: asyncio.Task) -> bool:
-        lives = t.get_name() in (WATCHER_TASK, LAG_PROBE_TASK) or "timeout_task_impl" in t.get_coro().__qualname__
+        lives = (t.get_name().startswith((WATCHER_TASK, LAG_PROBE_TASK))
+                 or "timeout_task_impl" in t.get_coro().__qualname__)
         return t is not me and not t.done() and not lives
 
     while pending := [t for t in asyncio.all_tasks() if busy(t)]:
@@ -219,7 +220,7 @@ async def test_a_broken_file_keeps_the_old_knowledge_and_the_reload_shows_path_a
 
 async def test_the_watcher_reloads_live_and_posts_failures_to_the_log_channel(h: Harness, settings: Settings):
     await asyncio.sleep(0.5)  # the watcher registers with the OS
-    assert h.bot._watcher is not None and not h.bot._watcher.done()
+    assert h.bot._watchers and not any(w.done() for w in h.bot._watchers)
     qa = settings.knowledge_dir / "qa.yaml"
     qa.write_text(qa.read_text(encoding="utf-8").replace("Who did Jivani meet in Washington?",
                                                           "Whom did Jivani meet in Washington?"), encoding="utf-8")
@@ -368,12 +369,12 @@ async def test_the_bot_not_the_cog_owns_the_store_and_the_watcher(h: Harness, se
     assert store is not None and settings.database_path.exists()
     await h.bot.remove_cog("KnowledgeAdmin")  # a cog that fails or goes switches neither off
     assert h.bot.store is store
-    assert any(t.get_name() == WATCHER_TASK and not t.done() for t in asyncio.all_tasks())
+    assert any(t.get_name().startswith(WATCHER_TASK) and not t.done() for t in asyncio.all_tasks())
     store.record_question(question="still recorded?", answered=False, source=None, confidence=0.0, guild_id=GUILD_ID,
                           channel_id=ANSWER_CHANNEL, user_id=READER_ID)
     await h.bot.close()  # flushes the queue, then closes
     assert h.bot.store is None
-    assert not any(t.get_name() == WATCHER_TASK and not t.done() for t in asyncio.all_tasks())
+    assert not any(t.get_name().startswith(WATCHER_TASK) and not t.done() for t in asyncio.all_tasks())
     from bot.store import SQLiteStore
 
     reopened = SQLiteStore(settings.database_path, salt="test")

@@ -117,7 +117,7 @@ async def test_a_broken_extension_is_logged_and_the_rest_still_load(settings: Se
     await bot.close()
     assert any("could not load bot.discord.cogs.does_not_exist" in r.getMessage() and r.exc_info
                for r in caplog.records)
-    assert {c["name"] for c in fake.calls[-1].json} == {"ask", "help"}
+    assert {c["name"] for c in fake.calls[-1].json} == {"ask", "help", "story"}
 
 
 async def test_client_defaults_ping_nobody_and_ask_for_message_content(harness: Harness) -> None:

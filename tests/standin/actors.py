@@ -8,6 +8,7 @@ subcommand nesting are Discord's; before a sync, option types are inferred from 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from .gateway import DIRECT_MESSAGES, GUILD_MESSAGES
@@ -174,6 +175,16 @@ class Discord(StandIn):
         return event
 
 
+CHANNEL_OPTION = 7
+
+
+@dataclass(frozen=True)
+class ChannelOption:
+    """A channel given as a command option's value (`/kb story set channel:`)."""
+
+    id: int
+
+
 def command_data(
     world: World,
     command: str,
@@ -225,6 +236,12 @@ def _options(
     options, resolved = [], {}
     for name, value in values.items():
         kind = specs[name]["type"] if name in specs else OPTION_TYPES.get(type(value), USER_OPTION)
+        if isinstance(value, ChannelOption):  # a channel picked in the option: Discord resolves it
+            kind = CHANNEL_OPTION
+            channel = world.channel(value.id)
+            assert channel is not None, f"no channel {value.id} in the world"
+            resolved.setdefault("channels", {})[str(value.id)] = {**channel, "permissions": str((1 << 41) - 1)}
+            value = str(value.id)
         if isinstance(value, Person):
             member = {**value.member(), "permissions": str(world.permissions(value))}
             del member["user"]

@@ -32,15 +32,20 @@ from discord.ext import commands
 
 from bot.discord import render, respond
 from bot.discord.render import BUTTON_LABEL_LIMIT, CONTENT_LIMIT, DESCRIPTION_LIMIT, Reply
+from bot.discord.respond import Asker
 from bot.gaps import Gap, closed_this_week, find_gaps, gap_line, settled, stats_lines
 from bot.knowledge.editor import EditResult, NewEntry, entry_yaml, parse_paragraph, parse_phrasings
 from bot.knowledge.finder import EntryFinder
-from bot.knowledge.watch import ReloadResult
+from bot.knowledge.packs import MAIN_STORY
+from bot.knowledge.watch import KnowledgeReloader, ReloadResult
 from bot.logs import reader_tag
 from bot.store import Store, StoreUnavailable
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from bot.discord.bot import StoryBot
+    from bot.engine import Engine
     from bot.knowledge import KnowledgeBase, QAEntry
     from bot.store import Edit
 
@@ -168,6 +173,16 @@ class GapsView(ui.View):
         return await self.cog.interaction_check(interaction)
 
 
+@dataclass(frozen=True, slots=True)
+class Place:
+    """The story a moderator works on where they run /kb: its engine in use, its reloader and its folder."""
+
+    story: str
+    engine: Engine
+    reloader: KnowledgeReloader
+    directory: Path
+
+
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
 class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Moderators: the bot's knowledge"):
@@ -189,7 +204,7 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         self._heavy.shutdown(wait=False, cancel_futures=True)
 
     @commands.Cog.listener()
-    async def on_knowledge_reload(self, result: ReloadResult) -> None:
+    async def on_knowledge_reload(self, result: ReloadResult, story: str) -> None:
         """A reload the watcher started failed: tell the moderators' log channel, if there is one."""
         if not result.ok:
             self.bot.health.reload_failed(len(result.problems))
@@ -197,7 +212,7 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         if result.ok or channel_id is None:
             return
         channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
-        await channel.send(**self._reload_reply(result).kwargs())
+        await channel.send(**self._reload_reply(result, self.bot.engines[story], f"Story `{story}`: ").kwargs())
 
     async def _off_loop(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         """Run `fn(*args, **kwargs)` in the cog's own worker thread: never in the pool readers' answers use."""
@@ -218,21 +233,21 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         """Entry ids for `id:`: ids starting with what is typed first, then the closest ids and questions."""
         if not is_moderator(interaction, self.bot.settings.moderator_role_id):
             return []
-        finder = await self._entry_finder()
+        finder = await self._entry_finder((await self._place(interaction)).engine.kb)
         return render.choices((f"{ident} — {question}", ident) for ident, question in finder.find(current))
 
-    async def _entry_finder(self) -> EntryFinder:
-        """The index of the knowledge in use. After a reload, until the new one is built (seconds at 100k
-        entries, off the loop), the previous one answers: the command checks the chosen id again anyway."""
-        kb = self.bot.engine.kb
+    async def _entry_finder(self, kb: KnowledgeBase) -> EntryFinder:
+        """The index of `kb`'s entries. After a reload, until the new one is built (seconds at 100k entries,
+        off the loop), the previous one answers: the command checks the chosen id again anyway."""
         if self._finder is not None and self._finder[0] is kb:
             return self._finder[1]
-        building = self._index_entries()
-        return self._finder[1] if self._finder is not None else await asyncio.shield(building)
+        building = self._index_entries(kb)
+        same_story = self._finder is not None and self._finder[0].story == kb.story
+        return self._finder[1] if self._finder is not None and same_story else await asyncio.shield(building)
 
-    def _index_entries(self) -> asyncio.Task[EntryFinder]:
-        """Start indexing the entry ids of the knowledge in use, unless that is under way already."""
-        kb = self.bot.engine.kb
+    def _index_entries(self, kb: KnowledgeBase | None = None) -> asyncio.Task[EntryFinder]:
+        """Start indexing the entry ids of `kb` (the default story's), unless that is under way already."""
+        kb = kb or self.bot.engine.kb
         if self._indexing is None or self._indexing[0] is not kb:
             self._indexing = (kb, asyncio.create_task(self._index(kb), name="kb entry index"))
         return self._indexing[1]
@@ -255,13 +270,14 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
     @app_commands.command(name="reload", description="Reload the knowledge files now and show what loaded")
     async def reload(self, interaction: Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        result = await self.bot.reloader.reload()
+        place = await self._place(interaction)
+        result = await place.reloader.reload()
         detail = result.engine.kb.summary() if result.engine else f"refused: {len(result.problems)} problems"
         try:
             await self._audit(interaction, "reload", "-", detail)
         except StoreUnavailable as exc:  # the reload itself happened; say so in the log, not to the moderator
             log.error("could not audit a /kb reload: %s", exc)
-        await respond.send(interaction, self._reload_reply(result), ephemeral=True)
+        await respond.send(interaction, self._reload_reply(result, place.engine), ephemeral=True)
 
     @app_commands.command(name="add", description="Add a Q&A entry (opens a form)")
     @app_commands.describe(question="Start the form with this question")
@@ -274,19 +290,20 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
     @app_commands.autocomplete(entry_id=entry_ids)
     async def remove(self, interaction: Interaction, entry_id: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        entry = self.bot.engine.kb.entry(entry_id)
+        place = await self._editable(interaction)
+        entry = place.engine.kb.entry(entry_id)
         try:
-            result = await self._off_loop(self._store().remove_entry, self.bot.settings.knowledge_dir, entry_id,
+            result = await self._off_loop(self._store().remove_entry, place.directory, entry_id,
                                           moderator_id=interaction.user.id,
                                           detail=_entry_summary(entry) if entry else "",
                                           before=entry_yaml(entry) if entry else None)
         except StoreUnavailable as exc:
             await respond.send(interaction, _store_refusal("Not removed", exc), ephemeral=True)
             return
-        if (reloaded := await self._edited(interaction, result, "Not removed")) is None:
+        if (reloaded := await self._edited(interaction, result, "Not removed", place)) is None:
             return
         note = f"Removed `{entry_id}` from {render.escape(result.path)}. `/kb restore` can put it back.\n"
-        await respond.send(interaction, self._reload_reply(reloaded, note), ephemeral=True)
+        await respond.send(interaction, self._reload_reply(reloaded, place.engine, note), ephemeral=True)
 
     @app_commands.command(name="restore", description="Put back a removed Q&A entry, as the audit kept it")
     @app_commands.rename(entry_id="id")
@@ -294,6 +311,7 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
     @app_commands.autocomplete(entry_id=removed_ids)
     async def restore(self, interaction: Interaction, entry_id: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
+        place = await self._editable(interaction)
         removal = await self._off_loop(self._store().last_removal, entry_id)
         shown = render.escape(entry_id[:100])
         if removal is None or not removal.before:
@@ -302,12 +320,12 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
                        if removal is not None else "."))
             await respond.send(interaction, Reply(content=note), ephemeral=True)
             return
-        result = await self._off_loop(self._store().restore_entry, self.bot.settings.knowledge_dir, entry_id,
+        result = await self._off_loop(self._store().restore_entry, place.directory, entry_id,
                                       removal.before, moderator_id=interaction.user.id)
-        if (reloaded := await self._edited(interaction, result, "Not restored")) is None:
+        if (reloaded := await self._edited(interaction, result, "Not restored", place)) is None:
             return
         note = f"Restored `{shown}` to {render.escape(result.path)}.\n"
-        await respond.send(interaction, self._reload_reply(reloaded, note), ephemeral=True)
+        await respond.send(interaction, self._reload_reply(reloaded, place.engine, note), ephemeral=True)
 
     @app_commands.command(name="history", description="What moderators changed in a Q&A entry: who, when, before/after")
     @app_commands.rename(entry_id="id")
@@ -323,7 +341,7 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
     @app_commands.describe(entry_id="The entry's id")
     @app_commands.autocomplete(entry_id=entry_ids)
     async def show(self, interaction: Interaction, entry_id: str) -> None:
-        entry = self.bot.engine.kb.entry(entry_id)  # autocomplete only suggests: check the id again
+        entry = (await self._place(interaction)).engine.kb.entry(entry_id)  # autocomplete only suggests: check again
         if entry is None:
             reply = Reply(content=f"There is no Q&A entry with id `{render.escape(entry_id[:100])}`.")
         else:
@@ -333,12 +351,15 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
     @app_commands.command(name="gaps", description="The questions readers asked that the bot missed")
     async def gaps(self, interaction: Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        gaps = await self._off_loop(find_gaps, self._store(), self.bot.engine, GAPS_SHOWN)
+        place = await self._place(interaction)
+        gaps = await self._off_loop(find_gaps, self._store(), place.engine, GAPS_SHOWN, place.story)
+        about = f"about `{place.story}` " if len(self.bot.engines) > 1 else ""
         if not gaps:
-            reply = Reply(content="No gaps: every question readers missed is answered now.")
+            reply = Reply(content=f"No gaps {about}: every question readers missed is answered now.".replace(" :", ":"))
         else:
             lines = [render.echo(gap_line(i, gap)) for i, gap in enumerate(gaps, 1)]
-            header = "Questions readers missed that the bot still can't answer (press a button to fix one):\n"
+            header = (f"Questions {about}readers missed that the bot still can't answer "
+                      "(press a button to fix one):\n")
             reply = Reply(content=header + render.fit_lines(lines, CONTENT_LIMIT - len(header)),
                           view=GapsView(self, gaps))
         await respond.send(interaction, reply, ephemeral=True)
@@ -347,30 +368,74 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
                           description="Questions, answered share, helpful share, gaps closed, top entries")
     async def stats(self, interaction: Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        store = self._store()
-        stats, closed = await self._off_loop(lambda: (store.stats(), closed_this_week(store)))
-        lines = [*stats_lines(stats, closed), f"Knowledge: {self.bot.engine.kb.summary()}"]
+        store, place = self._store(), await self._place(interaction)
+        stats, closed = await self._off_loop(lambda: (store.stats(place.story), closed_this_week(store)))
+        lines = [f"Story: {place.story}", *stats_lines(stats, closed), f"Knowledge: {place.engine.kb.summary()}"]
         await respond.send(interaction, Reply(content=render.escape("\n".join(lines))), ephemeral=True)
+
+    # --- which story where -----------------------------------------------------------------
+
+    story_group = app_commands.Group(name="story", description="Which story this server or a channel answers about")
+
+    @story_group.command(name="set", description="Answer about this story in the whole server, or in one channel")
+    @app_commands.describe(story="The story (start typing)", channel="Only this channel (and its threads)")
+    async def story_set(self, interaction: Interaction, story: str,
+                        channel: app_commands.AppCommandChannel | None = None) -> None:
+        if interaction.guild_id is None:
+            await respond.send(interaction, Reply(content="Map stories in a server; in a DM, readers pick their "
+                                                          "own with /story."), ephemeral=True)
+            return
+        if story not in self.bot.engines:
+            await respond.send(interaction, render.not_found_reply("any story", story, list(self.bot.engines)),
+                               ephemeral=True)
+            return
+        channel_id = channel.id if channel is not None else None
+        await self.bot.set_place_story(interaction.guild_id, channel_id, story, interaction.user.id)
+        where = f"<#{channel_id}> and its threads" if channel_id else "this server (where no channel has its own)"
+        title = render.escape(self.bot.engines[story].kb.story.title)
+        await respond.send(interaction, Reply(content=f"Now answering about **{title}** (`{story}`) in {where}."),
+                           ephemeral=True)
+
+    @story_set.autocomplete("story")
+    async def story_names(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
+        if not is_moderator(interaction, self.bot.settings.moderator_role_id):
+            return []
+        wanted = current.casefold()
+        return render.choices((f"{title} ({slug})", slug) for slug, title in self.bot.story_titles()
+                              if wanted in slug or wanted in title.casefold())
+
+    @story_group.command(name="list", description="The stories, and which server and channels answer about which")
+    async def story_list(self, interaction: Interaction) -> None:
+        guild = interaction.guild_id
+        default = self.bot.place_stories.get((guild, 0), self.bot.settings.default_story) if guild else None
+        lines = [f"`{slug}`: {render.escape(title)}" + (" — this server's story" if slug == default else "")
+                 for slug, title in self.bot.story_titles()]
+        mapped = sorted((channel, slug) for (g, channel), slug in self.bot.place_stories.items()
+                        if g == guild and channel)
+        lines += ["", "Channels with their own story:" if mapped else "No channel has a story of its own."]
+        lines += [f"<#{channel}> → `{slug}`" for channel, slug in mapped]
+        await respond.send(interaction, Reply(content=render.fit_lines(lines, CONTENT_LIMIT)), ephemeral=True)
 
     # --- turning a gap into an answer ------------------------------------------------------
 
     async def add_gap_phrasing(self, interaction: Interaction, gap: Gap, entry_id: str) -> None:
         """The gap's wording joins `entry_id`'s phrasings: checked, written, audited, reloaded, then asked again."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        before = self.bot.engine.kb.entry(entry_id)
+        place = await self._editable(interaction)
+        before = place.engine.kb.entry(entry_id)
         wording = " ".join(gap.question.split())  # as the editor writes it
         after = dataclasses.replace(before, phrasings=(*before.phrasings, wording)) if before else None
         try:
-            result = await self._off_loop(self._store().add_phrasing, self.bot.settings.knowledge_dir, entry_id,
+            result = await self._off_loop(self._store().add_phrasing, place.directory, entry_id,
                                           gap.question, moderator_id=interaction.user.id,
                                           before=entry_yaml(before) if before else None,
                                           after=entry_yaml(after) if after else None)
         except StoreUnavailable as exc:
             await respond.send(interaction, _store_refusal("Not added", exc), ephemeral=True)
             return
-        if (reloaded := await self._edited(interaction, result, "Not added")) is None:
+        if (reloaded := await self._edited(interaction, result, "Not added", place)) is None:
             return
-        engine = self.bot.engine
+        engine = self.bot.engines[place.story]
         answered = await self._off_loop(lambda: [w.key for w in gap.wordings if settled(engine, w)])
         try:
             await self._off_loop(self._store().close_gaps, answered, how="phrasing")
@@ -379,7 +444,7 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         shown = render.echo(render.truncate(" ".join(gap.question.split()), 200))
         note = (f"Added “{shown}” as a phrasing of `{entry_id}` in {render.escape(result.path)}; "
                 f"{len(answered)} of {len(gap.wordings)} wordings of this gap are answered now.\n")
-        await respond.send(interaction, self._reload_reply(reloaded, note), ephemeral=True)
+        await respond.send(interaction, self._reload_reply(reloaded, place.engine, note), ephemeral=True)
 
     # --- the add form ------------------------------------------------------------------
 
@@ -396,7 +461,8 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         entry = NewEntry(typed.question.strip(), parse_phrasings(typed.phrasings), typed.answer.strip(), paragraph,
                          typed.quote.strip())
         try:
-            result = await self._off_loop(self._store().add_entry, self.bot.settings.knowledge_dir, entry,
+            place = await self._editable(interaction)
+            result = await self._off_loop(self._store().add_entry, place.directory, entry,
                                           moderator_id=interaction.user.id)
         except StoreUnavailable as exc:  # said as it is, not as a problem inside the problems' code block
             await self._refuse_entry(interaction, typed, _store_refusal("Not added", exc).content or "")
@@ -404,14 +470,14 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         if not result.ok:
             await self._refuse_entry(interaction, typed, _not_added([str(p) for p in result.problems]))
             return
-        reloaded = await self.bot.reloader.reload()
+        reloaded = await place.reloader.reload()
         if typed.closes:
             try:
                 await self._off_loop(self._store().close_gaps, typed.closes, how="add")
             except StoreUnavailable as exc:  # the entry is added; the gap is closed at the next /kb gaps
                 log.warning("could not close the gap of a new entry: %s", exc)
         note = f"Added `{result.entry_id}` to {render.escape(result.path)}.\n"
-        await respond.send(interaction, self._reload_reply(reloaded, note), ephemeral=True)
+        await respond.send(interaction, self._reload_reply(reloaded, place.engine, note), ephemeral=True)
 
     async def _refuse_entry(self, interaction: Interaction, typed: EntryText, content: str) -> None:
         """Why the form's entry was not added, with the text typed kept and a button to edit and retry."""
@@ -421,6 +487,20 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
                            ephemeral=True)
 
     # --- helpers -------------------------------------------------------------------
+
+    async def _place(self, interaction: Interaction) -> Place:
+        """The story of the place the moderator works in, with what edits and reloads it."""
+        story = await self.bot.story_or_default(Asker.of_interaction(interaction))
+        return Place(story, self.bot.engines[story], self.bot.reloaders[story], self.bot.packs[story].directory)
+
+    async def _editable(self, interaction: Interaction) -> Place:
+        """The place's story, when Discord may edit it. Entries kept in PostgreSQL are the main story's: another
+        story's entries are edited in its files (raised as StoreUnavailable, which the moderator is told)."""
+        place = await self._place(interaction)
+        if self.bot.settings.database_url and place.story != MAIN_STORY:
+            raise StoreUnavailable(f"with PostgreSQL, entries added from Discord belong to the `{MAIN_STORY}` story; "
+                                   f"edit `{place.story}` in its files ({place.directory}), then /kb reload")
+        return place
 
     def _store(self) -> Store:
         if self.bot.store is None:
@@ -439,19 +519,21 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
             interaction.extras["error_handled"] = True
             await respond.send(interaction, _store_refusal("Not available", cause), ephemeral=True)
 
-    async def _edited(self, interaction: Interaction, result: EditResult, refused: str) -> ReloadResult | None:
+    async def _edited(self, interaction: Interaction, result: EditResult, refused: str,
+                      place: Place) -> ReloadResult | None:
         """After an edit: its problems sent back as a refusal (None), else the reload it calls for."""
         if not result.ok:
             lines = [str(p) for p in result.problems]
             await respond.send(interaction, Reply(content=f"{refused}:\n{code_block(lines, 1900)}"), ephemeral=True)
             return None
-        return await self.bot.reloader.reload()
+        return await place.reloader.reload()
 
-    def _reload_reply(self, result: ReloadResult, note: str = "") -> Reply:
+    @staticmethod
+    def _reload_reply(result: ReloadResult, in_use: Engine, note: str = "") -> Reply:
         if result.engine is not None:
             return Reply(content=f"{note}Reloaded: {result.engine.kb.summary()}.")
         head = (f"{note}Knowledge reload refused; still answering from the last good knowledge "
-                f"({self.bot.engine.kb.summary()}). Fix these and save again:\n")
+                f"({in_use.kb.summary()}). Fix these and save again:\n")
         return Reply(content=head + code_block([str(p) for p in result.problems], CONTENT_LIMIT - len(head)))
 
 

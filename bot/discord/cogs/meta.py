@@ -1,4 +1,5 @@
-"""/help: what the bot can do, with examples drawn from the knowledge so they always work."""
+"""/help and /story: what the bot can do, and which story it answers about here, with examples drawn from the
+knowledge so they always work."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from discord.ext import commands
 from bot.discord import render, respond
 from bot.discord.access import everywhere
 from bot.discord.i18n import fr
+from bot.discord.render import Reply
+from bot.discord.respond import Asker
 
 if TYPE_CHECKING:
     from bot.discord.bot import StoryBot
@@ -25,8 +28,45 @@ class Meta(commands.Cog):
                                          "Ce que ce bot sait faire, avec des exemples"))
     @everywhere
     async def help(self, interaction: discord.Interaction[StoryBot]) -> None:
-        reply = render.help_reply(self.bot.engine.kb, self.bot.settings.answer_channels)
+        engine = await self.bot.engine_at(Asker.of_interaction(interaction))
+        reply = render.help_reply(engine.kb, self.bot.settings.answer_channels)
         await respond.send(interaction, reply, ephemeral=True)
+
+    @app_commands.command(name=fr("story", "article"),
+                          description=fr("The story I answer about here; in a DM, pick another",
+                                         "L'article dont je parle ici ; en message privé, en choisir un autre"))
+    @app_commands.rename(pick=fr("pick", "choisir"))
+    @app_commands.describe(pick=fr("In a DM: the story to ask about from now on (start typing)",
+                                   "En message privé : l'article à suivre désormais (tapez pour choisir)"))
+    @everywhere
+    async def story(self, interaction: discord.Interaction[StoryBot],
+                    pick: app_commands.Range[str, 1, 100] | None = None) -> None:
+        bot, asker = self.bot, Asker.of_interaction(interaction)
+        choosable = len(bot.engines) > 1 and bot.private(asker) and bot.mapped_story(asker) is None
+        if pick is not None:
+            if not choosable:  # in a server, the moderators choose (/kb story set)
+                await respond.send(interaction, Reply(content="Here the moderators choose the story "
+                                                              "(`/kb story set`); you can pick one in a DM."),
+                                   ephemeral=True)
+                return
+            if pick not in bot.engines:
+                await respond.send(interaction, render.not_found_reply("any story", pick, list(bot.engines)),
+                                   ephemeral=True)
+                return
+            await bot.choose_story(asker.user_id, pick)
+        slug = await bot.story_at(asker)
+        if slug is None:
+            await respond.send(interaction, bot.story_choice_reply(asker, None), ephemeral=True)
+            return
+        note = "Change it with `/story pick:`." if choosable else ""
+        await respond.send(interaction, render.story_reply(bot.engines[slug].kb, slug, note), ephemeral=True)
+
+    @story.autocomplete("pick")
+    async def story_autocomplete(self, interaction: discord.Interaction[StoryBot],
+                                 current: str) -> list[app_commands.Choice[str]]:
+        wanted = current.casefold()
+        return render.choices((f"{title} ({slug})", slug) for slug, title in self.bot.story_titles()
+                              if wanted in slug or wanted in title.casefold())
 
 
 async def setup(bot: StoryBot) -> None:
