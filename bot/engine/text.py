@@ -36,7 +36,6 @@ SHORTHAND: dict[str, str] = {
     "wht": "what", "wat": "what", "wut": "what", "whats": "what is", "whos": "who is", "wheres": "where is",
     "whens": "when is", "hows": "how is", "abt": "about", "bc": "because", "cuz": "because", "tho": "though",
     "u": "you", "ur": "your", "r": "are", "n": "and", "ppl": "people", "govt": "government", "gov": "government",
-    "pm": "prime minister", "vp": "vice president", "evs": "electric vehicles", "ev": "electric vehicle",
     "pct": "percent", "dept": "department", "non": "not", "dec": "december", "jan": "january", "feb": "february",
     "didnt": "did not", "doesnt": "does not", "isnt": "is not", "wasnt": "was not", "dont": "do not",
     "shud": "should", "wud": "would", "cud": "could", "gonna": "going to", "wanna": "want to",
