@@ -219,7 +219,7 @@ _KIND_WORDING = (
      re.compile(r"\b(how (many|much|big|large)|what (percent|percentage|share|number|amount|proportion))\b")),
     (QuestionType.WHEN, re.compile(r"\b(when|what (date|day|month|time)|which (date|day|month))\b")),
     (QuestionType.WHO, re.compile(r"\b(who|whom|whose)\b")),
-    (QuestionType.WHERE, re.compile(r"\b(where|which (city|country|place|riding|province))\b")),
+    (QuestionType.WHERE, re.compile(r"\b(where|which (city|town|country|place|province|state|region|district))\b")),
     (QuestionType.WHY, re.compile(r"\b(why|how come|what for|reason)\b")),
 )
 _HOW = re.compile(r"\bhow\b")
