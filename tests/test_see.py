@@ -96,8 +96,8 @@ def test_a_reference_answers_with_the_facts_text_and_quotes_and_a_fix_to_the_fac
                                          "did you mean 'vance-roommate'?"),
     ("person trump fact loves-canada", "see: person 'trump' has no fact 'loves-canada'; "
                                        "give the fact an 'id:' line in people.yaml"),
-    ("jivani", "see: 'jivani' is not a reference; write it like 'person jivani', 'term cusma', "
-               "'event feb4-white-house' or 'person jivani fact strong-network'"),
+    ("jivani", "see: 'jivani' is not a reference; write it like 'person <id>', 'term <id>', "
+               "'event <id>' or 'person <id> fact <fact id>'"),
 ])
 def test_a_reference_to_a_missing_fact_names_its_line_and_what_was_meant(kdir: Path, see: str, message: str) -> None:
     write_qa(kdir, f"""

@@ -222,6 +222,8 @@ def help_reply(kb: KnowledgeBase, answer_channels: Iterable[int]) -> Reply:
     question = kb.qa[0].question if kb.qa else "What happened?"
     person = kb.people[0].name if kb.people else "someone"
     term = kb.terms[0].name if kb.terms else "something"
+    # Someone a dated event names: a `/when` filter that finds something, whatever the story.
+    dated = next((p.name for event in kb.timeline for pid in event.people if (p := kb.person(pid))), person)
     where = "Mention me or send me a direct message with a question"
     if channels := sorted(answer_channels):
         where += ", or just ask in " + ", ".join(f"<#{c}>" for c in channels)
@@ -231,7 +233,7 @@ def help_reply(kb: KnowledgeBase, answer_channels: Iterable[int]) -> Reply:
         f"`/ask question:` any question — e.g. `/ask question: {escape(question)}`",
         f"`/who name:` a person's role and what they did and said — e.g. `/who name: {escape(person)}`",
         f"`/what term:` a term or organisation — e.g. `/what term: {escape(term)}`",
-        "`/when` the timeline in order; `/when query: tariffs` only what matches",
+        f"`/when` the timeline in order; `/when query: {escape(dated)}` only what matches",
         f"`/source paragraph:` read a paragraph, 1 to {len(kb.article)}",
         "`/story` the story I answer about here, in brief",
         "",

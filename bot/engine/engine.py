@@ -286,10 +286,10 @@ class Engine:
             return list(self.kb.timeline)
         wanted = set(self.index.query(query, question_type(query)).terms)
         out = []
-        for ev in self.kb.timeline:
-            names = " ".join(n for pid in ev.people if (p := self.kb.person(pid)) for n in p.names)
-            if wanted & set(content_terms(f"{ev.when} {ev.text} {names}", self.thesaurus)):
-                out.append(ev)
+        for event in self.kb.timeline:
+            names = " ".join(n for pid in event.people if (p := self.kb.person(pid)) for n in p.names)
+            if wanted & set(content_terms(f"{event.when} {event.text} {names}", self.thesaurus)):
+                out.append(event)
         return out
 
 

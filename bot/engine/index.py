@@ -119,9 +119,10 @@ def build_docs(kb: KnowledgeBase) -> list[Doc]:
         keys = (title, *t.names, *(f"what is {n}" for n in t.aliases))
         docs.append(Doc(f"term:{t.id}", title, f"{t.name}: {t.definition.text}", t.definition.citations, keys))
         docs.extend(_fact_docs(f"term:{t.id}", title, "", t.facts, t.names))
-    for ev in kb.timeline:
-        keys = (ev.text, f"{ev.when} {ev.text}", f"what happened on {ev.when}")
-        docs.append(Doc(f"event:{ev.id}", f"What happened on {ev.when}?", f"{ev.when}: {ev.text}", ev.citations, keys))
+    for event in kb.timeline:
+        keys = (event.text, f"{event.when} {event.text}", f"what happened on {event.when}")
+        docs.append(Doc(f"event:{event.id}", f"What happened on {event.when}?", f"{event.when}: {event.text}",
+                        event.citations, keys))
     for para in kb.article.paragraphs:
         for sentence in sentences(para.text):
             cite = (Citation(para.number, sentence),)

@@ -36,7 +36,6 @@ SHORTHAND: dict[str, str] = {
     "wht": "what", "wat": "what", "wut": "what", "whats": "what is", "whos": "who is", "wheres": "where is",
     "whens": "when is", "hows": "how is", "abt": "about", "bc": "because", "cuz": "because", "tho": "though",
     "u": "you", "ur": "your", "r": "are", "n": "and", "ppl": "people", "govt": "government", "gov": "government",
-    "pm": "prime minister", "vp": "vice president", "evs": "electric vehicles", "ev": "electric vehicle",
     "pct": "percent", "dept": "department", "non": "not", "dec": "december", "jan": "january", "feb": "february",
     "didnt": "did not", "doesnt": "does not", "isnt": "is not", "wasnt": "was not", "dont": "do not",
     "shud": "should", "wud": "would", "cud": "could", "gonna": "going to", "wanna": "want to",
@@ -220,7 +219,7 @@ _KIND_WORDING = (
      re.compile(r"\b(how (many|much|big|large)|what (percent|percentage|share|number|amount|proportion))\b")),
     (QuestionType.WHEN, re.compile(r"\b(when|what (date|day|month|time)|which (date|day|month))\b")),
     (QuestionType.WHO, re.compile(r"\b(who|whom|whose)\b")),
-    (QuestionType.WHERE, re.compile(r"\b(where|which (city|country|place|riding|province))\b")),
+    (QuestionType.WHERE, re.compile(r"\b(where|which (city|town|country|place|province|state|region|district))\b")),
     (QuestionType.WHY, re.compile(r"\b(why|how come|what for|reason)\b")),
 )
 _HOW = re.compile(r"\bhow\b")

@@ -65,7 +65,7 @@ _MEANT = {"persons": "people", "person": "people", "who": "people", "term": "ter
 KEY_SUGGESTION = 75  # rapidfuzz ratio from which an unknown key is taken for a misspelling of a known one
 ID_SUGGESTION = 70  # …and an unknown id in `see:` for a misspelling of a known one
 SEE_KINDS = ("person", "term", "event")
-SEE_FORM = "'person jivani', 'term cusma', 'event feb4-white-house' or 'person jivani fact strong-network'"
+SEE_FORM = "'person <id>', 'term <id>', 'event <id>' or 'person <id> fact <fact id>'"
 _SEE_MEANT = {"people": "person", "who": "person", "what": "term", "terms": "term", "when": "event",
               "events": "event", "timeline": "event"}
 
@@ -557,7 +557,7 @@ def _load_synonyms(r: _FileReader) -> tuple[tuple[str, ...], ...]:
     if data is None:
         return ()
     if not isinstance(data, list):
-        r.problem(_line(data, 1), "expected a list of synonym groups, each a list like [tariff, levy, duty]")
+        r.problem(_line(data, 1), "expected a list of synonym groups, each a list like [buy, purchase]")
         return ()
     groups: list[tuple[str, ...]] = []
     owner: dict[str, int] = {}

@@ -155,7 +155,8 @@ class KnowledgeBase:
                 lead = item.role if isinstance(item, Person) else item.definition
                 out.append((see_text(kind, item.id), lead, False))
                 out += [(see_text(kind, item.id, f.id or "?"), f, True) for f in item.facts]
-        return out + [(see_text("event", ev.id), Fact(ev.text, ev.citations), False) for ev in self.timeline]
+        return out + [(see_text("event", event.id), Fact(event.text, event.citations), False)
+                      for event in self.timeline]
 
     def all_citations(self) -> list[Citation]:
         out: list[Citation] = []
@@ -167,6 +168,6 @@ class KnowledgeBase:
         for t in self.terms:
             for f in (t.definition, *t.facts):
                 out.extend(f.citations)
-        for ev in self.timeline:
-            out.extend(ev.citations)
+        for event in self.timeline:
+            out.extend(event.citations)
         return out

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.discord import render
-from bot.engine import DOESNT_SAY, Answer
+from bot.engine import DOESNT_SAY, Answer, Engine
 from bot.knowledge import Citation, Event, Fact, Paragraph, Person, Term, fold
+from bot.knowledge.loader import load_knowledge
 from tests.standin import limits
 
 text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=6000)
@@ -122,3 +125,14 @@ def test_choices_are_at_most_25_of_at_most_100_characters() -> None:
     choices = render.choices([("n" * 150, "v" * 150)] * 40)
     assert len(choices) == 25
     assert all(len(c.name) <= 100 and len(c.value) <= 100 for c in choices)
+
+
+def test_help_examples_come_from_the_story_and_find_something() -> None:
+    """The `/when` example is someone a dated event names, so it filters to events in any story."""
+    root = Path(__file__).resolve().parents[2]
+    for pack, other in (("knowledge", "Fenwick"), ("tests/fixtures/stories/harbourline", "Jivani")):
+        kb = load_knowledge(root / pack).kb
+        assert kb is not None
+        help_text = render.help_reply(kb, []).embed.description
+        example = help_text.split("`/when query: ")[1].split("`")[0]
+        assert other not in help_text and Engine(kb).events(example)
