@@ -9,7 +9,7 @@ from tests.standin import Discord
 
 pytestmark = pytest.mark.slow  # the real bot against the stand-in: seconds a test
 
-SYNCED = {"ask", "who", "what", "when", "source", "help", "kb", "Ask the story"}
+SYNCED = {"ask", "who", "what", "when", "source", "help", "story", "kb", "Ask the story"}
 
 
 async def test_commands_are_synced_to_the_development_guild(standin: Discord, story_bot: StoryBot) -> None:
