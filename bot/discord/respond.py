@@ -180,8 +180,8 @@ async def answer_interaction(interaction: discord.Interaction[StoryBot], questio
         await send(interaction, render.cooldown_reply(wait), ephemeral=True)
         return
     if bot.loop_lag.behind() > BEHIND or age(interaction) > ACK_AT_ONCE:
-        async with bot.acknowledging():
+        async with bot.answerer.acknowledging():
             await interaction.response.defer(thinking=True)
-    reply = await in_time(interaction, bot.answer(question, Asker.of_interaction(interaction), face=face(interaction),
-                                                  **options))
+    reply = await in_time(interaction, bot.answerer.answer(question, Asker.of_interaction(interaction),
+                                                           face=face(interaction), **options))
     await send(interaction, reply)

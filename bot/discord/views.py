@@ -56,7 +56,7 @@ class ShowParagraph(ui.DynamicItem[ui.Button], template=r"story:para:(?P<number>
 
     async def callback(self, interaction: Interaction) -> None:
         async with respond.handling(interaction, f"Show paragraph {self.number}"):
-            kb = (await interaction.client.engine_at(respond.Asker.of_interaction(interaction))).kb
+            kb = (await interaction.client.answerer.engine_at(respond.Asker.of_interaction(interaction))).kb
             paragraph = kb.article.paragraph(self.number)
             if paragraph is None:
                 reply = render.missing_paragraph_reply(self.number, len(kb.article))
@@ -127,7 +127,7 @@ class Pick(ui.DynamicItem[ui.Button], template=r"story:pick:(?P<question_id>[0-9
             store = interaction.client.store
             if store is None or self.question_id is None:
                 return
-            engine = await interaction.client.engine_at(respond.Asker.of_interaction(interaction))
+            engine = await interaction.client.answerer.engine_at(respond.Asker.of_interaction(interaction))
             user_id = interaction.user.id
             try:  # after the answer: a store that fails is logged, never in the reader's face
                 await asyncio.to_thread(lambda: store.record_pick(self.question_id, title=self.title,
@@ -179,20 +179,20 @@ class ChooseStory(ui.DynamicItem[ui.Select], template=r"story:choose"):
 
     @classmethod
     async def from_custom_id(cls, interaction: Interaction, item: ui.Select, match: re.Match[str]) -> ChooseStory:
-        return cls(interaction.client.story_titles())
+        return cls(interaction.client.answerer.story_titles())
 
     async def callback(self, interaction: Interaction) -> None:
         async with respond.handling(interaction, "story pick"):
             bot, values = interaction.client, self.item.values
-            if not values or values[0] not in bot.engines:  # a story gone since the menu was sent
+            if not values or values[0] not in bot.answerer.engines:  # a story gone since the menu was sent
                 await respond.send(interaction, Reply(content="That story is no longer here: pick another "
                                                               "with /story."), ephemeral=True)
                 return
-            question = await bot.choose_story(interaction.user.id, values[0])
+            question = await bot.answerer.choose_story(interaction.user.id, values[0])
             if question:
                 await respond.answer_interaction(interaction, question)
             else:
-                await respond.send(interaction, render.story_reply(bot.engines[values[0]].kb, values[0]))
+                await respond.send(interaction, render.story_reply(bot.answerer.engines[values[0]].kb, values[0]))
 
 
 DYNAMIC_ITEMS = (ShowParagraph, AskSuggestion, Vote, Pick, Solved, ChooseStory)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from bot.discord import bot as bot_module
+from bot.discord import answerer as answerer_module
 from bot.engine import Answer, Engine
 from tests.discord.conftest import Harness, InProcessDiscord, guild_create, settle, slash, start_bot
 from tests.waiting import wait_for
@@ -51,7 +51,8 @@ async def answered(harness: Harness) -> None:
 async def test_readers_are_answered_by_the_child_once_the_bot_is_up(harness: Harness) -> None:
     here = Counting(harness.bot.engine.kb)
     harness.bot.engine = here
-    await wait_for(lambda: harness.bot._process is not None and harness.bot._process.serves(here), CHILD_START)
+    answerer = harness.bot.answerer
+    await wait_for(lambda: answerer._process is not None and answerer._process.serves(here), CHILD_START)
     assert harness.bot.answering_in_process
     await answered(harness)
     assert here.asked == 0  # the child answered
@@ -63,7 +64,7 @@ async def test_after_a_reload_the_new_knowledge_answers_at_once_and_the_child_ta
     assert not harness.bot.answering_in_process
     await answered(harness)
     assert new.asked == 1  # answered here, from the new knowledge, not by the out-of-date child
-    await wait_for(lambda: harness.bot._process.serves(new), CHILD_START)
+    await wait_for(lambda: harness.bot.answerer._process.serves(new), CHILD_START)
     await answered(harness)
     assert new.asked == 1
 
@@ -79,23 +80,23 @@ async def test_a_reload_has_the_child_ready_when_the_new_knowledge_is_swapped_in
 
 async def test_a_dead_child_is_replaced_and_nobody_is_left_unanswered(
         harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    monkeypatch.setattr(bot_module, "PROCESS_RESTART", 0.0)
-    old = harness.bot._process
+    monkeypatch.setattr(answerer_module, "PROCESS_RESTART", 0.0)
+    old = harness.bot.answerer._process
     assert old is not None
     os.kill(old.pid, signal.SIGKILL)
     with caplog.at_level(logging.ERROR):
         await answered(harness)  # the question that finds the child dead is answered in this process
     assert "the answer process died" in caplog.text
-    await wait_for(lambda: harness.bot._process not in (None, old), CHILD_START)
+    await wait_for(lambda: harness.bot.answerer._process not in (None, old), CHILD_START)
     await answered(harness)
 
 
 async def test_a_hung_child_misses_its_deadline_every_reader_is_answered_and_it_is_replaced(
         harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    monkeypatch.setattr(bot_module, "PROCESS_RESTART", 0.0)
+    monkeypatch.setattr(answerer_module, "PROCESS_RESTART", 0.0)
     bot = harness.bot
-    bot.settings = dataclasses.replace(bot.settings, answer_deadline=0.5)
-    hung = bot._process
+    bot.answerer.settings = dataclasses.replace(bot.settings, answer_deadline=0.5)  # the answerer keeps the deadline
+    hung = bot.answerer._process
     assert hung is not None
     os.kill(hung.pid, signal.SIGSTOP)  # alive, answering nothing
     before, sent = asyncio.all_tasks(), len(harness.fake.sent())
@@ -112,7 +113,7 @@ async def test_a_hung_child_misses_its_deadline_every_reader_is_answered_and_it_
     registry = bot.health.registry
     assert registry.get_sample_value("story_bot_answer_process_restarts_total", {"reason": "deadline"}) == 1
     assert (registry.get_sample_value("story_bot_answer_deadline_misses_total") or 0) >= 1
-    await wait_for(lambda: bot._process not in (None, hung) and bot.answering_in_process, CHILD_START)
+    await wait_for(lambda: bot.answerer._process not in (None, hung) and bot.answering_in_process, CHILD_START)
     await answered(harness)
     with pytest.raises(ProcessLookupError):
         os.kill(hung.pid, 0)
@@ -120,10 +121,10 @@ async def test_a_hung_child_misses_its_deadline_every_reader_is_answered_and_it_
 
 async def test_the_child_stops_with_the_bot(settings: Settings, fake: InProcessDiscord) -> None:
     bot = await start_bot(dataclasses.replace(settings, answer_process=True), fake)
-    assert bot._process is not None
-    pid = bot._process.pid
+    assert bot.answerer._process is not None
+    pid = bot.answerer._process.pid
     await bot.close()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
-    assert bot._process is None
+    assert bot.answerer._process is None
 

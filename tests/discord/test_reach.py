@@ -96,9 +96,10 @@ async def test_another_readers_he_gets_none_of_the_first_readers_conversation(ha
     await harness.say("who is scott bessent?")
     await harness.say(f"<@{BOT_ID}> what did he claim?", author=other)  # addressed: answered
     assert asked_before(scripted.conversation_for("what did he claim?")) == []
-    assert harness.bot.conversations.get((MAIN_STORY, OTHER_READER_ID, ANSWER_CHANNEL), 0.0).turns[0].question == \
+    conversations = harness.bot.answerer.conversations
+    assert conversations.get((MAIN_STORY, OTHER_READER_ID, ANSWER_CHANNEL), 0.0).turns[0].question == \
         "what did he claim?"
-    first = harness.bot.conversations.get((MAIN_STORY, READER_ID, ANSWER_CHANNEL), 0.0)
+    first = harness.bot.answerer.conversations.get((MAIN_STORY, READER_ID, ANSWER_CHANNEL), 0.0)
     assert asked_before(first) == ["who is scott bessent?"]
 
 
@@ -111,7 +112,7 @@ async def test_each_place_keeps_its_own_conversation(harness: Harness, scripted:
     assert [asked_before(c) for t, c in scripted.asked if t == "who is he?" and c is not None] == [[], [], []]
     keys = {(READER_ID, ANSWER_CHANNEL), (READER_ID, THREAD_IN_ANSWER_CHANNEL), (READER_ID, DM_CHANNEL),
             (READER_ID, OTHER_CHANNEL)}
-    assert {key for key in keys if harness.bot.conversations.get((MAIN_STORY, *key), 0.0).turns} == keys
+    assert {key for key in keys if harness.bot.answerer.conversations.get((MAIN_STORY, *key), 0.0).turns} == keys
 
 
 async def test_slash_commands_and_messages_share_the_readers_conversation(harness: Harness,

@@ -73,7 +73,7 @@ async def map_channel(h: Harness, story: str, channel_id: int | None) -> str:
 
 
 async def test_two_channels_mapped_to_two_stories_answer_each_from_its_own(h: Harness) -> None:
-    second_title = h.bot.engines[SECOND].kb.story.title
+    second_title = h.bot.answerer.engines[SECOND].kb.story.title
     assert "Now answering about" in await map_channel(h, SECOND, OTHER_CHANNEL)
     there = await ask(h, ONLY_SECOND, OTHER_CHANNEL)
     assert "14" in there and second_title in there
@@ -103,14 +103,15 @@ async def test_the_mapping_is_kept_for_the_next_start(h: Harness, two_stories: S
     await map_channel(h, SECOND, OTHER_CHANNEL)
     again = await start_bot(two_stories, fake)
     try:
-        assert again.place_stories == h.bot.place_stories == {(h.bot.guilds[0].id, OTHER_CHANNEL): SECOND}
+        mapped = {(h.bot.guilds[0].id, OTHER_CHANNEL): SECOND}
+        assert again.answerer.place_stories == h.bot.answerer.place_stories == mapped
     finally:
         await again.close()
 
 
 async def test_an_unknown_story_is_refused_and_nothing_is_mapped(h: Harness) -> None:
     reply = await map_channel(h, "nowhere", OTHER_CHANNEL)
-    assert "nowhere" in reply and not h.bot.place_stories
+    assert "nowhere" in reply and not h.bot.answerer.place_stories
 
 
 async def test_a_dm_reader_picks_a_story_and_is_answered_and_remembered(h: Harness) -> None:
@@ -143,10 +144,10 @@ async def test_gaps_and_stats_are_kept_apart_per_story(h: Harness) -> None:
 
 
 async def test_reloading_one_story_leaves_the_other_alone(h: Harness) -> None:
-    first = h.bot.engines[MAIN_STORY]
+    first = h.bot.answerer.engines[MAIN_STORY]
     result = await h.bot.reloaders[SECOND].reload()
-    assert result.ok and h.bot.engines[SECOND] is result.engine
-    assert h.bot.engines[MAIN_STORY] is first
+    assert result.ok and h.bot.answerer.engines[SECOND] is result.engine
+    assert h.bot.answerer.engines[MAIN_STORY] is first
 
 
 async def test_with_one_story_a_dm_is_answered_without_a_menu(harness: Harness) -> None:

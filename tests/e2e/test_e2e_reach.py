@@ -34,7 +34,7 @@ async def forum_bot(standin: Discord, tmp_path: Path, errors: ErrorLog) -> Async
 
 
 def turns(bot: StoryBot, user_id: int, place: int) -> list[str]:
-    return [t.question for t in bot.conversations.get((MAIN_STORY, user_id, place), 0.0).turns]
+    return [t.question for t in bot.answerer.conversations.get((MAIN_STORY, user_id, place), 0.0).turns]
 
 
 async def ask_in(standin: Discord, text: str, channel: int, **kwargs: object) -> Event:

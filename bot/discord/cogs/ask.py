@@ -110,20 +110,20 @@ class Ask(commands.Cog):
 
     async def reply_to(self, message: discord.Message, question: str, heard: Heard) -> Reply | None:
         asker = Asker.of_message(message)
-        story = await self.bot.story_at(asker)
+        story = await self.bot.answerer.story_at(asker)
         if story is None:  # a DM with several stories, and this reader has picked none yet
-            return self.bot.story_choice_reply(asker, question)
+            return self.bot.answerer.story_choice_reply(asker, question)
         if not question:
-            return render.help_reply(self.bot.engines[story].kb, self.bot.settings.answer_channels)
+            return render.help_reply(self.bot.answerer.engines[story].kb, self.bot.settings.answer_channels)
         if heard is Heard.ADDRESSED and (note := self._cooldown_note(asker)) is not False:
             return note  # a question to the bot counts in the order it arrived, before any work on it
-        answer = await self.bot.consult(question, asker, story)
+        answer = await self.bot.answerer.consult(question, asker, story)
         if heard is not Heard.ADDRESSED:
             if not worth_answering(answer, self.bot.settings.channel_confidence):
                 return None  # chatter: left alone, neither remembered nor recorded, and not counted by the cooldown
             if (note := self._cooldown_note(asker)) is not False:
                 return note
-        return await self.bot.reply_for(answer, asker, story, forum=heard is Heard.FORUM_POST)
+        return await self.bot.answerer.reply_for(answer, asker, story, forum=heard is Heard.FORUM_POST)
 
     def _cooldown_note(self, asker: Asker) -> Reply | Literal[False] | None:
         """False when the reader may ask now; else the note to send (once per window), or None for silence."""

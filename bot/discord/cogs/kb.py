@@ -212,7 +212,8 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         if result.ok or channel_id is None:
             return
         channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
-        await channel.send(**self._reload_reply(result, self.bot.engines[story], f"Story `{story}`: ").kwargs())
+        reply = self._reload_reply(result, self.bot.answerer.engines[story], f"Story `{story}`: ")
+        await channel.send(**reply.kwargs())
 
     async def _off_loop(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         """Run `fn(*args, **kwargs)` in the cog's own worker thread: never in the pool readers' answers use."""
@@ -353,7 +354,7 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         await interaction.response.defer(ephemeral=True, thinking=True)
         place = await self._place(interaction)
         gaps = await self._off_loop(find_gaps, self._store(), place.engine, GAPS_SHOWN, place.story)
-        about = f"about `{place.story}` " if len(self.bot.engines) > 1 else ""
+        about = f"about `{place.story}` " if len(self.bot.answerer.engines) > 1 else ""
         if not gaps:
             reply = Reply(content=f"No gaps {about}: every question readers missed is answered now.".replace(" :", ":"))
         else:
@@ -385,14 +386,15 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
             await respond.send(interaction, Reply(content="Map stories in a server; in a DM, readers pick their "
                                                           "own with /story."), ephemeral=True)
             return
-        if story not in self.bot.engines:
-            await respond.send(interaction, render.not_found_reply("any story", story, list(self.bot.engines)),
+        if story not in self.bot.answerer.engines:
+            await respond.send(interaction, render.not_found_reply("any story", story, list(self.bot.answerer.engines)),
                                ephemeral=True)
             return
         channel_id = channel.id if channel is not None else None
-        await self.bot.set_place_story(interaction.guild_id, channel_id, story, interaction.user.id)
+        await self.bot.answerer.set_place_story(self._store(), interaction.guild_id, channel_id, story,
+                                                interaction.user.id)
         where = f"<#{channel_id}> and its threads" if channel_id else "this server (where no channel has its own)"
-        title = render.escape(self.bot.engines[story].kb.story.title)
+        title = render.escape(self.bot.answerer.engines[story].kb.story.title)
         await respond.send(interaction, Reply(content=f"Now answering about **{title}** (`{story}`) in {where}."),
                            ephemeral=True)
 
@@ -401,16 +403,16 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         if not is_moderator(interaction, self.bot.settings.moderator_role_id):
             return []
         wanted = current.casefold()
-        return render.choices((f"{title} ({slug})", slug) for slug, title in self.bot.story_titles()
+        return render.choices((f"{title} ({slug})", slug) for slug, title in self.bot.answerer.story_titles()
                               if wanted in slug or wanted in title.casefold())
 
     @story_group.command(name="list", description="The stories, and which server and channels answer about which")
     async def story_list(self, interaction: Interaction) -> None:
         guild = interaction.guild_id
-        default = self.bot.place_stories.get((guild, 0), self.bot.settings.default_story) if guild else None
+        default = self.bot.answerer.place_stories.get((guild, 0), self.bot.settings.default_story) if guild else None
         lines = [f"`{slug}`: {render.escape(title)}" + (" — this server's story" if slug == default else "")
-                 for slug, title in self.bot.story_titles()]
-        mapped = sorted((channel, slug) for (g, channel), slug in self.bot.place_stories.items()
+                 for slug, title in self.bot.answerer.story_titles()]
+        mapped = sorted((channel, slug) for (g, channel), slug in self.bot.answerer.place_stories.items()
                         if g == guild and channel)
         lines += ["", "Channels with their own story:" if mapped else "No channel has a story of its own."]
         lines += [f"<#{channel}> → `{slug}`" for channel, slug in mapped]
@@ -435,7 +437,7 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
             return
         if (reloaded := await self._edited(interaction, result, "Not added", place)) is None:
             return
-        engine = self.bot.engines[place.story]
+        engine = self.bot.answerer.engines[place.story]
         answered = await self._off_loop(lambda: [w.key for w in gap.wordings if settled(engine, w)])
         try:
             await self._off_loop(self._store().close_gaps, answered, how="phrasing")
@@ -490,8 +492,9 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
 
     async def _place(self, interaction: Interaction) -> Place:
         """The story of the place the moderator works in, with what edits and reloads it."""
-        story = await self.bot.story_or_default(Asker.of_interaction(interaction))
-        return Place(story, self.bot.engines[story], self.bot.reloaders[story], self.bot.packs[story].directory)
+        story = await self.bot.answerer.story_or_default(Asker.of_interaction(interaction))
+        answerer = self.bot.answerer
+        return Place(story, answerer.engines[story], self.bot.reloaders[story], answerer.packs[story].directory)
 
     async def _editable(self, interaction: Interaction) -> Place:
         """The place's story, when Discord may edit it. Entries kept in PostgreSQL are the main story's: another

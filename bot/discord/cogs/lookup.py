@@ -40,8 +40,8 @@ class Lookup(commands.Cog):
 
     async def _place(self, interaction: discord.Interaction[StoryBot]) -> tuple[str, Engine]:
         """The story asked about where the command runs, and its engine."""
-        story = await self.bot.story_or_default(Asker.of_interaction(interaction))
-        return story, self.bot.engines[story]
+        story = await self.bot.answerer.story_or_default(Asker.of_interaction(interaction))
+        return story, self.bot.answerer.engines[story]
 
     async def _found(self, interaction: discord.Interaction[StoryBot], reply: Reply | None, nothing: str, asked: str,
                      complete: Callable[[str, int], list[tuple[str, str]]], story: str) -> None:
@@ -70,7 +70,7 @@ class Lookup(commands.Cog):
     @who.autocomplete("name")
     async def who_autocomplete(self, interaction: discord.Interaction[StoryBot],
                                current: str) -> list[app_commands.Choice[str]]:
-        engine = await self.bot.engine_at(Asker.of_interaction(interaction))
+        engine = await self.bot.answerer.engine_at(Asker.of_interaction(interaction))
         return render.choices(engine.complete_people(current))
 
     @app_commands.command(name=fr("what", "quoi"),
@@ -89,7 +89,7 @@ class Lookup(commands.Cog):
     @what.autocomplete("term")
     async def what_autocomplete(self, interaction: discord.Interaction[StoryBot],
                                 current: str) -> list[app_commands.Choice[str]]:
-        engine = await self.bot.engine_at(Asker.of_interaction(interaction))
+        engine = await self.bot.answerer.engine_at(Asker.of_interaction(interaction))
         return render.choices(engine.complete_terms(current))
 
     @app_commands.command(name=fr("when", "quand"),

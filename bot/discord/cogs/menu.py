@@ -70,12 +70,12 @@ class AskAboutMessage(commands.Cog):
         # acknowledge at once, privately: the "thinking…" the asker sees becomes the note or the answer.
         await interaction.response.defer(ephemeral=True, thinking=True)
         asker = Asker.of_interaction(interaction)
-        story = await bot.story_at(asker)
+        story = await bot.answerer.story_at(asker)
         if story is None:  # a user install with several stories, and this reader has picked none yet
-            await interaction.followup.send(**bot.story_choice_reply(asker, question).kwargs(), ephemeral=True)
+            await interaction.followup.send(**bot.answerer.story_choice_reply(asker, question).kwargs(), ephemeral=True)
             return
-        answer = await bot.consult(question, asker, story)
-        reply = await bot.reply_for(answer, asker, story)
+        answer = await bot.answerer.consult(question, asker, story)
+        reply = await bot.answerer.reply_for(answer, asker, story)
         if answer.answered and answer.intent is None and can_post(interaction):
             try:
                 posted = await message.reply(**reply.kwargs(), mention_author=False)

@@ -28,7 +28,7 @@ class Meta(commands.Cog):
                                          "Ce que ce bot sait faire, avec des exemples"))
     @everywhere
     async def help(self, interaction: discord.Interaction[StoryBot]) -> None:
-        engine = await self.bot.engine_at(Asker.of_interaction(interaction))
+        engine = await self.bot.answerer.engine_at(Asker.of_interaction(interaction))
         reply = render.help_reply(engine.kb, self.bot.settings.answer_channels)
         await respond.send(interaction, reply, ephemeral=True)
 
@@ -41,31 +41,31 @@ class Meta(commands.Cog):
     @everywhere
     async def story(self, interaction: discord.Interaction[StoryBot],
                     pick: app_commands.Range[str, 1, 100] | None = None) -> None:
-        bot, asker = self.bot, Asker.of_interaction(interaction)
-        choosable = len(bot.engines) > 1 and bot.private(asker) and bot.mapped_story(asker) is None
+        answerer, asker = self.bot.answerer, Asker.of_interaction(interaction)
+        choosable = len(answerer.engines) > 1 and answerer.private(asker) and answerer.mapped_story(asker) is None
         if pick is not None:
             if not choosable:  # in a server, the moderators choose (/kb story set)
                 await respond.send(interaction, Reply(content="Here the moderators choose the story "
                                                               "(`/kb story set`); you can pick one in a DM."),
                                    ephemeral=True)
                 return
-            if pick not in bot.engines:
-                await respond.send(interaction, render.not_found_reply("any story", pick, list(bot.engines)),
+            if pick not in answerer.engines:
+                await respond.send(interaction, render.not_found_reply("any story", pick, list(answerer.engines)),
                                    ephemeral=True)
                 return
-            await bot.choose_story(asker.user_id, pick)
-        slug = await bot.story_at(asker)
+            await answerer.choose_story(asker.user_id, pick)
+        slug = await answerer.story_at(asker)
         if slug is None:
-            await respond.send(interaction, bot.story_choice_reply(asker, None), ephemeral=True)
+            await respond.send(interaction, answerer.story_choice_reply(asker, None), ephemeral=True)
             return
         note = "Change it with `/story pick:`." if choosable else ""
-        await respond.send(interaction, render.story_reply(bot.engines[slug].kb, slug, note), ephemeral=True)
+        await respond.send(interaction, render.story_reply(answerer.engines[slug].kb, slug, note), ephemeral=True)
 
     @story.autocomplete("pick")
     async def story_autocomplete(self, interaction: discord.Interaction[StoryBot],
                                  current: str) -> list[app_commands.Choice[str]]:
         wanted = current.casefold()
-        return render.choices((f"{title} ({slug})", slug) for slug, title in self.bot.story_titles()
+        return render.choices((f"{title} ({slug})", slug) for slug, title in self.bot.answerer.story_titles()
                               if wanted in slug or wanted in title.casefold())
 
 
