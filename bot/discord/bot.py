@@ -14,12 +14,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
-import hashlib
-import json
 import logging
-import os
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -35,11 +31,11 @@ from bot.discord.health import Health
 from bot.discord.i18n import StoryTranslator
 from bot.discord.render import Reply
 from bot.discord.respond import LoopLag
+from bot.discord.sync import CommandSync
 from bot.knowledge.loader import problem_lines
 from bot.knowledge.packs import MAIN_STORY
 from bot.knowledge.watch import KnowledgeReloader, ReloadResult
 from bot.logs import reader_tag
-from bot.safefile import read_regular
 from bot.store import StoreUnavailable, open_store
 
 if TYPE_CHECKING:
@@ -153,6 +149,7 @@ class StoryBot(commands.AutoShardedBot):
                                                   self._extra_knowledge if slug == MAIN_STORY else None,
                                                   prepare=functools.partial(self.answerer.start_process, slug))
                           for slug, pack in self.answerer.packs.items()}
+        self.command_sync = CommandSync(self.tree, settings, lambda: self.application_id)
         self._watchers: list[asyncio.Task] = []
         self._work: set[asyncio.Task] = set()
         self._shards_up: dict[int, bool] = {}  # for /healthz: kept by the shard events below
@@ -238,13 +235,9 @@ class StoryBot(commands.AutoShardedBot):
                 "Turn it on in the developer portal (Bot → Privileged Gateway Intents → Message Content Intent).",
                 "; ANSWER_CHANNELS are ignored" if self.settings.answer_channels else "",
             )
-        if self.dev_guild is not None:
-            self.tree.copy_global_to(guild=self.dev_guild)
-        if self.auto_sync and self.syncs_commands and await self.command_hash() != self.stored_command_hash():
-            try:
-                await self.sync_commands()
-            except discord.HTTPException:
-                log.exception("command sync failed; the next start tries again (or run `python -m bot sync`)")
+        self.command_sync.to_dev_guild()
+        if self.auto_sync:
+            await self.command_sync.if_changed()
         await self.answerer.process_ready(PROCESS_START_WAIT)  # connect with it ready: a burst at start finds it
         # Everything loaded so far (knowledge, indexes, discord.py's state) lives as long as the process: keep it
         # out of the collector's full passes, which otherwise walk it again and again in a burst of questions.
@@ -304,58 +297,6 @@ class StoryBot(commands.AutoShardedBot):
 
     async def on_message(self, message: discord.Message, /) -> None:
         """No prefix commands: the ask cog decides which messages are questions."""
-
-    # --- command sync ----------------------------------------------------------------
-
-    @property
-    def dev_guild(self) -> discord.Object | None:
-        return discord.Object(self.settings.dev_guild_id) if self.settings.dev_guild_id else None
-
-    @property
-    def syncs_commands(self) -> bool:
-        """Only the process that runs shard 0 syncs: commands belong to the application, not to a shard."""
-        return self.settings.shard_ids is None or 0 in self.settings.shard_ids
-
-    @property
-    def command_hash_path(self) -> Path:
-        db = self.settings.database_path
-        return db.with_name(db.stem + ".commands.sha256")
-
-    async def command_hash(self) -> str:
-        """A hash of what a sync would send (translations included), and where: a change in either means a sync
-        is due."""
-        guild, tree = self.dev_guild, self.tree
-        translator = tree.translator
-        commands = [await c.get_translated_payload(tree, translator) if translator else c.to_dict(tree)
-                    for c in tree.get_commands(guild=guild)]
-        payload = {
-            "application": self.application_id,
-            "guild": guild.id if guild else None,
-            "commands": sorted(commands, key=lambda c: (c["type"], c["name"])),
-        }
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-    def stored_command_hash(self) -> str | None:
-        try:
-            return read_regular(self.command_hash_path, 4096).decode("ascii", "replace").strip()
-        except OSError:
-            return None
-
-    async def sync_commands(self) -> int:
-        """Sync to the development guild when one is set, else globally; remember what was synced."""
-        synced = await self.tree.sync(guild=self.dev_guild)
-        path = self.command_hash_path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Write a temporary file, then replace: a crash mid-write never leaves half a hash.
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(await self.command_hash() + "\n")
-            os.replace(tmp, path)
-        except OSError as exc:  # the data directory is unusable: the commands are synced all the same
-            log.warning("could not remember the command sync in %s (%s): the next start syncs again", path, exc)
-        where = f"guild {self.dev_guild.id}" if self.dev_guild else "all guilds (global)"
-        log.info("synced %d commands to %s", len(synced), where)
-        return len(synced)
 
     # --- stop ------------------------------------------------------------------------
 

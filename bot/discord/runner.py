@@ -158,7 +158,7 @@ async def _sync(settings: Settings, token: str) -> int:
         except UNREACHABLE as exc:
             return _unreachable(exc, "to sync the commands")
         try:
-            count = await bot.sync_commands()
+            count = await bot.command_sync.sync()
         except discord.HTTPException as exc:
             print(f"Discord refused the command sync: {exc}", file=sys.stderr)
             return EXIT_PROBLEMS

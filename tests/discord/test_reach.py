@@ -305,6 +305,6 @@ async def test_a_changed_translation_changes_the_command_hash(harness: Harness) 
         async def translate(self, *args: object) -> str | None:
             return None
 
-    before = await harness.bot.command_hash()
+    before = await harness.bot.command_sync.hash()
     await harness.bot.tree.set_translator(NoFrench())
-    assert await harness.bot.command_hash() != before
+    assert await harness.bot.command_sync.hash() != before

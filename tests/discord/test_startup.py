@@ -25,7 +25,7 @@ def syncs(fake: InProcessDiscord) -> list[str]:
 
 async def test_first_start_syncs_to_the_dev_guild_and_remembers(settings: Settings, fake: InProcessDiscord) -> None:
     bot = await start_bot(settings, fake)
-    expected = await bot.command_hash()
+    expected = await bot.command_sync.hash()
     await bot.close()
     assert syncs(fake) == [f"/applications/{APP_ID}/guilds/{GUILD_ID}/commands"]
     hash_file = settings.database_path.with_name("bot.commands.sha256")
@@ -74,7 +74,7 @@ async def test_a_failed_sync_is_logged_and_retried_next_start(settings: Settings
         bot = await start_bot(settings, fake)
     await bot.close()
     assert any("command sync failed" in r.getMessage() for r in caplog.records)
-    assert bot.stored_command_hash() is None
+    assert bot.command_sync.stored_hash() is None
     fake.faults.remove(limited)
     await (await start_bot(settings, fake)).close()
     assert len(syncs(fake)) == 2
