@@ -23,7 +23,7 @@ from benchmarks.bench import synthetic_knowledge
 from bot.config import DEFAULT_KNOWLEDGE_DIR
 from bot.engine import Engine, load_engine
 from bot.engine.process import EngineProcess
-from bot.knowledge.watch import KnowledgeReloader
+from bot.watch import KnowledgeReloader
 
 TICK_S = 0.001
 IDLE_S = 1.0  # ticking with no reload first: the machine's noise floor

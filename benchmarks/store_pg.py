@@ -31,8 +31,8 @@ from pathlib import Path
 import psycopg
 
 from bot.knowledge.editor import NewEntry
-from bot.knowledge.watch import KnowledgeReloader
 from bot.store.postgres import PostgresStore
+from bot.watch import KnowledgeReloader
 from tests.pgserver import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,9 +18,9 @@ from bot.knowledge import load_knowledge
 from bot.knowledge.editor import NewEntry, add_entry
 from bot.knowledge.files import is_knowledge_file
 from bot.knowledge.loader import LOGGED_PROBLEMS
-from bot.knowledge.watch import KnowledgeReloader
 from bot.safefile import NotRegularFile, TooLarge, read_regular
 from bot.store import SQLiteStore
+from bot.watch import KnowledgeReloader
 from tests.knowledge_dirs import FIXTURE
 from tests.test_editor_files import run_with_timeout
 
@@ -65,7 +65,7 @@ async def test_a_refused_reload_logs_a_bounded_record(tmp_path: Path, caplog: py
     (directory / "qa-broken.yaml").write_text(broken, encoding="utf-8")
     engine, _ = load_engine(FIXTURE)
     reloader = KnowledgeReloader(directory, lambda new: None, engine=engine)
-    with caplog.at_level(logging.WARNING, logger="bot.knowledge.watch"):
+    with caplog.at_level(logging.WARNING, logger="bot.watch"):
         result = await reloader.reload()
     assert result.engine is None and len(result.problems) >= 3000
     [record] = [r for r in caplog.records if "reload refused" in r.getMessage()]

@@ -25,9 +25,9 @@ import pytest
 from bot.config import Settings
 from bot.gaps import group
 from bot.knowledge.editor import DISCORD_FILE, NewEntry
-from bot.knowledge.watch import KnowledgeReloader
 from bot.store import SCHEMA_VERSION, StoreUnavailable
 from bot.store.postgres import SHARED_FILE, PostgresStore
+from bot.watch import KnowledgeReloader
 from tests.discord.conftest import TOKEN, Harness, guild_create, in_process, slash, start_bot
 from tests.discord.test_kb import GOOD, GUILD_ID, interact, kb, open_form, submit
 from tests.e2e.harness import settings_for, spawn_bot

@@ -9,7 +9,7 @@ import pytest
 from bot.engine import Engine, load_engine
 from bot.knowledge.editor import write_atomic
 from bot.knowledge.files import is_knowledge_file
-from bot.knowledge.watch import KnowledgeReloader, ReloadResult
+from bot.watch import KnowledgeReloader, ReloadResult
 from tests.waiting import wait_for
 
 KNOWLEDGE = Path(__file__).resolve().parent / "fixtures" / "knowledge"  # frozen: the live one changes

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from bot import watch
 from bot.engine import load_engine
-from bot.knowledge import watch
 from bot.knowledge.files import is_knowledge_file
-from bot.knowledge.watch import KnowledgeReloader, ReloadResult
+from bot.watch import KnowledgeReloader, ReloadResult
 from tests.test_watch import KNOWLEDGE, NEW_ENTRY, QUESTION, Holder, wait_for
 
 FAST = {"poll_s": 0.2, "quiet_ms": 50, "max_wait_ms": 400, "force_polling": True}

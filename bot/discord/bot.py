@@ -34,9 +34,9 @@ from bot.discord.respond import LoopLag
 from bot.discord.sync import CommandSync
 from bot.knowledge.loader import problem_lines
 from bot.knowledge.packs import MAIN_STORY
-from bot.knowledge.watch import KnowledgeReloader, ReloadResult
 from bot.logs import reader_tag
 from bot.store import StoreUnavailable, open_store
+from bot.watch import KnowledgeReloader, ReloadResult
 
 if TYPE_CHECKING:
     from bot.config import Settings

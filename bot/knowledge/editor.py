@@ -95,14 +95,14 @@ def add_entry(directory: Path | str, entry: NewEntry) -> EditResult:
     """Validate `entry` against the whole knowledge directory and append it to qa-discord.yaml."""
     root = Path(directory)
     path = root / DISCORD_FILE
-    with _edit_lock(root):
+    with edit_lock(root):
         if problems := unreadable_files(root):
             return EditResult("", display_path(path), problems)
         current = load_knowledge(root)
         taken = {e.id for e in current.kb.qa} if current.kb else set()
         entry_id = make_id(entry.question, taken)
         old = path.read_text(encoding="utf-8") if path.exists() else DISCORD_HEADER
-        candidate = _append(old, _entry_yaml(entry_id, entry))
+        candidate = _append(old, new_entry_yaml(entry_id, entry))
         problems = validate(root, {DISCORD_FILE: candidate}).problems or _write(path, candidate)
     return EditResult(entry_id, display_path(path), problems)
 
@@ -120,7 +120,7 @@ def _entry_and_file(root: Path, entry_id: str) -> tuple[KnowledgeBase, QAEntry, 
 def remove_entry(directory: Path | str, entry_id: str) -> EditResult:
     """Delete one Q&A entry from the file that holds it, if every other entry survives unchanged."""
     root = Path(directory)
-    with _edit_lock(root):
+    with edit_lock(root):
         if problems := unreadable_files(root):
             return EditResult(entry_id, display_path(root), problems)
         found = _entry_and_file(root, entry_id)
@@ -178,7 +178,7 @@ def add_phrasing(directory: Path | str, entry_id: str, phrasing: str) -> EditRes
     that phrasing added, and it passes the same validation as `check`.
     """
     root = Path(directory)
-    with _edit_lock(root):
+    with edit_lock(root):
         found = _entry_and_file(root, entry_id)
         if isinstance(found, EditResult):
             return found
@@ -221,7 +221,7 @@ def restore_entry(directory: Path | str, item_yaml: str) -> EditResult:
     except (yaml.YAMLError, LookupError, TypeError):
         where = display_path(path)
         return EditResult("?", where, (Problem(where, 0, "the audit does not hold this entry's text"),))
-    with _edit_lock(root):
+    with edit_lock(root):
         current = load_knowledge(root)
         if current.kb is not None and current.kb.entry(entry_id) is not None:
             origin = current.kb.entry(entry_id).origin  # type: ignore[union-attr]
@@ -327,7 +327,8 @@ def make_id(question: str, taken: set[str]) -> str:
 
 
 @contextmanager
-def _edit_lock(root: Path) -> Iterator[None]:
+def edit_lock(root: Path) -> Iterator[None]:
+    """One edit of `root`'s files at a time, across threads and processes (/kb edits, `check --fix`)."""
     # O_NONBLOCK: if the lock file were a FIFO, opening it would otherwise wait for a reader forever
     fd = os.open(root / LOCK_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
     with os.fdopen(fd, "a") as lock:
@@ -360,7 +361,8 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> Any:
 _Dumper.add_representer(str, _represent_str)
 
 
-def _entry_yaml(entry_id: str, entry: NewEntry) -> str:
+def new_entry_yaml(entry_id: str, entry: NewEntry) -> str:
+    """A new entry as a one-item YAML list under `entry_id`: what the file and the audit get."""
     data: dict[str, Any] = {"id": entry_id, "question": entry.question.strip()}
     if entry.phrasings:
         data["phrasings"] = list(entry.phrasings)

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.knowledge.editor import _edit_lock, write_atomic
+from bot.knowledge.editor import edit_lock, write_atomic
 from bot.knowledge.loader import Problem, Renumber, display_path
 from bot.knowledge.yamlfile import read_text
 
@@ -58,7 +58,7 @@ def renumber(root: Path, fixes: Iterable[Renumber]) -> FixResult:
             continue
         diff = line_diff(text, new_text, shown)
         try:
-            with _edit_lock(root):  # /kb add and remove take the same lock: no edit is lost
+            with edit_lock(root):  # /kb add and remove take the same lock: no edit is lost
                 if read_text(path)[0] != text:
                     skipped.append(f"{shown}:0: changed while it was being fixed; run check --fix again")
                     continue

@@ -627,7 +627,7 @@ class Store:
         """Validate and add a Q&A entry (to qa-discord.yaml), audited with its YAML."""
         return self.audited(action="add", entry_id="", moderator_id=moderator_id, detail=entry_detail(entry),
                             change=lambda: editor.add_entry(directory, entry),
-                            after=lambda result: editor._entry_yaml(result.entry_id, entry))
+                            after=lambda result: editor.new_entry_yaml(result.entry_id, entry))
 
     def remove_entry(self, directory: Path, entry_id: str, *, moderator_id: int | None, detail: str,
                      before: str | None = None) -> EditResult:

@@ -29,7 +29,7 @@ import psycopg
 import yaml
 
 from bot import backoff
-from bot.knowledge.editor import EditResult, NewEntry, _entry_yaml, make_id, validate, with_phrasing
+from bot.knowledge.editor import EditResult, NewEntry, make_id, new_entry_yaml, validate, with_phrasing
 from bot.knowledge.loader import Problem
 from bot.store.base import (
     CLOSE_FLUSH,
@@ -141,7 +141,7 @@ class PostgresStore(Store):
             current = validate(directory, {SHARED_FILE: shared})
             taken = {e.id for e in current.kb.qa} if current.kb else set()
             entry_id = make_id(entry.question, taken)
-            body = _entry_yaml(entry_id, entry)
+            body = new_entry_yaml(entry_id, entry)
             problems = validate(directory, {SHARED_FILE: shared + body}).problems
             if not problems:
                 db.execute("INSERT INTO kb_entries (id, body) VALUES (%s, %s)", (entry_id, body))

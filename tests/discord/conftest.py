@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
+from bot import watch as watch_module
 from bot.config import DEFAULT_KNOWLEDGE_DIR, Settings
 from bot.discord.bot import StoryBot
 from bot.engine import Answer, Conversation, Engine
-from bot.knowledge import watch as watch_module
 from tests.standin import Person, Request, World, world
 from tests.standin import limits as discord_limits
 from tests.standin.actors import command_data

@@ -5,7 +5,7 @@ Only moderators: Manage Server (or Administrator) in the interaction's permissio
 configured moderator role. default_permissions hides the group from others in the client, but
 server admins can change that and Discord does not enforce it, so every command, form and
 button checks again when it runs. The cog only translates: validating and writing live in
-bot.knowledge.editor, reloading in bot.knowledge.watch, counting and auditing in bot.store, gaps in
+bot.knowledge.editor, reloading in bot.watch, counting and auditing in bot.store, gaps in
 bot.gaps. The bot, not this cog, owns the store and the knowledge watcher: unloading or breaking the
 cog stops neither.
 
@@ -37,9 +37,9 @@ from bot.gaps import Gap, closed_this_week, find_gaps, gap_line, settled, stats_
 from bot.knowledge.editor import EditResult, NewEntry, entry_yaml, parse_paragraph, parse_phrasings
 from bot.knowledge.finder import EntryFinder
 from bot.knowledge.packs import MAIN_STORY
-from bot.knowledge.watch import KnowledgeReloader, ReloadResult
 from bot.logs import reader_tag
 from bot.store import Store, StoreUnavailable
+from bot.watch import KnowledgeReloader, ReloadResult
 
 if TYPE_CHECKING:
     from pathlib import Path
