@@ -355,7 +355,7 @@ def test_pruning_runs_on_a_timer_in_the_writer(tmp_path: Path):
 def test_an_old_database_is_migrated_and_its_vote_buttons_still_count(tmp_path: Path):
     path = tmp_path / "bot.sqlite3"
     db = sqlite3.connect(path)
-    for sql in MIGRATIONS[0].sqlite:
+    for sql in MIGRATIONS["sqlite"][0]:
         db.execute(sql)
     db.execute("INSERT INTO questions (question, question_key, answered, confidence) VALUES ('q', 'q', 1, 1.0)")
     db.execute("PRAGMA user_version = 1")

@@ -36,7 +36,6 @@ from bot.store.base import (
     KEEP_DAYS,
     MAX_ROWS,
     PRUNE_EVERY,
-    Migration,
     Store,
     StoreUnavailable,
     entry_detail,
@@ -61,6 +60,7 @@ LISTEN_RETRY = (0.1, 1.0)
 
 
 class PostgresStore(Store):
+    dialect = "postgres"
     errors = (psycopg.Error,)
     # Connection lost, server restarting, disk full, lock timeouts, serialisation failures: all may pass.
     transient = (psycopg.OperationalError,)
@@ -108,8 +108,6 @@ class PostgresStore(Store):
         conn.execute("DELETE FROM schema_version")
         conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
 
-    def _statements(self, migration: Migration) -> tuple[str, ...]:
-        return migration.postgres
 
     def _sql(self, query: str) -> str:
         return query.replace("?", "%s")

@@ -17,12 +17,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bot import backoff
-from bot.store.base import BUSY_TIMEOUT, KEEP_DAYS, MAX_ROWS, PRUNE_EVERY, Migration, Store, StoreUnavailable
+from bot.store.base import BUSY_TIMEOUT, KEEP_DAYS, MAX_ROWS, PRUNE_EVERY, Store, StoreUnavailable
 
 WAL_RETRY = (0.005, 0.1)  # seconds between attempts to turn on WAL mode while another connection does: first, cap
 
 
 class SQLiteStore(Store):
+    dialect = "sqlite"
     errors = (sqlite3.Error, OSError)
     # Locked, busy, full, I/O: may pass. Corruption and constraint errors are DatabaseError/IntegrityError: they won't.
     transient = (sqlite3.OperationalError, OSError)
@@ -91,5 +92,3 @@ class SQLiteStore(Store):
     def _set_schema_version(self, conn: sqlite3.Connection, version: int) -> None:
         conn.execute(f"PRAGMA user_version = {int(version)}")
 
-    def _statements(self, migration: Migration) -> tuple[str, ...]:
-        return migration.sqlite

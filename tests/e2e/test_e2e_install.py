@@ -61,3 +61,8 @@ def test_a_plain_install_answers_from_another_directory(tmp_path: Path) -> None:
     assert where.stdout.strip().startswith(site)  # the knowledge that shipped in the package, not the repository's
     check = run(venv / "bin" / "story-bot", "check", cwd=elsewhere, env=env)
     assert check.stdout.splitlines()[-1] == "paragraphs covered: 23/23"
+    # The schema's .sql files shipped too: a database is created from them.
+    made = run(python, "-c", "from bot.store import SCHEMA_VERSION, SQLiteStore; "
+               "s = SQLiteStore('db.sqlite3', salt='s'); s.stats(); s.close(); print(SCHEMA_VERSION)", cwd=elsewhere,
+               env=env)
+    assert int(made.stdout) >= 7
