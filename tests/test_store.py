@@ -181,6 +181,7 @@ def _open_fresh_files(directory: str, start: Any, files: int, failures: Any) -> 
             failures.put(f"fresh-{i}: {exc}")
 
 
+@pytest.mark.slow  # several processes
 def test_processes_opening_fresh_databases_together_all_open_them(tmp_path: Path):
     """Turning a new file to WAL needs it to itself, and SQLite answers "locked" at once to one of two
     connections doing so together: the store must wait its turn, not give up (and then run without recording)."""

@@ -301,6 +301,7 @@ def test_concurrent_adds_from_two_processes_are_serialised_by_the_database(pg_ur
     store.close()
 
 
+@pytest.mark.slow  # the server drops the connection: seconds of waiting
 def test_the_listener_comes_back_after_the_server_drops_it(pg_url: str):
     store, other = PostgresStore(pg_url, salt="s"), PostgresStore(pg_url, salt="s")
     calls: list[float] = []
@@ -324,6 +325,7 @@ def test_the_listener_comes_back_after_the_server_drops_it(pg_url: str):
     other.close()
 
 
+@pytest.mark.slow  # a server restart: 15 s
 def test_after_a_server_restart_the_listener_hears_an_edit_made_while_it_was_deaf_within_seconds(
         knowledge: Path):
     """A listener that backed off for long while the server was down stays deaf long after it is back."""
@@ -347,6 +349,7 @@ def test_after_a_server_restart_the_listener_hears_an_edit_made_while_it_was_dea
         server.stop()
 
 
+@pytest.mark.slow  # a server of its own, started late
 def test_a_server_down_at_start_queues_questions_and_votes_and_is_heard_once_it_is_back(knowledge: Path):
     """As when it goes down mid-run: nothing a reader did meanwhile is lost, and the shared entries load."""
     server = PostgresServer().start()

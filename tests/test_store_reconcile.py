@@ -157,7 +157,7 @@ def test_a_crashed_edit_is_settled_by_the_next_store_to_open(backend: Backend, k
     store.close()
 
     backend.age()
-    with caplog.at_level(logging.WARNING, logger="bot.store.base"):
+    with caplog.at_level(logging.WARNING, logger="bot.store.audit"):
         store = backend.open(knowledge)
     (settled, *_) = store.edits()
     expected = "done" if when == "after" else "failed"

@@ -11,7 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.config import SettingsError
-from bot.store.base import GAP_WINDOW, SCHEMA_VERSION, Edit, MissedWording, Stats, Store, StoreUnavailable
+from bot.store.audit import Edit
+from bot.store.base import SCHEMA_VERSION, Store
+from bot.store.common import StoreUnavailable
+from bot.store.records import GAP_WINDOW, MissedWording, Stats
 from bot.store.sqlite import SQLiteStore
 
 if TYPE_CHECKING:

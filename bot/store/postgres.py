@@ -31,18 +31,9 @@ import yaml
 from bot import backoff
 from bot.knowledge.editor import EditResult, NewEntry, make_id, new_entry_yaml, validate, with_phrasing
 from bot.knowledge.loader import Problem
-from bot.store.base import (
-    CLOSE_FLUSH,
-    KEEP_DAYS,
-    MAX_ROWS,
-    PRUNE_EVERY,
-    Store,
-    StoreUnavailable,
-    entry_detail,
-    phrasing_detail,
-    stamp,
-    utc_now,
-)
+from bot.store.audit import entry_detail, phrasing_detail
+from bot.store.base import CLOSE_FLUSH, KEEP_DAYS, MAX_ROWS, PRUNE_EVERY, Store
+from bot.store.common import StoreUnavailable, stamp, utc_now
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

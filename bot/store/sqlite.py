@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bot import backoff
-from bot.store.base import BUSY_TIMEOUT, KEEP_DAYS, MAX_ROWS, PRUNE_EVERY, Store, StoreUnavailable
+from bot.store.base import BUSY_TIMEOUT, KEEP_DAYS, MAX_ROWS, PRUNE_EVERY, Store
+from bot.store.common import StoreUnavailable
 
 WAL_RETRY = (0.005, 0.1)  # seconds between attempts to turn on WAL mode while another connection does: first, cap
 

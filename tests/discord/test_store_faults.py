@@ -124,7 +124,8 @@ def under_a_file(path: Path) -> Path:
     return blocker / "bot.sqlite3"
 
 
-@pytest.mark.parametrize("fault", ["corrupt", "unwritable", "locked"])
+@pytest.mark.parametrize("fault", ["corrupt", "unwritable",
+                                   pytest.param("locked", marks=pytest.mark.slow)])  # waits out the busy timeout
 async def test_an_unusable_database_at_start_keeps_kb_registered_and_readers_answered(
         fault: str, settings: Settings, fake: InProcessDiscord, caplog: pytest.LogCaptureFixture):
     path = settings.database_path
