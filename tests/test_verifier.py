@@ -135,3 +135,17 @@ def test_nothing_near_or_sure_already_is_not_read(engine: Engine) -> None:
     judged.params = replace(judged.params, verify_floor=0.0, verify_sure=sure - 0.01)
     assert judged.ask("who is jamil jivani").answered
     assert judge.read == []
+
+
+def test_a_curated_phrasing_asked_as_it_is_written_is_answered_by_its_entry(engine: Engine) -> None:
+    """A moderator wrote this wording into an entry (a gap made a phrasing): the verifier does not overrule it."""
+    entry = next(e for e in engine.kb.qa if e.phrasings)
+    asked = entry.phrasings[0]
+    retrieved = engine.candidates(asked, verify=False)
+    other = next(c.doc for c in retrieved if c.doc.source != f"qa:{entry.id}")
+    judged, judge = _judged(engine, candidate_text(other))  # a verifier that prefers another candidate
+    judged.params = replace(judged.params, verify_floor=0.0, verify_sure=1.01)  # and is asked whatever retrieval says
+    assert judged.candidates(asked)[0].doc.source == f"qa:{entry.id}" and judge.read == []
+    assert judged.ask(asked.upper() + "?").source == f"qa:{entry.id}"  # the same wording, however it is typed
+    reworded = f"{asked} in the story"
+    assert judged.candidates(reworded)[0].doc == other and judge.read  # any other wording is read as before

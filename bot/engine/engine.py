@@ -34,7 +34,7 @@ from bot.engine.text import QuestionType, Thesaurus, clean, content_terms, meani
 from bot.engine.timeline import Timeline
 from bot.engine.understand import understand
 from bot.engine.verifier import Verifier, candidate_text, shared_verifier
-from bot.knowledge.loader import Problem, load_knowledge
+from bot.knowledge.loader import Problem, load_knowledge, phrasing_key
 from bot.knowledge.model import Citation, Event, KnowledgeBase, Person, Term
 
 log = logging.getLogger(__name__)
@@ -183,7 +183,7 @@ class Engine:
         is sure already (the fast path).
         """
         found = self._retrieved(question, decided)
-        if not verify or self.verifier is None or not found or \
+        if not verify or self.verifier is None or not found or _told(question, found[0]) or \
                 not self.params.verify_floor <= found[0].probability < self.params.verify_sure:
             return found
         depth = self.params.verify_depth
@@ -291,6 +291,12 @@ class Engine:
             if wanted & set(content_terms(f"{event.when} {event.text} {names}", self.thesaurus)):
                 out.append(event)
         return out
+
+
+def _told(question: str, best: decide.Candidate) -> bool:
+    """Whether the best candidate is an entry one of whose curated phrasings is the question itself: a moderator
+    said what it means (a gap turned into a phrasing must be answered by it), so the verifier is not asked."""
+    return best.doc.source.startswith("qa:") and phrasing_key(best.match.key) == phrasing_key(question)
 
 
 def _two_best(scored: Iterable[tuple[float, str]]) -> list[tuple[float, str]]:
