@@ -19,6 +19,7 @@ from bot.config import DEFAULT_CHANNEL_CONFIDENCE, Settings, SettingsError
 from bot.discord.cogs.ask import worth_answering
 from bot.discord.cogs.menu import can_post
 from bot.discord.i18n import StoryTranslator
+from bot.discord.render import CHOOSE_STORY
 from bot.engine import Answer, Conversation, Engine
 from bot.knowledge import Citation
 from bot.knowledge.packs import MAIN_STORY
@@ -308,3 +309,8 @@ async def test_a_changed_translation_changes_the_command_hash(harness: Harness) 
     before = await harness.bot.command_sync.hash()
     await harness.bot.tree.set_translator(NoFrench())
     assert await harness.bot.command_sync.hash() != before
+
+
+async def test_with_one_story_a_dm_is_answered_without_asking_which_story(harness: Harness) -> None:
+    (answer,) = await harness.say("Who is Jamil Jivani?", dm=True)
+    assert answer.content != CHOOSE_STORY and "Conservative" in answer.embeds[0]["description"]
