@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import discord
 
@@ -15,8 +15,9 @@ from bot.discord import render
 from bot.discord.render import Reply
 from bot.logs import reader_tag
 
-if TYPE_CHECKING:
-    from bot.discord.bot import StoryBot
+# The client is any discord.Client with the bot's parts (`answerer`, `health`, `questions`, `loop_lag`,
+# `hold_current_task`): this module and the buttons name no client class, so nothing here imports the bot's.
+Interaction = discord.Interaction[Any]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -144,7 +145,7 @@ def expired(error: BaseException) -> bool:
     return False
 
 
-def log_expired(interaction: discord.Interaction[StoryBot]) -> None:
+def log_expired(interaction: Interaction) -> None:
     """A lost interaction is one line (how late, which command), not a traceback: there is no bug to read."""
     late = (discord.utils.utcnow() - interaction.created_at).total_seconds()
     name = interaction.command.qualified_name if interaction.command else interaction.type.name
@@ -154,7 +155,7 @@ def log_expired(interaction: discord.Interaction[StoryBot]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def handling(interaction: discord.Interaction[StoryBot], what: str) -> AsyncIterator[None]:
+async def handling(interaction: Interaction, what: str) -> AsyncIterator[None]:
     """Run a button's work: finished before shutdown, and a failure logged with its traceback and apologised for."""
     interaction.client.hold_current_task()
     try:
@@ -169,10 +170,10 @@ async def handling(interaction: discord.Interaction[StoryBot], what: str) -> Asy
         await apologise(interaction)
 
 
-async def answer_interaction(interaction: discord.Interaction[StoryBot], question: str, **options: Any) -> None:
+async def answer_interaction(interaction: Interaction, question: str, **options: Any) -> None:
     """/ask and the question buttons: the per-user cooldown, then the answer, in the 3-second window.
 
-    `options` go to `StoryBot.answer` (e.g. offer_alternatives=False for a "did you mean" pick).
+    `options` go to `Answerer.answer` (e.g. offer_alternatives=False for a "did you mean" pick).
     """
     bot = interaction.client
     if wait := bot.questions.retry_after(interaction.user.id):

@@ -27,14 +27,11 @@ from bot.discord.render import (
     SELECT_OPTIONS,
     Reply,
 )
+from bot.discord.respond import Interaction
 
 if TYPE_CHECKING:
-    from typing import TypeAlias
-
-    from bot.discord.bot import StoryBot
     from bot.engine import Answer, Engine
 
-    Interaction: TypeAlias = discord.Interaction[StoryBot]
 
 log = logging.getLogger(__name__)
 
