@@ -1,6 +1,6 @@
 """A burst of questions from many members at once, answered by the real bot over real sockets.
 
-    python -m benchmarks.load [--questions 500] [--rounds 3] [--ask-only] [--threads] [--out benchmarks/load-results.md]
+    python -m benchmarks.load [--questions 500] [--rounds 3] [--ask-only] [--threads] [--out FILE]
 
 The stand-in (tests/standin) runs in this process; the bot runs as `python -m bot run` in a child
 process, as in production, pointed at the stand-in, with its own answer process (`--threads`: answering
@@ -162,11 +162,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--ask-only", action="store_true", help="every question an /ask (default: half mentions)")
     parser.add_argument("--threads", action="store_true", help="answer in threads of the bot (ANSWER_PROCESS=off)")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "load-results.md")
+    parser.add_argument("--out", type=Path, help="also write the report here (benchmarks/load-results.md keeps the "
+                                                  "dated history: add to it by hand)")
     args = parser.parse_args(argv)
     results, errors = asyncio.run(measure(args.questions, args.rounds, args.ask_only, args.threads))
     text = report(results, errors, args.questions, args.ask_only, args.threads)
-    args.out.write_text(text, encoding="utf-8")
+    if args.out is not None:
+        args.out.write_text(text, encoding="utf-8")
     print(text)
     ok = all(r.lost == 0 and r.late == 0 and r.violations == 0 for r in results) and not errors
     return 0 if ok else 1
