@@ -159,6 +159,7 @@ ANY_TEXT = st.builds(lambda a, s, b: a + s + b, st.text(max_size=100),
                      st.text(alphabet=st.characters(categories=["Cs"]), min_size=1, max_size=3), st.text(max_size=100))
 
 
+@pytest.mark.slow  # 300 generated texts through every stage, explain included
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.one_of(ANY_TEXT, st.builds(lambda s: f"who is {s} jivani", ANY_TEXT)))
 def test_any_text_with_surrogates_reaches_every_stage(engine: Engine, text: str,

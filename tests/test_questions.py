@@ -15,6 +15,8 @@ import pytest
 from bot.engine import Answer, Engine
 from tests.question_set import Item, judge, load_items
 
+pytestmark = pytest.mark.slow  # 565 questions through the engine: floors for CI, not the quick loop
+
 ACCURACY_FLOOR = 0.82
 WRONG_ANSWERS_CEILING = 25
 
