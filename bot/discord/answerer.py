@@ -273,6 +273,12 @@ class Answerer:
         """(slug, title) of every story, in the order the packs were found (`main` first)."""
         return [(slug, engine.kb.story.title) for slug, engine in self.engines.items()]
 
+    def stories_like(self, typed: str) -> list[tuple[str, str]]:
+        """("title (slug)", slug) of the stories whose slug or title holds what was typed: autocomplete's choices."""
+        wanted = typed.casefold()
+        return [(f"{title} ({slug})", slug) for slug, title in self.story_titles()
+                if wanted in slug or wanted in title.casefold()]
+
     def story_choice_reply(self, asker: Asker, question: str | None) -> Reply:
         """Ask a reader which story they mean; their question is answered once they pick."""
         if question:

@@ -16,10 +16,12 @@ from tests.discord.conftest import (
     ANSWER_CHANNEL,
     MODERATOR,
     OTHER_CHANNEL,
+    READER,
     THREAD_IN_ANSWER_CHANNEL,
     Call,
     Harness,
     InProcessDiscord,
+    autocomplete,
     button_press,
     slash,
     start_bot,
@@ -138,3 +140,12 @@ async def test_reloading_one_story_leaves_the_other_alone(harness: Harness) -> N
     result = await harness.bot.reloaders[SECOND].reload()
     assert result.ok and harness.bot.answerer.engines[SECOND] is result.engine
     assert harness.bot.answerer.engines[MAIN_STORY] is first
+
+
+async def test_the_story_options_offer_the_stories_by_slug_or_title(harness: Harness) -> None:
+    title_word = harness.bot.answerer.engines[SECOND].kb.story.title.split()[0].lower()
+    for command, option, who in (("kb story set", "story", MODERATOR), ("story", "pick", READER)):
+        call = await harness.interact(autocomplete(command, option, title_word, user=who))
+        assert [c["value"] for c in call.json["data"]["choices"]] == [SECOND]
+        call = await harness.interact(autocomplete(command, option, "", user=who))
+        assert [c["value"] for c in call.json["data"]["choices"]] == [MAIN_STORY, SECOND]

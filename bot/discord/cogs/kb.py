@@ -402,9 +402,7 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
     async def story_names(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
         if not is_moderator(interaction, self.bot.settings.moderator_role_id):
             return []
-        wanted = current.casefold()
-        return render.choices((f"{title} ({slug})", slug) for slug, title in self.bot.answerer.story_titles()
-                              if wanted in slug or wanted in title.casefold())
+        return render.choices(self.bot.answerer.stories_like(current))
 
     @story_group.command(name="list", description="The stories, and which server and channels answer about which")
     async def story_list(self, interaction: Interaction) -> None:

@@ -64,9 +64,7 @@ class Meta(commands.Cog):
     @story.autocomplete("pick")
     async def story_autocomplete(self, interaction: discord.Interaction[StoryBot],
                                  current: str) -> list[app_commands.Choice[str]]:
-        wanted = current.casefold()
-        return render.choices((f"{title} ({slug})", slug) for slug, title in self.bot.answerer.story_titles()
-                              if wanted in slug or wanted in title.casefold())
+        return render.choices(self.bot.answerer.stories_like(current))
 
 
 async def setup(bot: StoryBot) -> None:
