@@ -156,6 +156,11 @@ def main() -> None:
     ap.add_argument("--failures", action="store_true", help="list the held-out misses")
     ap.add_argument("--max-wrong", type=float, default=MAX_WRONG, help="wrong answers allowed, as a share")
     args = ap.parse_args()
+    # Without them the split silently shrank (no Discord-style singles, no conversations for the follow-up bar):
+    # a checkout elsewhere than beside ../shared once fitted values on part of the split and said nothing.
+    missing = [p for p in (SHARED / "dev.yaml", SHARED / "dev2.yaml", HELDOUT / "discord.yaml") if not p.is_file()]
+    if missing:
+        raise SystemExit(f"calibration needs {', '.join(map(str, missing))}: run it from a checkout beside ../shared")
     engine, problems = load_engine(DEFAULT_KNOWLEDGE_DIR)
     if engine is None:
         raise SystemExit("\n".join(map(str, problems)))
