@@ -21,7 +21,8 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
 
 
 @pytest.mark.parametrize("question", ["tldr", "tl;dr?", "what's this story about?", "summary pls",
-                                      "so what is this article about", "what happened?", "can you sum it up"])
+                                      "so what is this article about", "what happened?", "can you sum it up",
+                                      "Can you give me a quick summary of the article?", "a brief recap of the story"])
 def test_the_story_as_a_whole_gets_its_summary_and_lead(engine: Engine, question: str) -> None:
     answer = engine.ask(question)
     assert answer.answered and answer.text == engine.kb.story.summary and answer.intent is None
@@ -30,6 +31,6 @@ def test_the_story_as_a_whole_gets_its_summary_and_lead(engine: Engine, question
 
 
 @pytest.mark.parametrize("question", ["what happened at the council vote?", "what is the library about?",
-                                      "summary of the contest rules"])
+                                      "summary of the contest rules", "a quick summary of the vote"])
 def test_a_question_about_one_thing_is_no_summary(question: str) -> None:
     assert understand(question).intent is None

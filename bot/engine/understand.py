@@ -46,7 +46,8 @@ INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # The story as a whole: answered with the pack's summary and its lead, not searched for.
     ("summary", re.compile(
         r"^(?:(?:so|ok(?:ay)?|yo|hey|wait|bot)\s+)*(?:(?:can\s+you\s+|pls\s+|please\s+)?(?:give\s+(?:me|us)\s+)?"
-        r"(?:a\s+|the\s+)?(?:tl;?\s?dr|summary|recap|gist|short\s+version|rundown)|"
+        r"(?:a\s+|the\s+)?(?:(?:quick|short|brief|fast)\s+)?(?:tl;?\s?dr|summary|recap|gist|short\s+version|rundown)"
+        r"(?:\s+of\s+(?:this|the|that)\s+(?:story|article|news|piece))?|"
         r"(?:can\s+you\s+|pls\s+|please\s+)?(?:summari[sz]e|sum\s+(?:(?:it|this|that)\s+)?up|recap)(?:\s+(?:it|this|that|the\s+(?:story|article|news)))?"
         r"(?:\s+up)?|what(?:'s|\s+is|\s+was)\s+(?:this|the|that)\s+(?:story|article|news|piece|thing)(?:\s+(?:about|on))?|"
         r"what(?:'s|\s+is)\s+(?:the\s+)?(?:story|news)\s+here|what(?:'s|\s+is)\s+(?:this|it)\s+about|"
