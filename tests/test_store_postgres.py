@@ -178,6 +178,23 @@ def test_an_entry_added_through_one_store_is_heard_and_loaded_by_another(pg_url:
     theirs.close()
 
 
+def test_each_story_keeps_its_own_shared_entries(pg_url: str, knowledge: Path, tmp_path: Path):
+    """The same entry added in two stories' places: each story loads its own, under the same id, and a removal
+    in one leaves the other's."""
+    other = tmp_path / "other"
+    shutil.copytree(knowledge, other)
+    store = PostgresStore(pg_url, salt="s")
+    here = store.add_entry(knowledge, ROOMMATE, moderator_id=7)
+    there = store.add_entry(other, ROOMMATE, moderator_id=7, story="other")
+    assert here.ok and there.ok and here.entry_id == there.entry_id  # ids are unique within a story
+    assert ROOMMATE.question in store.extra_knowledge()[SHARED_FILE]
+    assert ROOMMATE.question in store.extra_knowledge("other")[SHARED_FILE]
+    assert store.extra_knowledge("third") == {}
+    assert store.remove_entry(other, there.entry_id, moderator_id=8, detail="", story="other").ok
+    assert store.extra_knowledge("other") == {} and ROOMMATE.question in store.extra_knowledge()[SHARED_FILE]
+    store.close()
+
+
 def test_a_refused_entry_writes_nothing(pg_url: str, knowledge: Path):
     store = PostgresStore(pg_url, salt="s")
     bad = NewEntry("What did Jivani eat?", (), "Pizza.", 2, "he ate a pizza")

@@ -143,10 +143,10 @@ class StoryBot(commands.AutoShardedBot):
         # Everything that answers readers; the bot feeds it the store and the knowledge, and cogs ask it.
         self.answerer = Answerer(settings, self.health, store=lambda: self.store,
                                  in_guild=lambda guild_id: self.get_guild(guild_id) is not None)
-        # One reloader per story. Entries kept in PostgreSQL (added from Discord) belong to `main`; the other
-        # stories' Discord entries are files in their own folders (qa-discord.yaml), which their watchers see.
+        # One reloader per story, each loading its folder and the story's entries kept in the database (with
+        # PostgreSQL: the entries added from Discord; with SQLite they are the folder's qa-discord.yaml).
         self.reloaders = {slug: KnowledgeReloader(pack.directory, functools.partial(self.answerer.swap, slug),
-                                                  self._extra_knowledge if slug == MAIN_STORY else None,
+                                                  functools.partial(self._extra_knowledge, slug),
                                                   prepare=functools.partial(self.answerer.start_process, slug))
                           for slug, pack in self.answerer.packs.items()}
         self.command_sync = CommandSync(self.tree, settings, lambda: self.application_id)
@@ -272,20 +272,22 @@ class StoryBot(commands.AutoShardedBot):
                 self._reload_soon()  # entries kept in the database may be new to us
                 return
 
-    def _extra_knowledge(self) -> dict[str, str]:
+    def _extra_knowledge(self, story: str) -> dict[str, str]:
         store = self.store
-        return dict(store.extra_knowledge()) if store is not None else {}
+        return dict(store.extra_knowledge(story)) if store is not None else {}
 
     @property
     def reloader(self) -> KnowledgeReloader:
-        """The main story's reloader: the one that also loads the entries kept in the database."""
+        """The main story's reloader (the knowledge folder's)."""
         return self.reloaders[MAIN_STORY]
 
     def _reload_soon(self) -> None:
-        """Another process changed the shared entries (the main story's): reload (one reload at a time)."""
-        task = asyncio.create_task(self.reloader.reload(), name="shared entries reload")
-        self._work.add(task)
-        task.add_done_callback(self._work.discard)
+        """Another process changed the shared entries: reload every story (each reloader runs one at a time;
+        a story whose knowledge did not change is rebuilt all the same, off the loop)."""
+        for slug, reloader in self.reloaders.items():
+            task = asyncio.create_task(reloader.reload(), name=f"shared entries reload ({slug})")
+            self._work.add(task)
+            task.add_done_callback(self._work.discard)
 
     async def _reloaded(self, story: str, result: ReloadResult) -> None:
         """A reload a watcher started: cogs hear of it (the kb cog posts failures to the moderators' log)."""

@@ -22,6 +22,7 @@ from bot.knowledge import editor
 from bot.knowledge.editor import EditResult, NewEntry
 from bot.knowledge.loader import phrasing_key
 from bot.knowledge.model import KnowledgeBase
+from bot.knowledge.packs import MAIN_STORY
 from bot.store.common import StoreUnavailable, stamp, utc_now
 from bot.store.queue import Write
 
@@ -158,28 +159,29 @@ class Audit:
         except OSError:  # a missing or unreadable directory: the bot's start says so, with the loader's words
             return None
 
-    def add_entry(self, directory: Path, entry: NewEntry, *, moderator_id: int | None) -> EditResult:
+    def add_entry(self, directory: Path, entry: NewEntry, *, moderator_id: int | None,
+                  story: str = MAIN_STORY) -> EditResult:
         """Validate and add a Q&A entry (to qa-discord.yaml), audited with its YAML."""
         return self.audited(action="add", entry_id="", moderator_id=moderator_id, detail=entry_detail(entry),
                             change=lambda: editor.add_entry(directory, entry),
                             after=lambda result: editor.new_entry_yaml(result.entry_id, entry))
 
     def remove_entry(self, directory: Path, entry_id: str, *, moderator_id: int | None, detail: str,
-                     before: str | None = None) -> EditResult:
+                     before: str | None = None, story: str = MAIN_STORY) -> EditResult:
         """Remove a Q&A entry from its file, audited; `detail` is a note of the entry, `before` its YAML
         (what /kb restore writes back)."""
         return self.audited(action="remove", entry_id=entry_id, moderator_id=moderator_id, detail=detail,
                             before=before, change=lambda: editor.remove_entry(directory, entry_id))
 
     def add_phrasing(self, directory: Path, entry_id: str, phrasing: str, *, moderator_id: int | None,
-                     before: str | None = None, after: str | None = None) -> EditResult:
+                     before: str | None = None, after: str | None = None, story: str = MAIN_STORY) -> EditResult:
         """Add a reader's wording to an entry's phrasings in the file holding it, audited (before/after YAML)."""
         return self.audited(action="phrasing", entry_id=entry_id, moderator_id=moderator_id,
                             detail=phrasing_detail(phrasing), before=before, after=after,
                             change=lambda: editor.add_phrasing(directory, entry_id, phrasing))
 
     def restore_entry(self, directory: Path, entry_id: str, item_yaml: str, *,
-                      moderator_id: int | None) -> EditResult:
+                      moderator_id: int | None, story: str = MAIN_STORY) -> EditResult:
         """Write a removed entry back as the audit kept it (`item_yaml`, a removal's `before`), audited."""
         return self.audited(action="restore", entry_id=entry_id, moderator_id=moderator_id,
                             detail="restored from the audit", after=item_yaml,

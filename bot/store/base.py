@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from bot.config import DEFAULT_KEEP_DAYS as KEEP_DAYS
 from bot.config import DEFAULT_KEEP_ROWS as MAX_ROWS
+from bot.knowledge.packs import MAIN_STORY
 from bot.store.audit import Audit
 from bot.store.common import StoreUnavailable, stamp, utc_now
 from bot.store.queue import WriteQueue
@@ -196,8 +197,12 @@ class Store(Records, Audit):
         qa-discord.yaml change).
         """
 
-    def extra_knowledge(self) -> Mapping[str, str]:
-        """Knowledge files kept in the database (file name → text), loaded beside the knowledge directory."""
+    def extra_knowledge(self, story: str = MAIN_STORY) -> Mapping[str, str]:
+        """A story's knowledge files kept in the database (file name → text), loaded beside its folder's.
+
+        Here none: SQLite keeps the entries added from Discord in each story's qa-discord.yaml. `story` (the
+        edits' too) matters where the database keeps them (postgres.py); `directory` says where files go.
+        """
         return {}
 
     # --- the shared connection ------------------------------------------------------------

@@ -2,14 +2,14 @@
 
 Everything the store keeps (questions, votes, the audit) lives in the server, with the same
 migrations as SQLite (tracked in a `schema_version` table). Entries added from Discord live
-there too (`kb_entries`, one YAML list item each), so every process on every machine answers
-from them; hand-edited knowledge files stay per deployment (git).
+there too (`kb_entries`, one YAML list item each, under the story of the place they were added in), so every
+process on every machine answers from them; hand-edited knowledge files stay per deployment (git).
 
 - An edit of the shared entries and its audit row are one transaction, serialised across
   processes by a transaction-scoped advisory lock (not a lock file, which only one machine sees),
   and validated by the same loader as `python -m bot check`, against this deployment's files.
 - The commit NOTIFYs `story_bot_kb`; every process LISTENs on a thread of its own and reloads
-  (its KnowledgeReloader asks `extra_knowledge()` for the entries, as one more qa file).
+  (each story's KnowledgeReloader asks `extra_knowledge(story)` for its entries, as one more qa file).
 
 psycopg 3 with its synchronous API: the store's work runs in threads (the write queue's, the
 listener's, asyncio.to_thread workers), which a blocking driver fits as it is; asyncpg would need
@@ -31,6 +31,7 @@ import yaml
 from bot import backoff
 from bot.knowledge.editor import EditResult, NewEntry, make_id, new_entry_yaml, validate, with_phrasing
 from bot.knowledge.loader import Problem
+from bot.knowledge.packs import MAIN_STORY
 from bot.store.audit import entry_detail, phrasing_detail
 from bot.store.base import CLOSE_FLUSH, KEEP_DAYS, MAX_ROWS, PRUNE_EVERY, Store
 from bot.store.common import StoreUnavailable, stamp, utc_now
@@ -62,7 +63,7 @@ class PostgresStore(Store):
         self.url = url
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None
-        self._shared: dict[str, str] = {}  # the last entries read, used while the server is unreachable
+        self._shared: dict[str, dict[str, str]] = {}  # each story's last entries read, while the server is unreachable
         super().__init__(salt=salt, keep_days=keep_days, max_rows=max_rows, prune_every=prune_every,
                          knowledge_dir=knowledge_dir)
 
@@ -109,31 +110,32 @@ class PostgresStore(Store):
 
     # --- shared entries --------------------------------------------------------------------
 
-    def extra_knowledge(self) -> dict[str, str]:
-        """The shared entries as one qa file; the last ones read if the server cannot be reached now."""
+    def extra_knowledge(self, story: str = MAIN_STORY) -> dict[str, str]:
+        """A story's shared entries as one qa file; the last ones read if the server cannot be reached now."""
         try:
-            rows = self._use(lambda db: db.execute("SELECT body FROM kb_entries ORDER BY position").fetchall(),
-                             transaction=False)
+            rows = self._use(lambda db: db.execute("SELECT body FROM kb_entries WHERE story = %s ORDER BY position",
+                                                   (story,)).fetchall(), transaction=False)
         except StoreUnavailable as exc:
             log.warning("could not read the shared entries, answering from the last ones read: %s", exc)
-            return self._shared
-        self._shared = {SHARED_FILE: SHARED_HEADER + "".join(body for (body,) in rows)} if rows else {}
-        return self._shared
+            return self._shared.get(story, {})
+        self._shared[story] = {SHARED_FILE: SHARED_HEADER + "".join(body for (body,) in rows)} if rows else {}
+        return self._shared[story]
 
-    def add_entry(self, directory: Path, entry: NewEntry, *, moderator_id: int | None) -> EditResult:
-        """Validate against this deployment's files and the shared entries; store the entry and its audit as one."""
+    def add_entry(self, directory: Path, entry: NewEntry, *, moderator_id: int | None,
+                  story: str = MAIN_STORY) -> EditResult:
+        """Validate against the story's files and shared entries; store the entry and its audit as one."""
         directory = Path(directory)
 
         def add(db: psycopg.Connection, request: str) -> EditResult:
             db.execute("SELECT pg_advisory_xact_lock(%s)", (EDIT_LOCK,))
-            shared = self._shared_text(db)
+            shared = self._shared_text(db, story)
             current = validate(directory, {SHARED_FILE: shared})
             taken = {e.id for e in current.kb.qa} if current.kb else set()
             entry_id = make_id(entry.question, taken)
             body = new_entry_yaml(entry_id, entry)
             problems = validate(directory, {SHARED_FILE: shared + body}).problems
             if not problems:
-                db.execute("INSERT INTO kb_entries (id, body) VALUES (%s, %s)", (entry_id, body))
+                db.execute("INSERT INTO kb_entries (story, id, body) VALUES (%s, %s, %s)", (story, entry_id, body))
                 self._audit_in(db, request, "add", entry_id, moderator_id, entry_detail(entry), after=body)
                 db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, entry_id))
             return EditResult(entry_id, self.where, problems)
@@ -141,17 +143,17 @@ class PostgresStore(Store):
         return self._once(add)
 
     def remove_entry(self, directory: Path, entry_id: str, *, moderator_id: int | None, detail: str,
-                     before: str | None = None) -> EditResult:
+                     before: str | None = None, story: str = MAIN_STORY) -> EditResult:
         """A shared entry goes with its audit row (which keeps its YAML) in one transaction; a file entry as usual."""
         directory = Path(directory)
 
         def remove(db: psycopg.Connection, request: str) -> EditResult | None:
             db.execute("SELECT pg_advisory_xact_lock(%s)", (EDIT_LOCK,))
-            row = db.execute("SELECT body FROM kb_entries WHERE id = %s", (entry_id,)).fetchone()
+            row = db.execute("SELECT body FROM kb_entries WHERE story = %s AND id = %s", (story, entry_id)).fetchone()
             if row is None:
                 return None  # not a shared entry
-            db.execute("DELETE FROM kb_entries WHERE id = %s", (entry_id,))
-            problems = validate(directory, {SHARED_FILE: self._shared_text(db)}).problems
+            db.execute("DELETE FROM kb_entries WHERE story = %s AND id = %s", (story, entry_id))
+            problems = validate(directory, {SHARED_FILE: self._shared_text(db, story)}).problems
             if problems:
                 raise _Refused(problems)  # rolls the delete back
             self._audit_in(db, request, "remove", entry_id, moderator_id, row[0], before=row[0])
@@ -164,10 +166,11 @@ class PostgresStore(Store):
             return EditResult(entry_id, self.where, refused.problems)
         if result is not None:
             return result
-        return super().remove_entry(directory, entry_id, moderator_id=moderator_id, detail=detail, before=before)
+        return super().remove_entry(directory, entry_id, moderator_id=moderator_id, detail=detail, before=before,
+                                    story=story)
 
     def add_phrasing(self, directory: Path, entry_id: str, phrasing: str, *, moderator_id: int | None,
-                     before: str | None = None, after: str | None = None) -> EditResult:
+                     before: str | None = None, after: str | None = None, story: str = MAIN_STORY) -> EditResult:
         """A reader's wording joins a shared entry's phrasings with its audit row in one transaction (the
         stored YAML before and after, exactly); checked against this deployment's files and the shared
         entries. A file entry is edited in its file as usual, audited with `before`/`after`."""
@@ -175,7 +178,7 @@ class PostgresStore(Store):
 
         def add(db: psycopg.Connection, request: str) -> EditResult | None:
             db.execute("SELECT pg_advisory_xact_lock(%s)", (EDIT_LOCK,))
-            rows = db.execute("SELECT id, body FROM kb_entries ORDER BY position").fetchall()
+            rows = db.execute("SELECT id, body FROM kb_entries WHERE story = %s ORDER BY position", (story,)).fetchall()
             old = dict(rows).get(entry_id)
             if old is None:
                 return None  # not a shared entry
@@ -187,7 +190,7 @@ class PostgresStore(Store):
                 shared = SHARED_HEADER + "".join(body if ident == entry_id else text for ident, text in rows)
                 problems = validate(directory, {SHARED_FILE: shared}).problems
             if not problems:
-                db.execute("UPDATE kb_entries SET body = %s WHERE id = %s", (body, entry_id))
+                db.execute("UPDATE kb_entries SET body = %s WHERE story = %s AND id = %s", (body, story, entry_id))
                 self._audit_in(db, request, "phrasing", entry_id, moderator_id, phrasing_detail(phrasing),
                                before=old, after=body)
                 db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, entry_id))
@@ -197,10 +200,10 @@ class PostgresStore(Store):
         if result is not None:
             return result
         return super().add_phrasing(directory, entry_id, phrasing, moderator_id=moderator_id, before=before,
-                                    after=after)
+                                    after=after, story=story)
 
     def restore_entry(self, directory: Path, entry_id: str, item_yaml: str, *,
-                      moderator_id: int | None) -> EditResult:
+                      moderator_id: int | None, story: str = MAIN_STORY) -> EditResult:
         """A removed entry comes back among the shared entries (as added ones do), with its audit, in one
         transaction; checked against this deployment's files and the shared entries."""
         directory = Path(directory)
@@ -214,7 +217,7 @@ class PostgresStore(Store):
 
         def restore(db: psycopg.Connection, request: str) -> EditResult:
             db.execute("SELECT pg_advisory_xact_lock(%s)", (EDIT_LOCK,))
-            shared = self._shared_text(db)
+            shared = self._shared_text(db, story)
             current = validate(directory, {SHARED_FILE: shared})
             if current.kb is not None and current.kb.entry(entry_id) is not None:
                 origin = current.kb.entry(entry_id).origin  # type: ignore[union-attr]
@@ -223,15 +226,15 @@ class PostgresStore(Store):
             body = item_yaml if item_yaml.endswith("\n") else item_yaml + "\n"
             problems = validate(directory, {SHARED_FILE: shared + body}).problems
             if not problems:
-                db.execute("INSERT INTO kb_entries (id, body) VALUES (%s, %s)", (entry_id, body))
+                db.execute("INSERT INTO kb_entries (story, id, body) VALUES (%s, %s, %s)", (story, entry_id, body))
                 self._audit_in(db, request, "restore", entry_id, moderator_id, "restored from the audit", after=body)
                 db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, entry_id))
             return EditResult(entry_id, self.where, problems)
 
         return self._once(restore)
 
-    def _shared_text(self, db: psycopg.Connection) -> str:
-        rows = db.execute("SELECT body FROM kb_entries ORDER BY position").fetchall()
+    def _shared_text(self, db: psycopg.Connection, story: str) -> str:
+        rows = db.execute("SELECT body FROM kb_entries WHERE story = %s ORDER BY position", (story,)).fetchall()
         return SHARED_HEADER + "".join(body for (body,) in rows)
 
     def _once(self, edit: Callable[[psycopg.Connection, str], T]) -> T | EditResult:

@@ -36,7 +36,6 @@ from bot.discord.respond import Asker
 from bot.gaps import Gap, closed_this_week, find_gaps, gap_line, settled, stats_lines
 from bot.knowledge.editor import EditResult, NewEntry, entry_yaml, parse_paragraph, parse_phrasings
 from bot.knowledge.finder import EntryFinder
-from bot.knowledge.packs import MAIN_STORY
 from bot.logs import reader_tag
 from bot.store import Store, StoreUnavailable
 from bot.watch import KnowledgeReloader, ReloadResult
@@ -291,13 +290,13 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
     @app_commands.autocomplete(entry_id=entry_ids)
     async def remove(self, interaction: Interaction, entry_id: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        place = await self._editable(interaction)
+        place = await self._place(interaction)
         entry = place.engine.kb.entry(entry_id)
         try:
             result = await self._off_loop(self._store().remove_entry, place.directory, entry_id,
                                           moderator_id=interaction.user.id,
                                           detail=_entry_summary(entry) if entry else "",
-                                          before=entry_yaml(entry) if entry else None)
+                                          before=entry_yaml(entry) if entry else None, story=place.story)
         except StoreUnavailable as exc:
             await respond.send(interaction, _store_refusal("Not removed", exc), ephemeral=True)
             return
@@ -312,7 +311,7 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
     @app_commands.autocomplete(entry_id=removed_ids)
     async def restore(self, interaction: Interaction, entry_id: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        place = await self._editable(interaction)
+        place = await self._place(interaction)
         removal = await self._off_loop(self._store().last_removal, entry_id)
         shown = render.escape(entry_id[:100])
         if removal is None or not removal.before:
@@ -322,7 +321,7 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
             await respond.send(interaction, Reply(content=note), ephemeral=True)
             return
         result = await self._off_loop(self._store().restore_entry, place.directory, entry_id,
-                                      removal.before, moderator_id=interaction.user.id)
+                                      removal.before, moderator_id=interaction.user.id, story=place.story)
         if (reloaded := await self._edited(interaction, result, "Not restored", place)) is None:
             return
         note = f"Restored `{shown}` to {render.escape(result.path)}.\n"
@@ -421,7 +420,7 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
     async def add_gap_phrasing(self, interaction: Interaction, gap: Gap, entry_id: str) -> None:
         """The gap's wording joins `entry_id`'s phrasings: checked, written, audited, reloaded, then asked again."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        place = await self._editable(interaction)
+        place = await self._place(interaction)
         before = place.engine.kb.entry(entry_id)
         wording = " ".join(gap.question.split())  # as the editor writes it
         after = dataclasses.replace(before, phrasings=(*before.phrasings, wording)) if before else None
@@ -429,7 +428,7 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
             result = await self._off_loop(self._store().add_phrasing, place.directory, entry_id,
                                           gap.question, moderator_id=interaction.user.id,
                                           before=entry_yaml(before) if before else None,
-                                          after=entry_yaml(after) if after else None)
+                                          after=entry_yaml(after) if after else None, story=place.story)
         except StoreUnavailable as exc:
             await respond.send(interaction, _store_refusal("Not added", exc), ephemeral=True)
             return
@@ -461,9 +460,9 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         entry = NewEntry(typed.question.strip(), parse_phrasings(typed.phrasings), typed.answer.strip(), paragraph,
                          typed.quote.strip())
         try:
-            place = await self._editable(interaction)
+            place = await self._place(interaction)
             result = await self._off_loop(self._store().add_entry, place.directory, entry,
-                                          moderator_id=interaction.user.id)
+                                          moderator_id=interaction.user.id, story=place.story)
         except StoreUnavailable as exc:  # said as it is, not as a problem inside the problems' code block
             await self._refuse_entry(interaction, typed, _store_refusal("Not added", exc).content or "")
             return
@@ -493,15 +492,6 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         story = await self.bot.answerer.story_or_default(Asker.of_interaction(interaction))
         answerer = self.bot.answerer
         return Place(story, answerer.engines[story], self.bot.reloaders[story], answerer.packs[story].directory)
-
-    async def _editable(self, interaction: Interaction) -> Place:
-        """The place's story, when Discord may edit it. Entries kept in PostgreSQL are the main story's: another
-        story's entries are edited in its files (raised as StoreUnavailable, which the moderator is told)."""
-        place = await self._place(interaction)
-        if self.bot.settings.database_url and place.story != MAIN_STORY:
-            raise StoreUnavailable(f"with PostgreSQL, entries added from Discord belong to the `{MAIN_STORY}` story; "
-                                   f"edit `{place.story}` in its files ({place.directory}), then /kb reload")
-        return place
 
     def _store(self) -> Store:
         if self.bot.store is None:
