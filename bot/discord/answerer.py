@@ -385,7 +385,6 @@ class Answerer:
             self.health.database_write_failures.inc()
             return None
 
-
     # --- start and stop ---------------------------------------------------------------
 
     async def process_ready(self, timeout: float) -> None:

@@ -188,18 +188,20 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
     def __init__(self, bot: StoryBot) -> None:
         self.bot = bot
         self._heavy = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-heavy")
-        self._finder: tuple[KnowledgeBase, EntryFinder] | None = None  # the latest index of entry ids
-        self._indexing: tuple[KnowledgeBase, asyncio.Task[EntryFinder]] | None = None
+        # Each story's latest index of entry ids, and the one being built, with the knowledge each is of.
+        self._finders: dict[str, tuple[KnowledgeBase, EntryFinder]] = {}
+        self._indexing: dict[str, tuple[KnowledgeBase, asyncio.Task[EntryFinder]]] = {}
 
     # --- life cycle (the bot owns the store, the watcher and reloads; the cog only its thread and index) ----
 
     async def cog_load(self) -> None:
-        self._index_entries()  # ready before the first moderator types an id
+        self._index_entries(self.bot.settings.default_story, self.bot.engine.kb)  # ready before the first id typed
 
     async def cog_unload(self) -> None:
-        if self._indexing is not None:
-            self._indexing[1].cancel()
-            await asyncio.gather(self._indexing[1], return_exceptions=True)
+        tasks = [task for _, task in self._indexing.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._heavy.shutdown(wait=False, cancel_futures=True)
 
     @commands.Cog.listener()
@@ -233,28 +235,30 @@ class KnowledgeAdmin(commands.GroupCog, group_name="kb", group_description="Mode
         """Entry ids for `id:`: ids starting with what is typed first, then the closest ids and questions."""
         if not is_moderator(interaction, self.bot.settings.moderator_role_id):
             return []
-        finder = await self._entry_finder((await self._place(interaction)).engine.kb)
+        place = await self._place(interaction)
+        finder = await self._entry_finder(place.story, place.engine.kb)
         return render.choices((f"{ident} — {question}", ident) for ident, question in finder.find(current))
 
-    async def _entry_finder(self, kb: KnowledgeBase) -> EntryFinder:
-        """The index of `kb`'s entries. After a reload, until the new one is built (seconds at 100k entries,
-        off the loop), the previous one answers: the command checks the chosen id again anyway."""
-        if self._finder is not None and self._finder[0] is kb:
-            return self._finder[1]
-        building = self._index_entries(kb)
-        same_story = self._finder is not None and self._finder[0].story == kb.story
-        return self._finder[1] if self._finder is not None and same_story else await asyncio.shield(building)
+    async def _entry_finder(self, story: str, kb: KnowledgeBase) -> EntryFinder:
+        """The index of a story's entries in use (`kb`). After a reload, until the new one is built (seconds at
+        100k entries, off the loop), the story's previous one answers: the command checks the chosen id again."""
+        found = self._finders.get(story)
+        if found is not None and found[0] is kb:
+            return found[1]
+        building = self._index_entries(story, kb)
+        return found[1] if found is not None else await asyncio.shield(building)
 
-    def _index_entries(self, kb: KnowledgeBase | None = None) -> asyncio.Task[EntryFinder]:
-        """Start indexing the entry ids of `kb` (the default story's), unless that is under way already."""
-        kb = kb or self.bot.engine.kb
-        if self._indexing is None or self._indexing[0] is not kb:
-            self._indexing = (kb, asyncio.create_task(self._index(kb), name="kb entry index"))
-        return self._indexing[1]
+    def _index_entries(self, story: str, kb: KnowledgeBase) -> asyncio.Task[EntryFinder]:
+        """Start indexing the entry ids of a story's `kb`, unless that is under way already."""
+        indexing = self._indexing.get(story)
+        if indexing is None or indexing[0] is not kb:
+            task = asyncio.create_task(self._index(story, kb), name=f"kb entry index ({story})")
+            indexing = self._indexing[story] = (kb, task)
+        return indexing[1]
 
-    async def _index(self, kb: KnowledgeBase) -> EntryFinder:
+    async def _index(self, story: str, kb: KnowledgeBase) -> EntryFinder:
         finder = await self._off_loop(EntryFinder, kb.qa)
-        self._finder = (kb, finder)
+        self._finders[story] = (kb, finder)
         return finder
 
     async def removed_ids(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
