@@ -88,6 +88,12 @@ class Answerer:
     def engine(self, engine: Engine) -> None:
         self.swap(self.settings.default_story, engine)
 
+    def use(self, engines: dict[str, Engine]) -> None:
+        """The engines loaded at start, in use at once; one answer process is started for them all."""
+        self.engines.update(engines)
+        self.health.knowledge_loaded(self.engine)
+        self._answer_in_process(self.settings.default_story, self.engine)
+
     def swap(self, story: str, engine: Engine) -> None:
         """Put a story's new engine in use: one reference, so a question in flight keeps the engine it started
         with, and the other stories are left alone."""

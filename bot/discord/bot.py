@@ -209,6 +209,7 @@ class StoryBot(commands.AutoShardedBot):
         self.loop_lag.start()
         if not await self.open_store():
             self._store_retry = asyncio.create_task(self._retry_store(), name="store retry")
+        loaded = {}
         for slug, reloader in self.reloaders.items():
             engine, problems = await asyncio.to_thread(reloader.load)
             if engine is None:  # no usable story or article: nothing to answer from
@@ -216,8 +217,8 @@ class StoryBot(commands.AutoShardedBot):
             if problems:  # a broken entry disables itself only: answer from everything else, and say what is off
                 log.warning("story %s has %d problem(s); answering from everything else until they are fixed:\n%s",
                             slug, len(problems), problem_lines(problems))
-            self.answerer.engines[slug] = engine
-        self.answerer.engine = self.answerer.engine  # in use: health hears of it, one child starts for every story
+            loaded[slug] = engine
+        self.answerer.use(loaded)
         await self.answerer.load_places()
         self._watchers = [asyncio.create_task(reloader.watch(functools.partial(self._reloaded, slug)),
                                               name=f"{WATCHER_TASK} ({slug})")
